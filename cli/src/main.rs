@@ -1,0 +1,108 @@
+//! `greenpipe`: run greenpipe's jobs on this machine, with the same engine the Lambda functions use.
+//!
+//! Exit codes are part of the interface (scripts and CI branch on them): 0 valid, 1 the data breaks its
+//! contract, 2 the command could not be carried out (usage, contract or read error).
+
+mod demo;
+mod summary;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The data is valid (or, for `demo`, every sample gave the expected result).
+const EXIT_VALID: u8 = 0;
+/// The data breaks its contract.
+const EXIT_INVALID: u8 = 1;
+/// Usage, contract or read error; clap uses the same code for usage errors.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "greenpipe",
+    version,
+    about = "Validate datasets against data contracts, locally or in S3, with greenpipe's streaming engine",
+    long_about = "greenpipe checks that a dataset (CSV, JSON Lines or Parquet; plain, gzip or zstd) satisfies \
+                  its data contract (YAML/JSON, or an AWS Glue Data Quality DQDL ruleset) before it enters \
+                  the ML pipeline. The same engine runs in the validate-dataset Lambda function.",
+    after_help = "Exit codes: 0 valid, 1 the data breaks its contract, 2 usage, contract or read error.\n\n\
+                  Examples:\n  \
+                  greenpipe demo\n  \
+                  greenpipe validate samples/sales.csv --contract contracts/sales.yaml\n  \
+                  greenpipe validate s3://my-bucket/raw/sales/2026-11-27.csv.gz -c contracts/sales.yaml --json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate one dataset (a local file or an S3 object) against a data contract.
+    Validate(ValidateArgs),
+    /// Validate the bundled sample datasets (one valid, one invalid) against the bundled sales contract.
+    ///
+    /// Needs no files and no AWS account: the samples and the contract are embedded in the binary.
+    /// Exits 0 when the valid sample passes and the invalid one fails.
+    Demo,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Exit codes: 0 valid, 1 the data breaks its contract, 2 usage, contract or read error.\n\n\
+                        S3 objects are read with ranged GETs using the standard AWS configuration (environment, \
+                        profiles, region, AWS_ENDPOINT_URL for an emulator; GREENPIPE_S3_FORCE_PATH_STYLE=true \
+                        for endpoints that need path-style URLs)."
+)]
+struct ValidateArgs {
+    /// The dataset: a local path or s3://BUCKET/KEY. Format and compression come from the contract, or
+    /// else from the extension (.csv, .tsv, .jsonl, .parquet; .gz, .zst).
+    #[arg(value_name = "FILE|s3://BUCKET/KEY", value_parser = validate::Input::parse)]
+    input: validate::Input,
+
+    /// The data contract: YAML (.yaml/.yml), JSON (.json) or a DQDL ruleset (.dqdl).
+    #[arg(short, long, value_name = "FILE")]
+    contract: PathBuf,
+
+    /// Print the full validation report as JSON on stdout instead of the summary.
+    #[arg(long)]
+    json: bool,
+
+    /// Never show the progress bar (it is shown on a terminal for inputs over 8 MiB).
+    #[arg(long)]
+    no_progress: bool,
+
+    /// Violation examples to keep in the report (all violations are counted either way). Defaults to
+    /// the contract's limits.max_examples; the summary shows the first 10 unless this is set.
+    #[arg(long, value_name = "N")]
+    max_examples: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(true) => ExitCode::from(EXIT_VALID),
+        Ok(false) => ExitCode::from(EXIT_INVALID),
+        Err(e) => {
+            eprintln!("greenpipe: error [{}]: {e}", e.error_type());
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this):
+#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh)
+#   2. cargo fmt --check
+#   3. cargo clippy on every target, warnings are errors
+#   4. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
+#      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit.
+# Any failure stops the script with a non-zero exit code.
+#
+# Env: CARGO_TARGET_DIR (default ~/.cache/greenpipe/target), GREENPIPE_TEST_ENDPOINT (use an already
+# running emulator instead of starting one).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "emulator: moto[server] in .venv"
+bash scripts/setup-moto.sh
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+moto_pid=""
+moto_log="$CARGO_TARGET_DIR/moto-test-server.log"
+stop_moto() {
+    if [[ -n "$moto_pid" ]]; then
+        kill "$moto_pid" 2>/dev/null || true
+        wait "$moto_pid" 2>/dev/null || true
+    fi
+}
+trap stop_moto EXIT
+
+if [[ -z "${GREENPIPE_TEST_ENDPOINT:-}" ]]; then
+    step "starting moto_server on 127.0.0.1 (log: $moto_log)"
+    mkdir -p "$CARGO_TARGET_DIR"
+    port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # MOTO_PORT: moto's Step Functions executor calls back to the server on this port.
+    MOTO_PORT="$port" .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+    moto_pid=$!
+    export GREENPIPE_TEST_ENDPOINT="http://127.0.0.1:$port"
+    .venv/bin/python - "$GREENPIPE_TEST_ENDPOINT" "$moto_pid" <<'PY'
+import os, sys, time, urllib.request
+url, pid = sys.argv[1] + "/moto-api/config", int(sys.argv[2])
+deadline = time.time() + 90
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        break
+    except Exception as e:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            sys.exit(f"moto_server exited before answering (see its log)")
+        if time.time() > deadline:
+            sys.exit(f"moto_server did not answer at {url}: {e}")
+        time.sleep(0.2)
+print(f"moto_server answering at {sys.argv[1]}")
+PY
+fi
+
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+    step "cargo nextest run --workspace"
+    cargo nextest run --workspace --no-fail-fast || status=$?
+    step "cargo test --workspace --doc"
+    cargo test --workspace --doc || status=$?
+else
+    step "cargo test --workspace"
+    cargo test --workspace --no-fail-fast || status=$?
+fi
+
+if [[ $status -ne 0 && -f "$moto_log" ]]; then
+    printf '\n==> tests failed; last lines of the moto log (%s):\n' "$moto_log"
+    tail -n 40 "$moto_log" || true
+fi
+exit "$status"

@@ -1,0 +1,143 @@
+//! AWS adapters: S3 objects as a [`RandomAccess`](crate::validate::RandomAccess) source, event parsing,
+//! configuration, contract discovery, and the validate-dataset stage built from them.
+//!
+//! Everything here uses the official SDK clients directly (no traits in between): tests run the same code
+//! against moto's server on 127.0.0.1.
+
+pub mod config;
+pub mod contracts;
+pub mod events;
+pub mod s3;
+pub mod validate_stage;
+
+pub use config::Config;
+pub use s3::S3Object;
+pub use validate_stage::{handle, Deps};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::Error;
+
+/// Error codes AWS services use for throttling (S3 answers `SlowDown` with a 503).
+const THROTTLING_CODES: &[&str] = &[
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "KmsThrottlingException",
+];
+
+/// Map an SDK error to a greenpipe [`Error`]: throttling → `Throttled`, 5xx / timeouts / network
+/// failures → `Retryable`, anything else → `Aws` with the service's error code. `what` names the call,
+/// e.g. `GetObject s3://bucket/key`. (The SDK has already retried transient failures by the time this runs.)
+pub(crate) fn sdk_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match &err {
+        SdkError::TimeoutError(_) => Error::Retryable(format!("{what}: timed out")),
+        SdkError::DispatchFailure(f) if !f.is_user() => {
+            Error::Retryable(format!("{what}: request failed: {}", error_chain(&err)))
+        }
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("Unknown");
+            let message = ctx.err().message().unwrap_or("");
+            let status = status.unwrap_or(0);
+            let text = format!(
+                "{what}: {code} (HTTP {status}){}{message}",
+                if message.is_empty() { "" } else { ": " }
+            );
+            if status == 429 || THROTTLING_CODES.contains(&code) {
+                Error::Throttled(text)
+            } else if status >= 500 {
+                Error::Retryable(text)
+            } else {
+                Error::Aws(text)
+            }
+        }
+        SdkError::ResponseError(_) if status.is_some_and(|s| s >= 500) => {
+            Error::Retryable(format!("{what}: {}", error_chain(&err)))
+        }
+        _ => Error::Aws(format!("{what}: {}", error_chain(&err))),
+    }
+}
+
+/// The error and its sources on one line (SDK errors put the useful part in the sources).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Decode an object key from an S3 event notification (also used for EventBridge "Object Created"
+/// events, whose keys are encoded the same way). Keys are form-URL-encoded: `+` is a space and `%XX` a
+/// byte of the UTF-8 key, so `my+file%2B1.csv` is `my file+1.csv`. The only place keys are decoded.
+pub fn decode_event_key(raw: &str) -> Result<String, Error> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| Error::InvalidEvent(format!("object key {raw:?} does not decode to UTF-8")))
+}
+
+/// Characters left as they are in the key part of an `x-amz-copy-source` value.
+const COPY_SOURCE_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `x-amz-copy-source` for CopyObject / UploadPartCopy: `bucket/url-encoded-key[?versionId=...]`.
+pub(crate) fn copy_source(bucket: &str, key: &str, version_id: Option<&str>) -> String {
+    let key = percent_encoding::utf8_percent_encode(key, COPY_SOURCE_KEEP);
+    match version_id {
+        Some(v) => format!(
+            "{bucket}/{key}?versionId={}",
+            percent_encoding::utf8_percent_encode(v, COPY_SOURCE_KEEP)
+        ),
+        None => format!("{bucket}/{key}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_event_keys() {
+        let cases = [
+            ("plain/key.csv", "plain/key.csv"),
+            ("with+space/a+b.csv", "with space/a b.csv"),
+            ("plus%2Bsign.csv", "plus+sign.csv"),
+            ("percent%25.csv", "percent%.csv"),
+            ("caf%C3%A9/%E6%97%A5%E6%9C%AC.csv", "café/日本.csv"),
+            ("sales/date%3D2026-01-01/x.csv", "sales/date=2026-01-01/x.csv"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode_event_key(raw).unwrap(), want, "{raw}");
+        }
+        let err = decode_event_key("bad%FF.csv").unwrap_err();
+        assert_eq!(err.error_type(), "InvalidEvent");
+    }
+
+    #[test]
+    fn encodes_copy_sources() {
+        assert_eq!(copy_source("b", "a dir/x+y%.csv", None), "b/a%20dir/x%2By%25.csv");
+        assert_eq!(copy_source("b", "k?#", Some("v1.2")), "b/k%3F%23?versionId=v1.2");
+        assert_eq!(copy_source("b", "é", None), "b/%C3%A9");
+    }
+}

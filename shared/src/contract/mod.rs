@@ -1,0 +1,231 @@
+//! Data contracts: what a dataset must look like (design.md §2).
+//!
+//! A contract is a YAML or JSON file (or a plain DQDL ruleset, `Rules = [ ... ]`). This module holds the
+//! declarative model as written by users ([`Contract`]); `compile` (in [`compiled`]) turns it into the
+//! checks the engine runs, so every regex is compiled and every rule is resolved once, at load time.
+
+pub mod dqdl;
+pub mod load;
+
+pub use load::{load_contract_file, parse_contract};
+
+use serde::{Deserialize, Serialize};
+
+/// A dataset contract as written by the user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// Dataset name (defaults to the contract file's stem).
+    #[serde(default)]
+    pub name: String,
+    /// Contract version, recorded in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Data format; when absent it is inferred from the object's extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FormatSpec>,
+    /// Compression; when absent it is inferred from the object's extension (`.gz`, `.zst`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+    /// Declared columns, in file order for CSV.
+    #[serde(default)]
+    pub columns: Vec<ColumnSpec>,
+    /// Row-count bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_count: Option<Bounds>,
+    /// Largest allowed record (CSV row / JSON line), in bytes. Bigger records are violations and are not
+    /// buffered whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_record_bytes: Option<u64>,
+    /// A DQDL ruleset (AWS Glue Data Quality), e.g. `Rules = [ IsComplete "id", RowCount > 10 ]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dqdl: Option<String>,
+    /// Resource limits for validation.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Sections owned by later stages (Glue table, Feature Store mapping, training). Kept as raw JSON here
+    /// so the validation stage accepts contracts that carry them; the stages that own them parse them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<serde_json::Value>,
+}
+
+/// Data format and its options.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum FormatSpec {
+    Csv {
+        /// Field delimiter, one byte (default `,`). `"\t"` for TSV.
+        #[serde(default = "default_delimiter")]
+        delimiter: String,
+        /// Quote character, one byte (default `"`).
+        #[serde(default = "default_quote")]
+        quote: String,
+        /// Whether the first record is a header (default true). With a header, columns are matched by name.
+        #[serde(default = "default_true")]
+        header: bool,
+    },
+    Jsonl,
+    Parquet,
+}
+
+fn default_delimiter() -> String {
+    ",".into()
+}
+fn default_quote() -> String {
+    "\"".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl FormatSpec {
+    pub fn csv() -> Self {
+        FormatSpec::Csv {
+            delimiter: default_delimiter(),
+            quote: default_quote(),
+            header: true,
+        }
+    }
+
+    /// Infer the format from an object key / file name, ignoring a compression suffix.
+    pub fn from_extension(key: &str) -> Option<Self> {
+        let lower = key.to_ascii_lowercase();
+        let base = lower
+            .trim_end_matches(".gz")
+            .trim_end_matches(".gzip")
+            .trim_end_matches(".zst")
+            .trim_end_matches(".zstd");
+        if base.ends_with(".csv") {
+            Some(Self::csv())
+        } else if base.ends_with(".tsv") {
+            Some(FormatSpec::Csv {
+                delimiter: "\t".into(),
+                quote: default_quote(),
+                header: true,
+            })
+        } else if base.ends_with(".jsonl") || base.ends_with(".ndjson") || base.ends_with(".json") {
+            Some(FormatSpec::Jsonl)
+        } else if base.ends_with(".parquet") || base.ends_with(".pq") {
+            Some(FormatSpec::Parquet)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            FormatSpec::Csv { .. } => "csv",
+            FormatSpec::Jsonl => "jsonl",
+            FormatSpec::Parquet => "parquet",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn from_extension(key: &str) -> Self {
+        let lower = key.to_ascii_lowercase();
+        if lower.ends_with(".gz") || lower.ends_with(".gzip") {
+            Compression::Gzip
+        } else if lower.ends_with(".zst") || lower.ends_with(".zstd") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Column value types.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    String,
+    Int,
+    Float,
+    Bool,
+    /// RFC 3339 / ISO 8601 date-time (`2026-11-27T10:00:00Z`, `2026-11-27 10:00:00.123`).
+    Timestamp,
+    /// ISO 8601 date (`2026-11-27`).
+    Date,
+}
+
+/// One declared column and its constraints.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Whether empty / null values are allowed (default true).
+    #[serde(default = "default_true")]
+    pub nullable: bool,
+    /// Inclusive lower bound: a number for int/float, a date or timestamp string for those types, a string
+    /// (lexicographic) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Value>,
+    /// Inclusive upper bound, same rules as `min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Value>,
+    /// Allowed values (compared as text after type parsing for strings; numerically for numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<serde_json::Value>>,
+    /// Regex every non-null value must match (whole value; anchors are added if missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// Minimum length in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u64>,
+    /// Maximum length in characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u64>,
+    /// Every non-null value must be distinct.
+    #[serde(default)]
+    pub unique: bool,
+}
+
+/// Inclusive bounds on a count.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+/// Resource limits that keep validation bounded whatever the input.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Stop decompressing past this many expanded bytes (decompression-bomb guard). Default 64 GiB.
+    pub max_expanded_bytes: u64,
+    /// Distinct values tracked per unique column before uniqueness checking stops with a clear error.
+    /// Each tracked value costs ~9 bytes (a 64-bit hash in a hash set). Default 4,000,000 (~36 MiB).
+    pub max_unique_values: u64,
+    /// Violations kept as examples in the report (all are counted). Default 100.
+    pub max_examples: u64,
+    /// Default record size limit when `max_record_bytes` is not set. Default 1 MiB.
+    pub default_max_record_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_expanded_bytes: 64 << 30,
+            max_unique_values: 4_000_000,
+            max_examples: 100,
+            default_max_record_bytes: 1 << 20,
+        }
+    }
+}

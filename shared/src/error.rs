@@ -1,0 +1,191 @@
+//! Library errors. Every variant maps to a stable `error_type` name (see [`Error::error_type`]) that the
+//! state machine's Retry/Catch clauses match on; renaming one is a breaking change for deployed definitions.
+
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No contract file was found for the object (searched locations listed).
+    #[error("no data contract found for {key}: looked in {searched:?}")]
+    ContractNotFound { key: String, searched: Vec<String> },
+
+    /// The contract exists but cannot be parsed or compiled (bad YAML/JSON/DQDL, bad regex, ...).
+    #[error("invalid data contract {source_name}: {message}")]
+    ContractInvalid { source_name: String, message: String },
+
+    /// The contract uses a rule or option greenpipe does not implement. Never silently ignored.
+    #[error("unsupported rule in contract {source_name}: {rule}")]
+    UnsupportedRule { source_name: String, rule: String },
+
+    /// The data format or compression cannot be determined or is not supported.
+    #[error("unsupported format: {0}")]
+    UnsupportedFormat(String),
+
+    /// The object is larger than the configured limit; it was not read.
+    #[error("object {key} is {size} bytes, over the limit of {limit} bytes")]
+    ObjectTooLarge { key: String, size: u64, limit: u64 },
+
+    /// The input event is not one of the accepted shapes.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    /// Configuration is missing or malformed (names the variable).
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// Registering the dataset in the Glue Data Catalog would change the table's schema in a way that breaks
+    /// data already registered (removed column, changed type, ...), and the contract's
+    /// `catalog.allow_breaking` is false. Nothing was changed; the report lists every change.
+    #[error("breaking schema change to Glue table {table} refused (catalog.allow_breaking is false): {}; report: {report}", .changes.join("; "))]
+    SchemaChangeRefused {
+        table: String,
+        changes: Vec<String>,
+        report: String,
+    },
+
+    /// The object's key does not fit the table layout its contract's `catalog` section declares (location,
+    /// partition keys such as `dt=2026-11-27/`).
+    #[error("object key {key} does not match the catalog layout: {message}")]
+    KeyLayoutMismatch { key: String, message: String },
+
+    /// AWS throttled us; safe to retry with backoff.
+    #[error("throttled: {0}")]
+    Throttled(String),
+
+    /// A transient failure (network, 5xx, timeout); safe to retry.
+    #[error("retryable: {0}")]
+    Retryable(String),
+
+    /// A non-retryable AWS error (access denied, missing bucket, ...).
+    #[error("aws error: {0}")]
+    Aws(String),
+
+    /// Local I/O failure (CLI reading a file, temp files).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Every `error_type` name this crate can raise. The state machine tests check that Retry/Catch
+    /// only name errors from this list (or `States.*`).
+    pub const ERROR_TYPES: &'static [&'static str] = &[
+        "ContractNotFound",
+        "ContractInvalid",
+        "UnsupportedRule",
+        "UnsupportedFormat",
+        "ObjectTooLarge",
+        "InvalidEvent",
+        "ConfigError",
+        "SchemaChangeRefused",
+        "KeyLayoutMismatch",
+        "Throttled",
+        "Retryable",
+        "AwsError",
+        "IoError",
+    ];
+
+    /// The stable name the state machine matches on.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::ContractNotFound { .. } => "ContractNotFound",
+            Error::ContractInvalid { .. } => "ContractInvalid",
+            Error::UnsupportedRule { .. } => "UnsupportedRule",
+            Error::UnsupportedFormat(_) => "UnsupportedFormat",
+            Error::ObjectTooLarge { .. } => "ObjectTooLarge",
+            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::Config(_) => "ConfigError",
+            Error::SchemaChangeRefused { .. } => "SchemaChangeRefused",
+            Error::KeyLayoutMismatch { .. } => "KeyLayoutMismatch",
+            Error::Throttled(_) => "Throttled",
+            Error::Retryable(_) => "Retryable",
+            Error::Aws(_) => "AwsError",
+            Error::Io(_) => "IoError",
+        }
+    }
+
+    /// Whether retrying the same request later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Throttled(_) | Error::Retryable(_))
+    }
+
+    /// Map an I/O error from a data source. Sources (the S3 adapter) wrap a greenpipe [`Error`] inside the
+    /// `io::Error` so that throttling and transient failures keep their type through `std::io::Read`.
+    pub fn from_source_io(e: std::io::Error) -> Self {
+        if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            if let Some(inner) = e.into_inner() {
+                if let Ok(err) = inner.downcast::<Error>() {
+                    return *err;
+                }
+            }
+            return Error::Retryable("source read failed".into());
+        }
+        Error::Io(e)
+    }
+
+    pub fn contract_invalid(source_name: impl Into<String>, message: impl fmt::Display) -> Self {
+        Error::ContractInvalid {
+            source_name: source_name.into(),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<Error> for lambda_runtime::Diagnostic {
+    fn from(e: Error) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_are_listed() {
+        let samples = [
+            Error::ContractNotFound {
+                key: "k".into(),
+                searched: vec![],
+            },
+            Error::contract_invalid("c", "m"),
+            Error::UnsupportedRule {
+                source_name: "c".into(),
+                rule: "r".into(),
+            },
+            Error::UnsupportedFormat("x".into()),
+            Error::ObjectTooLarge {
+                key: "k".into(),
+                size: 2,
+                limit: 1,
+            },
+            Error::InvalidEvent("e".into()),
+            Error::Config("c".into()),
+            Error::SchemaChangeRefused {
+                table: "db.t".into(),
+                changes: vec!["removed column x".into()],
+                report: "s3://b/r.json".into(),
+            },
+            Error::KeyLayoutMismatch {
+                key: "k".into(),
+                message: "m".into(),
+            },
+            Error::Throttled("t".into()),
+            Error::Retryable("r".into()),
+            Error::Aws("a".into()),
+            Error::Io(std::io::Error::other("io")),
+        ];
+        for e in &samples {
+            assert!(
+                Error::ERROR_TYPES.contains(&e.error_type()),
+                "{} not listed",
+                e.error_type()
+            );
+        }
+        assert_eq!(samples.len(), Error::ERROR_TYPES.len());
+    }
+}

@@ -1,0 +1,255 @@
+//! The streaming validation engine (design.md §2).
+//!
+//! Input is anything with random access ([`RandomAccess`]): a local file, or an S3 object read with
+//! ranged GETs. CSV and JSON Lines are read front to back in bounded chunks (optionally through a gzip /
+//! zstd decoder with an expanded-size limit); Parquet is read row group by row group through its footer.
+//! Memory stays bounded whatever the size of the input: the only structures that grow with the data are
+//! the uniqueness sets, which have a configured cap (`limits.max_unique_values`, see `uniq.rs`).
+//!
+//! [`Validator::new`] compiles a contract once (regexes, bounds, DQDL); [`Validator::validate`] runs it
+//! over one input and returns a [`ValidationReport`]. Bad data never makes `validate` fail: it gives a
+//! report with `valid: false` (violations, or `fatal` when the data cannot be read to the end).
+
+mod checks;
+mod compile;
+mod csv;
+mod decode;
+mod dqdl_eval;
+mod jsonl;
+mod parquet;
+mod uniq;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use self::checks::{Run, Totals};
+use self::compile::Plan;
+use self::decode::{Decoded, Prefetch, SourceState, StreamError};
+use crate::contract::{Compression, Contract, FormatSpec};
+use crate::error::{Error, Result};
+use crate::report::ValidationReport;
+
+/// Random-access bytes: the one capability validation needs from a data source.
+pub trait RandomAccess: Send + Sync {
+    /// Total size in bytes.
+    fn len(&self) -> u64;
+    /// Read `len` bytes starting at `offset` (fewer only at the end of the data).
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// Whether the source is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A local file, read with positioned reads (no shared cursor, so Parquet can read column chunks freely).
+pub struct LocalFile {
+    file: std::fs::File,
+    len: u64,
+}
+
+impl LocalFile {
+    pub fn open(path: &std::path::Path) -> io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(LocalFile { file, len })
+    }
+}
+
+impl RandomAccess for LocalFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let end = (offset.saturating_add(len as u64)).min(self.len);
+        let mut buf = vec![0u8; end.saturating_sub(offset) as usize];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// A compiled data contract, ready to validate any number of inputs (it is `Send + Sync`).
+#[derive(Debug)]
+pub struct Validator {
+    plan: Plan,
+}
+
+impl Validator {
+    /// Compile `contract` (loaded from `contract_source`, used in error messages and reports): regexes,
+    /// bounds and the DQDL ruleset are checked here, so a bad contract fails before any data is read.
+    pub fn new(contract: Contract, contract_source: &str) -> Result<Validator> {
+        Ok(Validator {
+            plan: compile::compile(&contract, contract_source)?,
+        })
+    }
+
+    /// Validate one input. `name` (object key or path) gives the format and compression when the contract
+    /// does not; `progress` is called with the bytes read from the source so far.
+    ///
+    /// `Err` only when the format is unknown or the source fails to read; problems with the data are in
+    /// the report (`valid: false`).
+    pub fn validate(
+        &self,
+        source: &dyn RandomAccess,
+        name: &str,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ValidationReport> {
+        let started = Instant::now();
+        let format = self
+            .plan
+            .format
+            .clone()
+            .or_else(|| FormatSpec::from_extension(name))
+            .ok_or_else(|| {
+                Error::UnsupportedFormat(format!(
+                "cannot tell the format of {name}: the contract names none and the extension is not one of \
+                 .csv, .tsv, .jsonl, .ndjson, .json, .parquet (optionally + .gz / .zst)"
+            ))
+            })?;
+        let compression = self
+            .plan
+            .compression
+            .unwrap_or_else(|| Compression::from_extension(name));
+        let mut run = Run::new(&self.plan);
+        let totals = match &format {
+            FormatSpec::Parquet => {
+                if compression != Compression::None {
+                    return Err(Error::UnsupportedFormat(format!(
+                        "{name}: a Parquet file compresses its pages itself; whole-file {} is not supported",
+                        compression_name(compression)
+                    )));
+                }
+                self.parquet(&mut run, source, name, progress)?
+            }
+            FormatSpec::Csv { .. } | FormatSpec::Jsonl => {
+                self.text(&mut run, source, name, &format, compression, progress)?
+            }
+        };
+        Ok(run.finish(totals, started))
+    }
+
+    fn text(
+        &self,
+        run: &mut Run,
+        source: &dyn RandomAccess,
+        name: &str,
+        format: &FormatSpec,
+        compression: Compression,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Totals> {
+        let csv_opts = match format {
+            FormatSpec::Csv {
+                delimiter,
+                quote,
+                header,
+            } => {
+                let (delimiter, quote) = compile::csv_bytes(delimiter, quote)
+                    .map_err(|m| Error::contract_invalid(&self.plan.source, m))?;
+                Some(csv::CsvOptions {
+                    delimiter,
+                    quote,
+                    header: *header,
+                })
+            }
+            _ => None,
+        };
+        let state = SourceState::default();
+        let max_expanded = self.plan.limits.max_expanded_bytes;
+        let (fingerprint, decoded) = std::thread::scope(|scope| -> Result<(String, u64)> {
+            let prefetch = Prefetch::start(scope, source, &state, progress);
+            let result = Decoded::new(prefetch, compression, max_expanded, &state).map(|mut input| {
+                let r = match &csv_opts {
+                    Some(opts) => csv::read(run, &mut input, opts),
+                    None => jsonl::read(run, &mut input),
+                };
+                (r, input.fingerprint(), input.decoded())
+            });
+            let (r, fingerprint, decoded) = match result {
+                Ok(x) => x,
+                Err(e) => (Err(e), blake3_empty(), 0),
+            };
+            match r {
+                Ok(()) => {}
+                Err(StreamError::Source(e)) => return Err(Error::from_source_io(e)),
+                Err(StreamError::Decode(m)) => run.set_fatal(
+                    "DecodeError",
+                    format!(
+                        "{} data is corrupt or truncated after {decoded} decoded bytes: {m}",
+                        compression_name(compression)
+                    ),
+                    Some(decoded),
+                    Some(run.rows),
+                ),
+                Err(StreamError::Limit(limit)) => run.set_fatal(
+                    "ExpandedSizeLimit",
+                    format!(
+                        "decompressed data exceeds limits.max_expanded_bytes = {limit} bytes; stopped there \
+                         (decompression-bomb guard)"
+                    ),
+                    Some(limit),
+                    Some(run.rows),
+                ),
+            }
+            Ok((fingerprint, decoded))
+        })?;
+        Ok(Totals {
+            source: name.to_string(),
+            format: format.name(),
+            compression: compression_name(compression),
+            text_format: true,
+            bytes_read: state.bytes_read.get(),
+            bytes_decoded: decoded,
+            fingerprint,
+        })
+    }
+
+    fn parquet(
+        &self,
+        run: &mut Run,
+        source: &dyn RandomAccess,
+        name: &str,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Totals> {
+        let state = parquet::FetchState::default();
+        let (fingerprint, hashed) = std::thread::scope(|scope| -> Result<(String, u64)> {
+            let hasher = scope.spawn(|| decode::hash_source(source, progress));
+            let (tx, rx) = parquet::channel();
+            let st = &state;
+            scope.spawn(move || parquet::serve(source, rx, st));
+            let checked = parquet::read(run, parquet::Fetcher::new(tx, source.len()), &state);
+            let hashed = hasher
+                .join()
+                .map_err(|_| Error::Retryable("fingerprint thread failed".into()))?;
+            checked.map_err(Error::from_source_io)?;
+            hashed.map_err(Error::from_source_io)
+        })?;
+        Ok(Totals {
+            source: name.to_string(),
+            format: "parquet",
+            compression: "none",
+            text_format: false,
+            bytes_read: hashed + state.bytes_read.load(std::sync::atomic::Ordering::Relaxed),
+            bytes_decoded: source.len(),
+            fingerprint,
+        })
+    }
+}
+
+fn compression_name(c: Compression) -> &'static str {
+    match c {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+    }
+}
+
+fn blake3_empty() -> String {
+    format!("blake3:{}", blake3::hash(b"").to_hex())
+}

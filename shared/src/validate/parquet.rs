@@ -1,0 +1,311 @@
+//! Parquet, read row group by row group through the footer, only the columns the contract refers to.
+//!
+//! The `parquet` crate wants a `'static` [`ChunkReader`], while the source is borrowed for the length of
+//! one validation; [`Fetcher`] bridges the two with a channel to a scoped thread that owns the borrow and
+//! performs the `read_at` calls. Small reads (page headers) are served from a one-block cache so reading a
+//! page costs about one ranged read. Violations carry the row group and the row within it; a file that is
+//! not Parquet (bad magic, truncated footer, corrupt pages) is a fatal `InvalidParquet`.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, FileReader, Length};
+use parquet::file::serialized_reader::SerializedFileReader;
+use parquet::record::Field;
+use parquet::schema::types::Type;
+
+use super::checks::{Loc, Run};
+use super::values::Cell;
+use super::RandomAccess;
+
+/// Bytes fetched at once for small reads.
+const BLOCK: usize = 1 << 20;
+
+type Request = (u64, usize, SyncSender<io::Result<Bytes>>);
+
+/// What the fetching thread reports back.
+#[derive(Default)]
+pub(crate) struct FetchState {
+    pub bytes_read: AtomicU64,
+    pub error: Mutex<Option<io::Error>>,
+}
+
+impl FetchState {
+    fn take_error(&self) -> Option<io::Error> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+/// Serve `read_at` requests until every [`Fetcher`] is gone.
+pub(crate) fn serve(source: &dyn RandomAccess, requests: Receiver<Request>, state: &FetchState) {
+    for (off, len, reply) in requests {
+        let r = source.read_at(off, len).and_then(|b| {
+            if b.len() == len {
+                Ok(b)
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("short read at offset {off}"),
+                ))
+            }
+        });
+        let r = match r {
+            Ok(b) => {
+                state.bytes_read.fetch_add(b.len() as u64, Ordering::Relaxed);
+                Ok(b)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if let Ok(mut slot) = state.error.lock() {
+                    slot.get_or_insert(e);
+                }
+                Err(io::Error::other(msg))
+            }
+        };
+        if reply.send(r).is_err() {
+            break;
+        }
+    }
+}
+
+pub(crate) fn channel() -> (SyncSender<Request>, Receiver<Request>) {
+    sync_channel(1)
+}
+
+/// A `'static` handle on the source for the `parquet` crate.
+#[derive(Clone)]
+pub(crate) struct Fetcher(Arc<FetcherInner>);
+
+struct FetcherInner {
+    tx: SyncSender<Request>,
+    len: u64,
+    cache: Mutex<Option<(u64, Bytes)>>,
+}
+
+impl Fetcher {
+    pub(crate) fn new(tx: SyncSender<Request>, len: u64) -> Self {
+        Fetcher(Arc::new(FetcherInner {
+            tx,
+            len,
+            cache: Mutex::new(None),
+        }))
+    }
+
+    fn fetch(&self, off: u64, len: usize) -> io::Result<Bytes> {
+        let (reply_tx, reply_rx) = sync_channel(1);
+        self.0
+            .tx
+            .send((off, len, reply_tx))
+            .map_err(|_| io::Error::other("source reader stopped"))?;
+        reply_rx
+            .recv()
+            .map_err(|_| io::Error::other("source reader stopped"))?
+    }
+
+    fn bytes(&self, start: u64, len: usize) -> io::Result<Bytes> {
+        let end = start
+            .checked_add(len as u64)
+            .filter(|&e| e <= self.0.len)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("read of {len} bytes at {start} is past the end"),
+                )
+            })?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        if let Ok(cache) = self.0.cache.lock() {
+            if let Some((cs, b)) = cache.as_ref() {
+                if start >= *cs && end <= cs + b.len() as u64 {
+                    return Ok(b.slice((start - cs) as usize..(end - cs) as usize));
+                }
+            }
+        }
+        if len >= BLOCK {
+            return self.fetch(start, len);
+        }
+        let block_len = (self.0.len - start).min(BLOCK as u64) as usize;
+        let block = self.fetch(start, block_len)?;
+        let out = block.slice(0..len);
+        if let Ok(mut cache) = self.0.cache.lock() {
+            *cache = Some((start, block));
+        }
+        Ok(out)
+    }
+}
+
+impl Length for Fetcher {
+    fn len(&self) -> u64 {
+        self.0.len
+    }
+}
+
+impl ChunkReader for Fetcher {
+    type T = FetchRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<FetchRead> {
+        Ok(FetchRead {
+            fetcher: self.clone(),
+            pos: start,
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.bytes(start, length)
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
+
+/// Sequential reads from an offset (page headers).
+pub(crate) struct FetchRead {
+    fetcher: Fetcher,
+    pos: u64,
+}
+
+impl Read for FetchRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.fetcher.0.len.saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left).min(BLOCK as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let b = self.fetcher.bytes(self.pos, n)?;
+        buf[..n].copy_from_slice(&b);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Validate the Parquet file behind `fetcher`. `Err` only for source failures.
+pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::Result<()> {
+    let invalid = |run: &mut Run, e: ParquetError, rg: Option<usize>, row: Option<u64>| -> io::Result<()> {
+        if let Some(source) = state.take_error() {
+            return Err(source);
+        }
+        let at = match (rg, row) {
+            (Some(g), Some(r)) => format!(" (row group {g}, row {r})"),
+            (Some(g), None) => format!(" (row group {g})"),
+            _ => String::new(),
+        };
+        run.set_fatal(
+            "InvalidParquet",
+            format!("not a readable Parquet file{at}: {e}"),
+            None,
+            row,
+        );
+        Ok(())
+    };
+    let reader = match SerializedFileReader::new(fetcher) {
+        Ok(r) => r,
+        Err(e) => return invalid(run, e, None, None),
+    };
+    let plan = run.plan();
+    let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
+    run.column_count = Some(fields.len() as u64);
+    let mut proj_fields = Vec::new();
+    let mut proj_cols = Vec::new();
+    for f in &fields {
+        if let Some(ci) = plan.columns.iter().position(|c| c.name == f.name()) {
+            if !proj_cols.contains(&ci) {
+                proj_fields.push(f.clone());
+                proj_cols.push(ci);
+            }
+        }
+    }
+    for ci in 0..plan.columns.len() {
+        run.set_present(ci, proj_cols.contains(&ci));
+    }
+    let projection = match Type::group_type_builder("schema")
+        .with_fields(proj_fields)
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => return invalid(run, e, None, None),
+    };
+    for rg in 0..reader.num_row_groups() {
+        let group = match reader.get_row_group(rg) {
+            Ok(g) => g,
+            Err(e) => return invalid(run, e, Some(rg), None),
+        };
+        if proj_cols.is_empty() {
+            let n = u64::try_from(group.metadata().num_rows()).unwrap_or(0);
+            run.rows += n;
+            run.checked += n;
+            continue;
+        }
+        let rows = match group.get_row_iter(Some(projection.clone())) {
+            Ok(it) => it,
+            Err(e) => return invalid(run, e, Some(rg), None),
+        };
+        let mut n = 0u64;
+        for row in rows {
+            n += 1;
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => return invalid(run, e, Some(rg), Some(n)),
+            };
+            run.rows += 1;
+            let loc = Loc {
+                row: n,
+                byte_offset: None,
+                row_group: Some(rg as u64),
+            };
+            for ((_, field), &ci) in row.get_column_iter().zip(&proj_cols) {
+                run.cell(ci, to_cell(field), &loc);
+            }
+            if !run.end_row(&loc) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn to_cell(f: &Field) -> Cell<'_> {
+    match f {
+        Field::Null => Cell::Null,
+        Field::Bool(b) => Cell::Bool(*b),
+        Field::Byte(i) => Cell::Int(i64::from(*i)),
+        Field::Short(i) => Cell::Int(i64::from(*i)),
+        Field::Int(i) => Cell::Int(i64::from(*i)),
+        Field::Long(i) => Cell::Int(*i),
+        Field::UByte(i) => Cell::Int(i64::from(*i)),
+        Field::UShort(i) => Cell::Int(i64::from(*i)),
+        Field::UInt(i) => Cell::Int(i64::from(*i)),
+        Field::ULong(u) => i64::try_from(*u).map(Cell::Int).unwrap_or(Cell::Float(*u as f64)),
+        Field::Float16(h) => Cell::Float(h.to_f64()),
+        Field::Float(x) => Cell::Float(f64::from(*x)),
+        Field::Double(x) => Cell::Float(*x),
+        Field::Decimal(d) => decimal(d.data(), d.scale())
+            .map(Cell::Float)
+            .unwrap_or(Cell::Other("decimal")),
+        Field::Str(s) => Cell::Str(s),
+        Field::Bytes(b) => std::str::from_utf8(b.data())
+            .map(Cell::Str)
+            .unwrap_or(Cell::Other("binary")),
+        Field::Date(d) => Cell::Date(*d),
+        Field::TimeMillis(_) | Field::TimeMicros(_) => Cell::Other("time of day"),
+        Field::TimestampMillis(ms) => Cell::Timestamp(ms.saturating_mul(1000)),
+        Field::TimestampMicros(us) => Cell::Timestamp(*us),
+        Field::Group(_) => Cell::Other("group"),
+        Field::ListInternal(_) => Cell::Other("list"),
+        Field::MapInternal(_) => Cell::Other("map"),
+    }
+}
+
+/// Big-endian two's complement unscaled value → f64.
+fn decimal(be: &[u8], scale: i32) -> Option<f64> {
+    if be.is_empty() || be.len() > 16 {
+        return None;
+    }
+    let fill = if be[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut buf = [fill; 16];
+    buf[16 - be.len()..].copy_from_slice(be);
+    let v = i128::from_be_bytes(buf) as f64;
+    Some(v / 10f64.powi(scale))
+}

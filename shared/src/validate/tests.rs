@@ -1,0 +1,983 @@
+//! End-to-end tests of the engine: every format, compression, check, DQDL rule type and bad input.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::decode::{Decoded, Prefetch, SourceState};
+use super::{RandomAccess, Validator};
+use crate::contract::{Compression, Contract};
+use crate::error::Error;
+use crate::report::{RuleOutcome, ValidationReport, Violation};
+
+/// An in-memory source.
+pub(crate) struct Mem(pub Bytes);
+
+impl RandomAccess for Mem {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let start = (offset as usize).min(self.0.len());
+        let end = start.saturating_add(len).min(self.0.len());
+        Ok(self.0.slice(start..end))
+    }
+}
+
+/// Run `f` over the decoded stream of `data`.
+pub(crate) fn with_decoded<R>(data: &[u8], compression: Compression, f: impl FnOnce(&mut Decoded) -> R) -> R {
+    let src = Mem(Bytes::copy_from_slice(data));
+    let state = SourceState::default();
+    std::thread::scope(|scope| {
+        let p = Prefetch::start(scope, &src, &state, &|_| {});
+        let mut d = Decoded::new(p, compression, u64::MAX, &state).ok().unwrap();
+        f(&mut d)
+    })
+}
+
+fn contract(yaml: &str) -> Contract {
+    serde_yaml::from_str(yaml).unwrap()
+}
+
+fn check(yaml: &str, name: &str, data: &[u8]) -> ValidationReport {
+    let v = Validator::new(contract(yaml), "test.yaml").unwrap();
+    v.validate(&Mem(Bytes::copy_from_slice(data)), name, &|_| {})
+        .unwrap()
+}
+
+fn rule<'a>(r: &'a ValidationReport, name: &str) -> &'a RuleOutcome {
+    r.rules
+        .iter()
+        .find(|o| o.rule == name)
+        .unwrap_or_else(|| panic!("no rule {name:?} in {:#?}", r.rules))
+}
+
+fn violations_of<'a>(r: &'a ValidationReport, name: &str) -> Vec<&'a Violation> {
+    r.violations.iter().filter(|v| v.rule == name).collect()
+}
+
+fn fingerprint(data: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(data).to_hex())
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// zstd as the `zstd` command line writes it (with a content checksum).
+fn zstd(data: &[u8]) -> Vec<u8> {
+    let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    e.include_checksum(true).unwrap();
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+const PEOPLE: &str = r#"
+name: people
+format: { type: csv }
+columns:
+  - { name: id, type: int, nullable: false, unique: true, min: 1 }
+  - { name: name, type: string, min_length: 2, max_length: 5, regex: "[A-Z][a-zé]+" }
+  - { name: score, type: float, min: 0, max: 100 }
+  - { name: active, type: bool }
+  - { name: born, type: date, min: "1900-01-01", max: "2030-12-31" }
+  - { name: seen, type: timestamp, max: "2030-01-01T00:00:00Z" }
+  - { name: tier, type: string, allowed: [gold, silver] }
+row_count: { min: 1, max: 10 }
+"#;
+
+const PEOPLE_OK: &str = "id,name,score,active,born,seen,tier\n\
+1,Ann,12.5,true,1990-01-31,2026-11-27T10:00:00Z,gold\n\
+2,Bob,0,FALSE,2001-02-03,2026-11-27 10:00:00.5,silver\n\
+3,Chloé,100,1,,,\n";
+
+#[test]
+fn csv_valid_file_reports_rows_bytes_stats_and_fingerprint() {
+    let r = check(PEOPLE, "people.csv", PEOPLE_OK.as_bytes());
+    assert!(r.valid, "{r:#?}");
+    assert_eq!(r.rows, 3);
+    assert_eq!(r.format, "csv");
+    assert_eq!(r.compression, "none");
+    assert_eq!(r.bytes_read, PEOPLE_OK.len() as u64);
+    assert_eq!(r.bytes_decoded, PEOPLE_OK.len() as u64);
+    assert_eq!(r.fingerprint, fingerprint(PEOPLE_OK.as_bytes()));
+    assert_eq!(r.violation_count, 0);
+    assert!(r.fatal.is_none());
+    assert_eq!(r.contract.source, "test.yaml");
+    let score = r.columns.iter().find(|c| c.name == "score").unwrap();
+    assert_eq!((score.count, score.nulls), (3, 0));
+    assert_eq!(score.min, Some(serde_json::json!(0.0)));
+    assert_eq!(score.max, Some(serde_json::json!(100.0)));
+    let born = r.columns.iter().find(|c| c.name == "born").unwrap();
+    assert_eq!((born.count, born.nulls), (2, 1));
+    assert_eq!(born.min, Some(serde_json::json!("1990-01-31")));
+    let name = r.columns.iter().find(|c| c.name == "name").unwrap();
+    assert_eq!(name.max, Some(serde_json::json!("Chloé")));
+    assert!(rule(&r, "column \"id\": min 1").passed);
+    assert_eq!(rule(&r, "row_count: min 1, max 10").measured, Some(3.0));
+}
+
+#[test]
+fn csv_every_declared_check_reports_row_column_offset_value_and_rule() {
+    let data = "id,name,score,active,born,seen,tier\n\
+1,Ann,12.5,true,1990-01-31,2026-11-27T10:00:00Z,gold\n\
+0,ann,101,maybe,1899-12-31,2031-01-01T00:00:00Z,bronze\n\
+1,Annabelle,-1,true,2024-02-30,yesterday,gold\n\
+,A,x,true,1990-01-01,2026-01-01,silver\n";
+    let r = check(PEOPLE, "p.csv", data.as_bytes());
+    assert!(!r.valid);
+    let row2_offset = data.find("0,ann").unwrap() as u64;
+    let expect = |rule_name: &str, row: u64, column: &str, value: Option<&str>| {
+        let vs = violations_of(&r, rule_name);
+        let v = vs
+            .iter()
+            .find(|v| v.row == row)
+            .unwrap_or_else(|| panic!("no violation of {rule_name} at row {row}: {:#?}", r.violations));
+        assert_eq!(v.column.as_deref(), Some(column), "{rule_name}");
+        assert_eq!(v.value.as_deref(), value, "{rule_name}");
+        assert!(v.byte_offset.is_some());
+        assert!(!rule(&r, rule_name).passed, "{rule_name}");
+        v.byte_offset
+    };
+    assert_eq!(
+        expect("column \"id\": min 1", 2, "id", Some("0")),
+        Some(row2_offset)
+    );
+    expect("column \"name\": regex \"[A-Z][a-zé]+\"", 2, "name", Some("ann"));
+    expect("column \"score\": max 100", 2, "score", Some("101"));
+    expect("column \"active\": type bool", 2, "active", Some("maybe"));
+    expect(
+        "column \"born\": min \"1900-01-01\"",
+        2,
+        "born",
+        Some("1899-12-31"),
+    );
+    expect(
+        "column \"seen\": max \"2030-01-01T00:00:00Z\"",
+        2,
+        "seen",
+        Some("2031-01-01T00:00:00Z"),
+    );
+    expect(
+        "column \"tier\": allowed [\"gold\",\"silver\"]",
+        2,
+        "tier",
+        Some("bronze"),
+    );
+    expect("column \"name\": max_length 5", 3, "name", Some("Annabelle"));
+    expect("column \"score\": min 0", 3, "score", Some("-1"));
+    expect("column \"born\": type date", 3, "born", Some("2024-02-30"));
+    expect("column \"seen\": type timestamp", 3, "seen", Some("yesterday"));
+    expect("column \"id\": unique", 3, "id", None);
+    expect("column \"id\": not null", 4, "id", None);
+    expect("column \"name\": min_length 2", 4, "name", Some("A"));
+    expect("column \"score\": type float", 4, "score", Some("x"));
+    // "Chloé" is 5 characters (6 bytes): within max_length 5.
+    let ok = check(PEOPLE, "p.csv", PEOPLE_OK.as_bytes());
+    assert!(ok.valid);
+    assert_eq!(rule(&r, "column \"id\": unique").failed_rows, 1);
+    assert_eq!(
+        r.violation_count,
+        r.rules
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.failed_rows.max(1))
+            .sum::<u64>()
+    );
+}
+
+#[test]
+fn csv_counts_all_violations_but_keeps_max_examples() {
+    let yaml = r#"
+format: { type: csv }
+columns: [ { name: n, type: int, max: 5 } ]
+limits: { max_examples: 3 }
+"#;
+    let mut data = String::from("n\n");
+    for i in 0..100 {
+        data.push_str(&format!("{i}\n"));
+    }
+    let r = check(yaml, "x.csv", data.as_bytes());
+    assert_eq!(r.violation_count, 94);
+    assert_eq!(r.violations.len(), 3);
+    assert_eq!(
+        r.violations.iter().map(|v| v.row).collect::<Vec<_>>(),
+        vec![7, 8, 9]
+    );
+    assert_eq!(rule(&r, "column \"n\": max 5").failed_rows, 94);
+}
+
+#[test]
+fn csv_quoted_fields_crlf_bom_and_missing_final_newline() {
+    let yaml = r#"
+format: { type: csv }
+columns:
+  - { name: id, type: int }
+  - { name: text, type: string, allowed: ["a,b", "say \"hi\"", "two\nlines", ""] }
+"#;
+    let data = "\u{feff}id,text\r\n1,\"a,b\"\r\n\r\n2,\"say \"\"hi\"\"\"\r\n3,\"two\nlines\"\r\n4,";
+    let r = check(yaml, "q.csv", data.as_bytes());
+    assert!(r.valid, "{r:#?}");
+    assert_eq!(r.rows, 4);
+    let text = r.columns.iter().find(|c| c.name == "text").unwrap();
+    assert_eq!(text.nulls, 1, "an empty CSV field is NULL");
+}
+
+#[test]
+fn csv_ragged_rows_are_violations_with_row_and_offset() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: int }, { name: b, type: int } ]\n";
+    let data = "a,b\n1,2\n3\n4,5,6\n7,8\n";
+    let r = check(yaml, "r.csv", data.as_bytes());
+    assert!(!r.valid);
+    let vs = violations_of(&r, "records: well-formed");
+    assert_eq!(vs.len(), 2);
+    assert_eq!((vs[0].row, vs[0].byte_offset), (2, Some(8)));
+    assert_eq!((vs[1].row, vs[1].byte_offset), (3, Some(10)));
+    assert!(vs[0].message.contains("1 fields, expected 2"));
+    assert_eq!(r.rows, 4);
+    // Malformed rows are not checked value by value.
+    assert_eq!(r.columns[0].count, 2);
+}
+
+#[test]
+fn csv_wrong_delimiter_shows_as_missing_columns() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: int }, { name: b, type: int } ]\n";
+    let r = check(yaml, "d.csv", b"a;b\n1;2\n3;4\n");
+    assert!(!r.valid);
+    let a = rule(&r, "column \"a\": type int");
+    assert!(!a.passed);
+    assert!(a.message.as_deref().unwrap().contains("not found"), "{a:?}");
+    assert!(!rule(&r, "column \"b\": type int").passed);
+    assert!(rule(&r, "records: well-formed").passed);
+}
+
+#[test]
+fn csv_unterminated_quote_is_fatal_with_offset() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: string } ]\n";
+    let data = b"a\nok\n\"never closed\nmore\nlines\n";
+    let r = check(yaml, "u.csv", data);
+    assert!(!r.valid);
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "UnterminatedQuote");
+    assert_eq!(f.byte_offset, Some(5));
+    assert_eq!(r.rows, 1);
+}
+
+#[test]
+fn csv_invalid_utf8_is_a_violation_at_row_column_offset() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: string }, { name: b, type: string } ]\n";
+    let data = b"a,b\nfine,ok\nbad,x\xff\xfey\nalso,fine\n";
+    let r = check(yaml, "utf.csv", data);
+    assert!(!r.valid);
+    let vs = violations_of(&r, "records: valid UTF-8");
+    assert_eq!(vs.len(), 1);
+    assert_eq!(vs[0].row, 2);
+    assert_eq!(vs[0].column.as_deref(), Some("b"));
+    assert_eq!(vs[0].byte_offset, Some(12));
+    assert_eq!(r.rows, 3);
+}
+
+#[test]
+fn csv_records_over_the_size_limit_are_skipped() {
+    let yaml = "format: { type: csv }\nmax_record_bytes: 16\ncolumns: [ { name: a, type: string } ]\n";
+    let long = "x".repeat(3 << 20);
+    let data = format!("a\nshort\n{long}\n\"quoted{long}\"\nafter\n");
+    let r = check(yaml, "big.csv", data.as_bytes());
+    assert!(!r.valid);
+    let vs = violations_of(&r, "records: at most 16 bytes");
+    assert_eq!(vs.len(), 2, "{vs:#?}");
+    assert_eq!(vs[0].row, 2);
+    assert_eq!(vs[0].byte_offset, Some(8));
+    assert_eq!(vs[1].row, 3);
+    assert_eq!(r.rows, 4);
+    assert_eq!(r.columns[0].count, 2, "short and after are checked");
+    assert!(r.fatal.is_none());
+}
+
+#[test]
+fn csv_empty_object_and_header_only() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: int } ]\nrow_count: { min: 1 }\n";
+    let r = check(yaml, "e.csv", b"");
+    assert!(!r.valid);
+    assert_eq!(r.rows, 0);
+    assert!(!rule(&r, "row_count: min 1").passed);
+    assert!(!rule(&r, "column \"a\": type int").passed);
+    assert!(violations_of(&r, "records: well-formed")[0]
+        .message
+        .contains("no header"));
+    assert_eq!(r.fingerprint, fingerprint(b""));
+
+    let r = check(yaml, "h.csv", b"a\n");
+    assert_eq!(r.rows, 0);
+    assert!(rule(&r, "column \"a\": type int").passed);
+    assert!(!rule(&r, "row_count: min 1").passed);
+    let no_bounds = "format: { type: csv }\ncolumns: [ { name: a, type: int } ]\n";
+    assert!(check(no_bounds, "h.csv", b"a\n").valid);
+}
+
+#[test]
+fn csv_without_header_uses_positions_and_tsv_from_extension() {
+    let yaml = r#"
+format: { type: csv, header: false }
+columns: [ { name: a, type: int }, { name: b, type: string } ]
+"#;
+    let r = check(yaml, "x.csv", b"1,x\n2,y\n");
+    assert!(r.valid, "{r:#?}");
+    assert_eq!(r.rows, 2);
+    let tsv = "columns: [ { name: a, type: int }, { name: b, type: string } ]\n";
+    let r = check(tsv, "data.tsv", b"a\tb\n1\tx y\n");
+    assert!(r.valid, "{r:#?}");
+    assert_eq!(r.rows, 1);
+}
+
+#[test]
+fn gzip_zstd_and_multi_member_gzip() {
+    let data = PEOPLE_OK.as_bytes();
+    for (name, bytes) in [("p.csv.gz", gzip(data)), ("p.csv.zst", zstd(data))] {
+        let r = check(PEOPLE, name, &bytes);
+        assert!(r.valid, "{name}: {r:#?}");
+        assert_eq!(r.rows, 3);
+        assert_eq!(r.bytes_read, bytes.len() as u64);
+        assert_eq!(r.bytes_decoded, data.len() as u64);
+        assert_eq!(
+            r.fingerprint,
+            fingerprint(data),
+            "fingerprint is of the decoded bytes"
+        );
+    }
+    let (head, tail) = PEOPLE_OK.split_at(PEOPLE_OK.find("2,Bob").unwrap());
+    let mut multi = gzip(head.as_bytes());
+    multi.extend(gzip(tail.as_bytes()));
+    let r = check(PEOPLE, "p.csv.gz", &multi);
+    assert!(r.valid, "{r:#?}");
+    assert_eq!(r.rows, 3);
+    // The contract can name the compression regardless of the key.
+    let yaml = format!("{PEOPLE}\ncompression: zstd\n");
+    assert!(check(&yaml, "p.csv", &zstd(data)).valid);
+}
+
+#[test]
+fn truncated_and_corrupt_compression_is_fatal_decode_error() {
+    let mut data = String::from("id,name,score,active,born,seen,tier\n");
+    for i in 1..60_000 {
+        data.push_str(&format!("{i},Ann,1,true,,,gold\n"));
+    }
+    let yaml = PEOPLE.replace("max: 10\n", "max: 100000\n");
+    for (name, bytes) in [
+        ("t.csv.gz", gzip(data.as_bytes())),
+        ("t.csv.zst", zstd(data.as_bytes())),
+    ] {
+        let truncated = &bytes[..bytes.len() * 2 / 3];
+        let r = check(&yaml, name, truncated);
+        let f = r.fatal.as_ref().unwrap_or_else(|| panic!("{name}: no fatal"));
+        assert_eq!(f.kind, "DecodeError", "{name}");
+        assert!(
+            f.byte_offset.is_some_and(|o| o > 0 && o < data.len() as u64),
+            "{name}: {f:?}"
+        );
+        assert!(!r.valid);
+        let mut corrupt = bytes.clone();
+        let mid = corrupt.len() / 2;
+        for b in &mut corrupt[mid..mid + 64] {
+            *b ^= 0x5a;
+        }
+        let r = check(&yaml, name, &corrupt);
+        assert_eq!(
+            r.fatal.as_ref().map(|f| f.kind.as_str()),
+            Some("DecodeError"),
+            "{name}: {:?}",
+            r.fatal
+        );
+        assert!(!r.valid);
+        // Corrupt headers.
+        let mut corrupt = bytes.clone();
+        for b in &mut corrupt[2..12] {
+            *b ^= 0xa5;
+        }
+        let r = check(&yaml, name, &corrupt);
+        assert_eq!(
+            r.fatal.as_ref().map(|f| f.kind.as_str()),
+            Some("DecodeError"),
+            "{name}: {:?}",
+            r.fatal
+        );
+    }
+    let r = check(&yaml, "plain.csv.gz", data.as_bytes());
+    assert_eq!(r.fatal.as_ref().map(|f| f.kind.as_str()), Some("DecodeError"));
+}
+
+#[test]
+fn decompression_bomb_stops_at_the_expanded_size_limit() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: string } ]\nlimits: { max_expanded_bytes: 1000000 }\n";
+    let mut bomb = b"a\n".to_vec();
+    bomb.extend(std::iter::repeat_n(b'a', 50 << 20));
+    for (name, bytes) in [("b.csv.gz", gzip(&bomb)), ("b.csv.zst", zstd(&bomb))] {
+        assert!(bytes.len() < 200_000);
+        let r = check(yaml, name, &bytes);
+        let f = r.fatal.as_ref().expect("fatal");
+        assert_eq!(f.kind, "ExpandedSizeLimit", "{name}");
+        assert_eq!(f.byte_offset, Some(1_000_000));
+        assert_eq!(r.bytes_decoded, 1_000_000);
+        assert!(!r.valid);
+    }
+}
+
+#[test]
+fn jsonl_values_types_and_bad_lines() {
+    let yaml = r#"
+format: { type: jsonl }
+columns:
+  - { name: id, type: int, nullable: false }
+  - { name: name, type: string, nullable: true }
+  - { name: at, type: timestamp }
+  - { name: ok, type: bool }
+  - { name: amount, type: float, min: 0 }
+"#;
+    let data = concat!(
+        "{\"id\": 1, \"name\": \"a\\u00e9\", \"at\": \"2026-01-01T00:00:00Z\", \"ok\": true, \"amount\": 2}\n",
+        "{\"id\": 2, \"extra\": [1, {\"x\": 2}]}\n",
+        "[1, 2]\n",
+        "42\n",
+        "{\"id\": \"3\", \"amount\": -1.5}\n",
+        "{\"id\": 4, \"name\": {\"nested\": true}}\n",
+        "{\"id\": 5,\n",
+        "{\"name\": null, \"ok\": false}\r\n",
+        "\n",
+    );
+    let r = check(yaml, "d.jsonl", data.as_bytes());
+    assert!(!r.valid);
+    assert_eq!(r.rows, 8);
+    let wf = violations_of(&r, "records: well-formed");
+    assert_eq!(wf.iter().map(|v| v.row).collect::<Vec<_>>(), vec![3, 4, 7]);
+    assert!(wf[0].message.contains("array"));
+    assert!(wf[1].message.contains("not a JSON object"));
+    assert!(wf[2].message.contains("invalid JSON"));
+    assert_eq!(wf[0].byte_offset, Some(data.find("[1, 2]").unwrap() as u64));
+    let ty = violations_of(&r, "column \"id\": type int");
+    assert_eq!((ty[0].row, ty[0].value.as_deref()), (5, Some("3")));
+    assert_eq!(violations_of(&r, "column \"name\": type string")[0].row, 6);
+    assert_eq!(violations_of(&r, "column \"amount\": min 0")[0].row, 5);
+    assert_eq!(violations_of(&r, "column \"id\": not null")[0].row, 8);
+    let name = r.columns.iter().find(|c| c.name == "name").unwrap();
+    assert_eq!(name.max, Some(serde_json::json!("aé")));
+    assert_eq!(r.fingerprint, fingerprint(data.as_bytes()));
+}
+
+#[test]
+fn jsonl_invalid_utf8_oversized_and_compressed() {
+    let yaml = "format: { type: jsonl }\nmax_record_bytes: 64\ncolumns: [ { name: a, type: string } ]\n";
+    let mut data = b"{\"a\": \"x\"}\n{\"a\": \"\xff\"}\n".to_vec();
+    data.extend(format!("{{\"a\": \"{}\"}}\n", "y".repeat(2 << 20)).as_bytes());
+    data.extend(b"{\"a\": \"z\"}");
+    let r = check(yaml, "x.jsonl", &data);
+    assert_eq!(r.rows, 4);
+    assert_eq!(violations_of(&r, "records: valid UTF-8")[0].row, 2);
+    assert_eq!(violations_of(&r, "records: at most 64 bytes")[0].row, 3);
+    assert_eq!(r.columns[0].count, 2);
+    let r = check(yaml, "x.ndjson.gz", &gzip(&data));
+    assert_eq!(r.rows, 4);
+    assert_eq!(r.compression, "gzip");
+}
+
+type PqRow<'a> = (i64, Option<&'a str>, Option<f64>);
+
+fn parquet_file(groups: &[&[PqRow]]) -> Vec<u8> {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    let schema = Arc::new(
+        parse_message_type(
+            "message schema { REQUIRED INT64 id; OPTIONAL BYTE_ARRAY name (UTF8); OPTIONAL DOUBLE amount; \
+             REQUIRED INT32 day (DATE); REQUIRED INT64 at (TIMESTAMP(MICROS,true)); }",
+        )
+        .unwrap(),
+    );
+    let mut buf = Vec::new();
+    let mut w =
+        SerializedFileWriter::new(&mut buf, schema, Arc::new(WriterProperties::builder().build())).unwrap();
+    for rows in groups {
+        let mut rg = w.next_row_group().unwrap();
+        let mut idx = 0;
+        while let Some(mut col) = rg.next_column().unwrap() {
+            match idx {
+                0 => {
+                    let v: Vec<i64> = rows.iter().map(|r| r.0).collect();
+                    col.typed::<Int64Type>().write_batch(&v, None, None).unwrap();
+                }
+                1 => {
+                    let v: Vec<ByteArray> = rows.iter().filter_map(|r| r.1).map(ByteArray::from).collect();
+                    let d: Vec<i16> = rows.iter().map(|r| i16::from(r.1.is_some())).collect();
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&v, Some(&d), None)
+                        .unwrap();
+                }
+                2 => {
+                    let v: Vec<f64> = rows.iter().filter_map(|r| r.2).collect();
+                    let d: Vec<i16> = rows.iter().map(|r| i16::from(r.2.is_some())).collect();
+                    col.typed::<DoubleType>().write_batch(&v, Some(&d), None).unwrap();
+                }
+                3 => {
+                    let v: Vec<i32> = rows.iter().map(|_| 20_000).collect();
+                    col.typed::<Int32Type>().write_batch(&v, None, None).unwrap();
+                }
+                _ => {
+                    let v: Vec<i64> = rows.iter().map(|r| 1_700_000_000_000_000 + r.0).collect();
+                    col.typed::<Int64Type>().write_batch(&v, None, None).unwrap();
+                }
+            }
+            col.close().unwrap();
+            idx += 1;
+        }
+        rg.close().unwrap();
+    }
+    w.close().unwrap();
+    buf
+}
+
+const PQ: &str = r#"
+columns:
+  - { name: id, type: int, unique: true }
+  - { name: name, type: string, nullable: false }
+  - { name: amount, type: float, max: 10 }
+  - { name: day, type: date, min: "2020-01-01" }
+  - { name: at, type: timestamp, min: "2023-01-01T00:00:00Z" }
+dqdl: 'Rules = [ ColumnCount = 5, IsComplete "amount" ]'
+"#;
+
+#[test]
+fn parquet_row_groups_and_violations() {
+    let file = parquet_file(&[
+        &[(1, Some("a"), Some(1.0)), (2, Some("b"), Some(2.0))],
+        &[(3, None, Some(11.0)), (2, Some("d"), None)],
+    ]);
+    let r = check(PQ, "x.parquet", &file);
+    assert!(!r.valid);
+    assert_eq!(r.format, "parquet");
+    assert_eq!(r.rows, 4);
+    assert_eq!(r.fingerprint, fingerprint(&file));
+    assert_eq!(r.bytes_decoded, file.len() as u64);
+    assert!(r.bytes_read >= file.len() as u64);
+    let v = violations_of(&r, "column \"name\": not null");
+    assert_eq!((v[0].row_group, v[0].row, v[0].byte_offset), (Some(1), 1, None));
+    let v = violations_of(&r, "column \"amount\": max 10");
+    assert_eq!(
+        (v[0].row_group, v[0].row, v[0].value.as_deref()),
+        (Some(1), 1, Some("11"))
+    );
+    let v = violations_of(&r, "column \"id\": unique");
+    assert_eq!((v[0].row_group, v[0].row), (Some(1), 2));
+    assert!(rule(&r, "ColumnCount = 5").passed);
+    assert!(!rule(&r, "IsComplete \"amount\"").passed);
+    assert!(rule(&r, "column \"day\": min \"2020-01-01\"").passed);
+    assert!(rule(&r, "column \"at\": min \"2023-01-01T00:00:00Z\"").passed);
+    let day = r.columns.iter().find(|c| c.name == "day").unwrap();
+    assert_eq!(day.min, Some(serde_json::json!("2024-10-04")));
+    assert!(
+        r.rules.iter().all(|o| !o.rule.starts_with("records:")),
+        "no record rules for Parquet"
+    );
+
+    let good = parquet_file(&[&[(1, Some("a"), Some(1.0))]]);
+    let r = check(PQ, "ok.parquet", &good);
+    assert!(r.valid, "{r:#?}");
+}
+
+#[test]
+fn parquet_bad_magic_truncated_and_missing_columns() {
+    let file = parquet_file(&[&[(1, Some("a"), Some(1.0))]]);
+    let mut bad = file.clone();
+    let n = bad.len();
+    bad[n - 1] = b'X';
+    for (what, bytes) in [
+        ("bad magic", &bad[..]),
+        ("truncated", &file[..file.len() / 2]),
+        ("empty", &[][..]),
+    ] {
+        let r = check(PQ, "x.parquet", bytes);
+        assert_eq!(
+            r.fatal.as_ref().map(|f| f.kind.as_str()),
+            Some("InvalidParquet"),
+            "{what}"
+        );
+        assert!(!r.valid);
+        assert_eq!(r.fingerprint, fingerprint(bytes));
+    }
+    // A corrupt page inside an otherwise intact file.
+    let mut corrupt = file.clone();
+    for b in &mut corrupt[4..40] {
+        *b = 0xff;
+    }
+    let r = check(PQ, "x.parquet", &corrupt);
+    assert!(r.fatal.is_some() || !r.valid);
+
+    let yaml = "columns: [ { name: nope, type: int } ]\ndqdl: 'Rules = [ ColumnExists \"id\", ColumnExists \"nope\" ]'\n";
+    let r = check(yaml, "x.parquet", &file);
+    assert!(!rule(&r, "column \"nope\": type int").passed);
+    assert!(rule(&r, "ColumnExists \"id\"").passed);
+    assert!(!rule(&r, "ColumnExists \"nope\"").passed);
+    assert_eq!(r.rows, 1);
+}
+
+fn dqdl_csv(rules: &str, data: &str) -> ValidationReport {
+    let yaml = format!(
+        "format: {{ type: csv }}\ndqdl: {}\n",
+        serde_json::to_string(rules).unwrap()
+    );
+    check(&yaml, "d.csv", data.as_bytes())
+}
+
+const DQ: &str = "id,name,age,city,day\n\
+1,ann,30,Paris,2024-01-01\n\
+2,bob,,Oslo,2024-02-01\n\
+3,cy,17,Paris,not-a-date\n\
+3,dee,45,,2024-03-01\n";
+
+#[test]
+fn dqdl_dataset_rules() {
+    let r = dqdl_csv(
+        "Rules = [ RowCount = 4, RowCount between 4 and 10, ColumnCount = 5, ColumnExists \"city\", \
+         ColumnExists \"zip\", IsComplete \"id\", IsComplete \"age\", Completeness \"age\" >= 0.75, \
+         Completeness \"age\" > 0.8 ]",
+        DQ,
+    );
+    let p = |n: &str| rule(&r, n).passed;
+    assert!(p("RowCount = 4"));
+    assert!(!p("RowCount between 4 and 10"), "between is exclusive");
+    assert!(p("ColumnCount = 5"));
+    assert!(p("ColumnExists \"city\""));
+    assert!(!p("ColumnExists \"zip\""));
+    assert!(p("IsComplete \"id\""));
+    assert!(!p("IsComplete \"age\""));
+    assert_eq!(rule(&r, "IsComplete \"age\"").failed_rows, 1);
+    assert!(p("Completeness \"age\" >= 0.75"));
+    assert_eq!(rule(&r, "Completeness \"age\" > 0.8").measured, Some(0.75));
+    assert!(!p("Completeness \"age\" > 0.8"));
+    let v = violations_of(&r, "IsComplete \"age\"");
+    assert_eq!((v[0].row, v[0].column.as_deref()), (2, Some("age")));
+    assert!(
+        violations_of(&r, "Completeness \"age\" >= 0.75").is_empty(),
+        "passing rules add no violations"
+    );
+}
+
+#[test]
+fn dqdl_uniqueness_rules() {
+    let r = dqdl_csv(
+        "Rules = [ IsUnique \"id\", IsUnique \"name\", Uniqueness \"id\" = 0.5, Uniqueness \"city\" > 0.2, \
+         IsPrimaryKey \"name\", IsPrimaryKey \"id\", IsPrimaryKey \"id\" \"name\", IsPrimaryKey \"id\" \"city\" ]",
+        DQ,
+    );
+    let p = |n: &str| rule(&r, n).passed;
+    assert!(!p("IsUnique \"id\""));
+    assert_eq!(rule(&r, "IsUnique \"id\"").failed_rows, 2);
+    assert!(p("IsUnique \"name\""));
+    assert!(p("Uniqueness \"id\" = 0.5"));
+    // city: Paris twice, Oslo once, one NULL → 1 of 4 rows is unique.
+    assert_eq!(rule(&r, "Uniqueness \"city\" > 0.2").measured, Some(0.25));
+    assert!(p("IsPrimaryKey \"name\""));
+    assert!(!p("IsPrimaryKey \"id\""));
+    assert!(p("IsPrimaryKey \"id\" \"name\""));
+    assert!(!p("IsPrimaryKey \"id\" \"city\""), "a NULL in a key column");
+    let v = violations_of(&r, "IsUnique \"id\"");
+    assert_eq!(v[0].row, 4);
+}
+
+#[test]
+fn dqdl_column_values_rules() {
+    let r = dqdl_csv(
+        "Rules = [ ColumnValues \"age\" > 10, ColumnValues \"age\" != 17, ColumnValues \"age\" between 16 and 46, \
+         ColumnValues \"city\" in [\"Paris\", \"Oslo\", NULL], ColumnValues \"city\" in [\"Paris\", \"Oslo\"], \
+         ColumnValues \"city\" not in [\"Rome\"], ColumnValues \"name\" matches \"[a-z]+\", \
+         ColumnValues \"name\" matches \"[a-z]\", ColumnValues \"age\" > 20 with threshold >= 0.5, \
+         ColumnValues \"age\" > 20 with threshold > 0.5, ColumnValues \"day\" <= \"2024-02-01\" ]",
+        DQ,
+    );
+    let p = |n: &str| rule(&r, n).passed;
+    assert!(!p("ColumnValues \"age\" > 10"), "NULL fails");
+    assert_eq!(rule(&r, "ColumnValues \"age\" > 10").failed_rows, 1);
+    assert!(!p("ColumnValues \"age\" != 17"));
+    assert_eq!(
+        rule(&r, "ColumnValues \"age\" != 17").failed_rows,
+        1,
+        "NULL passes !="
+    );
+    assert!(!p("ColumnValues \"age\" between 16 and 46"));
+    assert!(p("ColumnValues \"city\" in [\"Paris\", \"Oslo\", NULL]"));
+    assert!(!p("ColumnValues \"city\" in [\"Paris\", \"Oslo\"]"));
+    assert!(p("ColumnValues \"city\" not in [\"Rome\"]"));
+    assert!(p("ColumnValues \"name\" matches \"[a-z]+\""));
+    assert!(!p("ColumnValues \"name\" matches \"[a-z]\""));
+    assert!(p("ColumnValues \"age\" > 20 with threshold >= 0.5"));
+    assert_eq!(
+        rule(&r, "ColumnValues \"age\" > 20 with threshold >= 0.5").measured,
+        Some(0.5)
+    );
+    assert!(!p("ColumnValues \"age\" > 20 with threshold > 0.5"));
+    // Undeclared column: text compare; "not-a-date" > "2024-02-01" and 2024-03-01 too.
+    assert_eq!(rule(&r, "ColumnValues \"day\" <= \"2024-02-01\"").failed_rows, 2);
+    let v = violations_of(&r, "ColumnValues \"age\" > 10");
+    assert_eq!(
+        (v[0].row, v[0].column.as_deref(), v[0].value.as_deref()),
+        (2, Some("age"), None)
+    );
+}
+
+#[test]
+fn dqdl_length_datatype_and_composites() {
+    let r = dqdl_csv(
+        "Rules = [ ColumnLength \"name\" <= 3, ColumnLength \"city\" > 3, ColumnLength \"city\" < 6, \
+         ColumnDataType \"day\" = \"DATE\", ColumnDataType \"day\" = \"DATE\" with threshold >= 0.6, \
+         ColumnDataType \"age\" = \"INTEGER\", (RowCount = 4) and (IsComplete \"id\"), \
+         (RowCount = 5) or (IsComplete \"age\"), (ColumnValues \"age\" > 20) or (ColumnValues \"age\" = NULL), \
+         (RowCount = 4) and ((IsComplete \"age\") or (ColumnExists \"name\")) ]",
+        DQ,
+    );
+    let p = |n: &str| rule(&r, n).passed;
+    assert!(p("ColumnLength \"name\" <= 3"));
+    assert!(!p("ColumnLength \"city\" > 3"), "NULL has length 0");
+    assert!(p("ColumnLength \"city\" < 6"));
+    assert!(!p("ColumnDataType \"day\" = \"DATE\""));
+    assert_eq!(rule(&r, "ColumnDataType \"day\" = \"DATE\"").measured, Some(0.75));
+    assert!(p("ColumnDataType \"day\" = \"DATE\" with threshold >= 0.6"));
+    assert!(p("ColumnDataType \"age\" = \"INTEGER\""), "NULLs are not counted");
+    assert!(p("(RowCount = 4) and (IsComplete \"id\")"));
+    let or = rule(&r, "(RowCount = 5) or (IsComplete \"age\")");
+    assert!(!or.passed);
+    assert!(or.message.as_deref().unwrap().contains("2 of 2"));
+    // Each side is evaluated over the whole dataset: both sides fail, so the composite fails.
+    assert!(!p("(ColumnValues \"age\" > 20) or (ColumnValues \"age\" = NULL)"));
+    assert!(p(
+        "(RowCount = 4) and ((IsComplete \"age\") or (ColumnExists \"name\"))"
+    ));
+    let v = violations_of(&r, "(RowCount = 5) or (IsComplete \"age\")");
+    assert!(
+        v.iter().any(|v| v.row == 0) && v.iter().any(|v| v.row == 2),
+        "{v:#?}"
+    );
+}
+
+#[test]
+fn dqdl_on_declared_types_and_empty_data() {
+    let yaml = r#"
+format: { type: csv }
+columns: [ { name: day, type: date }, { name: n, type: float } ]
+dqdl: 'Rules = [ ColumnValues "day" > "2024-01-15", ColumnValues "n" in [1, 2.5], ColumnValues "n" != "3" ]'
+"#;
+    let r = check(yaml, "x.csv", b"day,n\n2024-02-01,1.0\n2024-01-20,2.50\n");
+    assert!(r.valid, "{r:#?}");
+    let r = check(yaml, "x.csv", b"day,n\n");
+    assert!(!r.valid, "fractions over zero rows fail");
+    assert_eq!(
+        rule(&r, "ColumnValues \"day\" > \"2024-01-15\"")
+            .message
+            .as_deref(),
+        Some("no rows to evaluate")
+    );
+}
+
+#[test]
+fn unique_limit_is_a_clear_fatal_error() {
+    let yaml = "format: { type: csv }\ncolumns: [ { name: id, type: int, unique: true } ]\nlimits: { max_unique_values: 100 }\n";
+    let mut data = String::from("id\n");
+    for i in 0..1000 {
+        data.push_str(&format!("{i}\n"));
+    }
+    let r = check(yaml, "u.csv", data.as_bytes());
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "UniqueLimit");
+    assert!(
+        f.message.contains("\"id\"") && f.message.contains("100"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.row, Some(101));
+    assert!(!r.valid);
+    // Repeated values do not count against the cap.
+    let mut data = String::from("id\n");
+    for i in 0..1000 {
+        data.push_str(&format!("{}\n", i % 50));
+    }
+    let r = check(yaml, "u.csv", data.as_bytes());
+    assert!(r.fatal.is_none());
+    assert_eq!(rule(&r, "column \"id\": unique").failed_rows, 950);
+}
+
+struct Failing;
+
+impl RandomAccess for Failing {
+    fn len(&self) -> u64 {
+        10 << 20
+    }
+
+    fn read_at(&self, offset: u64, _len: usize) -> io::Result<Bytes> {
+        if offset == 0 {
+            Ok(Bytes::from(vec![b'a'; super::decode::CHUNK]))
+        } else {
+            Err(io::Error::other(Error::Throttled("slow down".into())))
+        }
+    }
+}
+
+#[test]
+fn source_errors_are_errors_not_reports() {
+    let v = Validator::new(contract("format: { type: csv }\n"), "c").unwrap();
+    match v.validate(&Failing, "x.csv", &|_| {}) {
+        Err(Error::Throttled(m)) => assert_eq!(m, "slow down"),
+        other => panic!("{other:?}"),
+    }
+    match v.validate(&Failing, "x.csv.gz", &|_| {}) {
+        Err(Error::Throttled(_)) | Ok(_) => {}
+        Err(other) => panic!("{other:?}"),
+    }
+    let pq = Validator::new(contract("format: { type: parquet }\n"), "c").unwrap();
+    assert!(matches!(
+        pq.validate(&Failing, "x.parquet", &|_| {}),
+        Err(Error::Throttled(_))
+    ));
+}
+
+#[test]
+fn format_and_contract_errors() {
+    let v = Validator::new(contract("columns: []\n"), "c").unwrap();
+    assert!(matches!(
+        v.validate(&Mem(Bytes::new()), "data.xlsx", &|_| {}),
+        Err(Error::UnsupportedFormat(_))
+    ));
+    assert!(matches!(
+        v.validate(&Mem(Bytes::new()), "data.parquet.gz", &|_| {}),
+        Err(Error::UnsupportedFormat(_))
+    ));
+    let bad = |yaml: &str| Validator::new(contract(yaml), "c.yaml").unwrap_err();
+    assert!(matches!(
+        bad("columns: [ { name: a, type: string, regex: \"(\" } ]"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("columns: [ { name: a, type: int, min: abc } ]"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("columns: [ { name: a, type: bool, max: 1 } ]"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("columns: [ { name: a, type: int }, { name: a, type: int } ]"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("format: { type: csv, delimiter: \"ab\" }"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("dqdl: 'Rules = [ CustomSql \"select 1\" > 0 ]'"),
+        Error::UnsupportedRule { .. }
+    ));
+    assert!(matches!(
+        bad("dqdl: 'Rules = [ RowCount >'"),
+        Error::ContractInvalid { .. }
+    ));
+    assert!(matches!(
+        bad("max_record_bytes: 0"),
+        Error::ContractInvalid { .. }
+    ));
+}
+
+#[test]
+fn progress_reports_bytes_read() {
+    let data = vec![b'\n'; 5 << 20];
+    let seen = std::sync::Mutex::new(Vec::new());
+    let v = Validator::new(contract("format: { type: csv }\n"), "c").unwrap();
+    let r = v
+        .validate(&Mem(Bytes::from(data)), "x.csv", &|n| {
+            seen.lock().unwrap().push(n)
+        })
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.last(), Some(&(5 << 20)));
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(r.rows, 0);
+}
+
+#[test]
+fn validator_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Validator>();
+}
+
+#[test]
+fn nan_is_outside_every_float_range() {
+    let yaml =
+        "format: { type: csv }\ncolumns: [ { name: x, type: float, max: 1 }, { name: y, type: float } ]\n";
+    let r = check(yaml, "n.csv", b"x,y\nNaN,NaN\n0.5,inf\n");
+    assert_eq!(rule(&r, "column \"x\": max 1").failed_rows, 1);
+    assert!(rule(&r, "column \"y\": type float").passed);
+    assert_eq!(r.rows, 2);
+}
+
+#[test]
+fn bad_rows_counts_distinct_rows_not_cells() {
+    // Row 2 breaks three rules (two cells), row 3 is malformed, row 5 repeats id 1; rows 1 and 4 are fine.
+    let data = "id,name,score,active,born,seen,tier\n\
+1,Ann,12.5,true,1990-01-31,2026-11-27T10:00:00Z,gold\n\
+2,x,500,true,1990-01-31,,gold\n\
+3,Bob\n\
+4,Cy,1,false,,,silver\n\
+1,Dee,2,true,,,\n";
+    let r = check(PEOPLE, "p.csv", data.as_bytes());
+    assert!(!r.valid);
+    assert_eq!(r.rows, 5);
+    assert!(r.violation_count >= 5, "{}", r.violation_count);
+    assert_eq!(r.bad_rows, 3, "{r:#?}");
+    // A dataset-level failure marks no row.
+    let small = "id,name,score,active,born,seen,tier\n";
+    let r = check(PEOPLE, "p.csv", small.as_bytes());
+    assert!(!rule(&r, "row_count: min 1, max 10").passed);
+    assert_eq!(r.bad_rows, 0);
+    // The same through JSON Lines.
+    let yaml = "format: { type: jsonl }\ncolumns:\n  - { name: a, type: int, max: 5 }\n  - { name: b, type: int, nullable: false }\n";
+    let r = check(
+        yaml,
+        "x.jsonl",
+        b"{\"a\":9}\n{\"a\":1,\"b\":2}\nnot json\n{\"a\":1,\"b\":\"q\"}\n",
+    );
+    assert_eq!(r.bad_rows, 3, "{r:#?}");
+}
+
+#[test]
+fn bad_rows_counts_dqdl_rows_only_when_the_rule_fails() {
+    // age > 20 fails on rows 2 (NULL), 3 and 4. With a threshold the rule can pass: its rows then do
+    // not count, unless another failing rule breaks them too.
+    let passing = dqdl_csv(
+        "Rules = [ ColumnValues \"age\" > 20 with threshold >= 0.25, RowCount > 100 ]",
+        "id,age\n1,30\n2,\n3,17\n4,5\n",
+    );
+    assert!(rule(&passing, "ColumnValues \"age\" > 20 with threshold >= 0.25").passed);
+    assert!(!passing.valid);
+    assert_eq!(passing.bad_rows, 0);
+    let failing = dqdl_csv(
+        "Rules = [ ColumnValues \"age\" > 20 with threshold >= 0.5 ]",
+        "id,age\n1,30\n2,\n3,17\n4,5\n",
+    );
+    assert_eq!(failing.bad_rows, 3);
+    // Rows broken by a passing rule and a failing one count once, through the failing one.
+    let mixed = dqdl_csv(
+        "Rules = [ ColumnValues \"age\" > 20 with threshold >= 0.25, ColumnValues \"age\" > 10, \
+         ColumnValues \"id\" < 4 ]",
+        "id,age\n1,30\n2,\n3,17\n4,5\n",
+    );
+    // age > 10 fails rows 2 and 4; id < 4 fails row 4.
+    assert_eq!(mixed.bad_rows, 2, "{mixed:#?}");
+    // An Or that passes hides its failing rows; duplicates count from their second occurrence.
+    let or = dqdl_csv(
+        "Rules = [ (ColumnValues \"age\" > 20) or (RowCount = 4), IsUnique \"id\" ]",
+        "id,age\n1,30\n2,\n1,17\n1,5\n",
+    );
+    assert!(rule(&or, "IsUnique \"id\"").rule.contains("IsUnique"));
+    assert!(!rule(&or, "IsUnique \"id\"").passed);
+    assert_eq!(or.bad_rows, 2, "{or:#?}");
+}
