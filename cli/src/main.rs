@@ -4,7 +4,9 @@
 //! contract, 2 the command could not be carried out (usage, contract or read error).
 
 mod demo;
+mod exec;
 mod summary;
+mod tasks;
 mod validate;
 
 use std::path::PathBuf;
@@ -47,6 +49,10 @@ enum Command {
     /// Needs no files and no AWS account: the samples and the contract are embedded in the binary.
     /// Exits 0 when the valid sample passes and the invalid one fails.
     Demo,
+    /// Run a Step Functions state machine definition (Amazon States Language) on this machine.
+    ///
+    /// Prints the execution's output JSON (exit 0), or {"error", "cause"} when it fails (exit 1).
+    Exec(exec::ExecArgs),
 }
 
 #[derive(Args)]
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Demo => demo::run(),
+        Command::Exec(args) => return exec::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -1,0 +1,494 @@
+//! Task resources for `greenpipe exec`: where each Task state's work happens.
+//!
+//! In this order:
+//! 1. `--task STATE=FILE.json`: the state's result is the file's JSON; nothing is called.
+//! 2. Lambda functions (a function ARN as the Resource, or `arn:aws:states:::lambda:invoke` with
+//!    `Parameters.FunctionName`), by the function's name (the part after `function:`, without qualifier):
+//!    - `--lambda NAME=URL`: the Lambda Invoke API at URL (`cargo lambda watch`, an emulator);
+//!    - greenpipe's own functions (`validate-dataset`): the real handler, in this process, with its
+//!      dependencies built from the environment on first use;
+//!    - any other function: Lambda Invoke with the standard AWS configuration (`AWS_ENDPOINT_URL`, ...).
+//!
+//! Other service integrations are refused before the run starts ([`unsupported`]).
+//!
+//! Errors follow Step Functions: a function error fails the task with the function's `errorType` as the
+//! error name and its error object (JSON text) as the cause; Lambda service errors are `Lambda.<Code>`;
+//! network failures `Lambda.SdkClientException`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::SdkConfig;
+use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::RequestId;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{InvocationType, LogType};
+use greenpipe_statemachine::{async_trait, names, TaskError, TaskRunner};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Map, Value};
+use tokio::sync::OnceCell;
+
+/// The optimized Lambda integration (request-response); `.waitForTaskToken` is not supported.
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+/// Region for `--lambda` endpoints when the environment names none (local endpoints ignore it).
+const LOCAL_REGION: &str = "us-east-1";
+
+/// greenpipe's Lambda functions that run in this process, by function name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnFunction {
+    ValidateDataset,
+}
+
+impl OwnFunction {
+    fn by_name(name: &str) -> Option<OwnFunction> {
+        match name {
+            "validate-dataset" => Some(OwnFunction::ValidateDataset),
+            _ => None,
+        }
+    }
+}
+
+/// Why a Task resource cannot run under `greenpipe exec`, or `None` when it can.
+pub fn unsupported(resource: &str) -> Option<String> {
+    if resource == LAMBDA_INVOKE || function_arn_name(resource).is_some() {
+        return None;
+    }
+    Some(format!(
+        "resource {resource} is not supported by `greenpipe exec` yet: only Lambda functions (function ARNs \
+         and {LAMBDA_INVOKE}) and --task overrides are"
+    ))
+}
+
+/// The function name of `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
+fn function_arn_name(resource: &str) -> Option<&str> {
+    let rest = resource.strip_prefix("arn:")?;
+    let (_, after) = rest.split_once(":function:")?;
+    let name = after.split(':').next().unwrap_or_default();
+    (rest.split(':').nth(1) == Some("lambda") && !name.is_empty()).then_some(name)
+}
+
+/// The bare name and the qualifier of a `FunctionName` value: a name, `name:qualifier`, a partial ARN
+/// (`ACCOUNT:function:name`) or a full ARN, each with an optional qualifier.
+fn split_function_name(function: &str) -> (&str, Option<&str>) {
+    let tail = function
+        .split_once(":function:")
+        .map_or(function, |(_, after)| after);
+    match tail.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier)),
+        None => (tail, None),
+    }
+}
+
+/// One Lambda invocation, whichever resource form asked for it.
+#[derive(Debug, Clone, PartialEq)]
+struct Call {
+    /// As given (name or ARN); sent as `FunctionName` to the configured AWS endpoint.
+    function: String,
+    /// The bare name: what `--lambda` and greenpipe's own functions are matched on.
+    name: String,
+    /// Sent separately only when `function` does not carry it already.
+    qualifier: Option<String>,
+    payload: Value,
+    event: bool,
+    tail_log: bool,
+    client_context: Option<String>,
+}
+
+impl Call {
+    /// A function ARN as the Task's Resource: the effective Parameters are the payload.
+    fn direct(resource: &str, payload: Value) -> Option<Call> {
+        let name = function_arn_name(resource)?;
+        Some(Call {
+            function: resource.to_string(),
+            name: name.to_string(),
+            qualifier: None,
+            payload,
+            event: false,
+            tail_log: false,
+            client_context: None,
+        })
+    }
+
+    /// `arn:aws:states:::lambda:invoke`: the fields of the Lambda Invoke API.
+    fn integration(params: Value) -> Result<Call, String> {
+        let Value::Object(mut p) = params else {
+            return Err(format!("Parameters must be an object, got {params}"));
+        };
+        let text = |p: &mut Map<String, Value>, field: &str| -> Result<Option<String>, String> {
+            match p.remove(field) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(format!("'{field}' must be a string, got {other}")),
+            }
+        };
+        let function = text(&mut p, "FunctionName")?.ok_or("'FunctionName' is required")?;
+        let qualifier = text(&mut p, "Qualifier")?;
+        let event = match text(&mut p, "InvocationType")?.as_deref() {
+            None | Some("RequestResponse") => false,
+            Some("Event") => true,
+            Some(other) => return Err(format!("InvocationType '{other}' is not supported")),
+        };
+        let tail_log = match text(&mut p, "LogType")?.as_deref() {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => return Err(format!("LogType '{other}' is not valid")),
+        };
+        let client_context = text(&mut p, "ClientContext")?;
+        // An absent payload reaches the function as `{}`, as with Lambda.
+        let payload = p.remove("Payload").unwrap_or_else(|| json!({}));
+        if let Some(field) = p.keys().next() {
+            return Err(format!("the field '{field}' is not supported by {LAMBDA_INVOKE}"));
+        }
+        let (name, own_qualifier) = split_function_name(&function);
+        if name.is_empty() {
+            return Err(format!("'FunctionName' {function:?} names no function"));
+        }
+        if own_qualifier.is_some() && qualifier.is_some() {
+            return Err("'FunctionName' carries a qualifier and 'Qualifier' is set too".into());
+        }
+        Ok(Call {
+            name: name.to_string(),
+            function,
+            qualifier,
+            payload,
+            event,
+            tail_log,
+            client_context,
+        })
+    }
+}
+
+/// What an invocation returned, whoever served it.
+#[derive(Debug)]
+struct Invoked {
+    payload: Value,
+    status_code: i32,
+    executed_version: String,
+    request_id: String,
+    log_result: Option<String>,
+}
+
+impl Invoked {
+    /// The optimized integration's result: the Invoke response with the payload parsed.
+    fn integration_result(self) -> Value {
+        let mut result = json!({
+            "ExecutedVersion": self.executed_version,
+            "Payload": self.payload,
+            "SdkHttpMetadata": {"HttpStatusCode": 200},
+            "SdkResponseMetadata": {"RequestId": self.request_id},
+            "StatusCode": self.status_code,
+        });
+        if let Some(log) = self.log_result {
+            result["LogResult"] = Value::String(log);
+        }
+        result
+    }
+}
+
+/// The [`TaskRunner`] of `greenpipe exec`.
+pub struct Tasks {
+    /// State name → fixed result (`--task`).
+    overrides: HashMap<String, Value>,
+    /// Function name → client for its endpoint (`--lambda`).
+    endpoints: HashMap<String, aws_sdk_lambda::Client>,
+    sdk: OnceCell<SdkConfig>,
+    lambda: OnceCell<aws_sdk_lambda::Client>,
+    validate_dataset: OnceCell<validate_dataset::Deps>,
+    local_requests: AtomicU64,
+}
+
+impl Tasks {
+    /// `endpoints` maps function names to Lambda Invoke endpoint URLs. Local endpoints do not check
+    /// signatures, so their clients sign with placeholder credentials: no AWS account is needed.
+    pub fn new(overrides: HashMap<String, Value>, endpoints: &[(String, String)]) -> Tasks {
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| LOCAL_REGION.to_string());
+        let endpoints = endpoints
+            .iter()
+            .map(|(name, url)| {
+                let config = aws_sdk_lambda::Config::builder()
+                    .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                    .endpoint_url(url)
+                    // Retries are the state machine's business (its Retry fields); the SDK would also
+                    // re-send a function error that `cargo lambda watch` reports as HTTP 500.
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                    .region(aws_sdk_lambda::config::Region::new(region.clone()))
+                    .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                        "greenpipe-exec",
+                        "local-endpoint",
+                        None,
+                        None,
+                        "greenpipe-exec",
+                    ))
+                    .build();
+                (name.clone(), aws_sdk_lambda::Client::from_conf(config))
+            })
+            .collect();
+        Tasks {
+            overrides,
+            endpoints,
+            sdk: OnceCell::new(),
+            lambda: OnceCell::new(),
+            validate_dataset: OnceCell::new(),
+            local_requests: AtomicU64::new(0),
+        }
+    }
+
+    async fn sdk(&self) -> &SdkConfig {
+        self.sdk
+            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+            .await
+    }
+
+    async fn invoke_lambda(&self, call: &Call) -> Result<Invoked, TaskError> {
+        if let Some(client) = self.endpoints.get(&call.name) {
+            // Local endpoints serve functions by their bare name.
+            let qualifier = call
+                .qualifier
+                .as_deref()
+                .or(split_function_name(&call.function).1);
+            return sdk_invoke(client, &call.name, qualifier, call).await;
+        }
+        if let Some(own) = OwnFunction::by_name(&call.name) {
+            return self.invoke_own(own, call).await;
+        }
+        let client = self
+            .lambda
+            .get_or_init(|| async { aws_sdk_lambda::Client::new(self.sdk().await) })
+            .await;
+        sdk_invoke(client, &call.function, call.qualifier.as_deref(), call).await
+    }
+
+    /// Run one of greenpipe's handlers in this process.
+    async fn invoke_own(&self, own: OwnFunction, call: &Call) -> Result<Invoked, TaskError> {
+        let event = LambdaEvent::new(call.payload.clone(), Context::default());
+        let output = match own {
+            OwnFunction::ValidateDataset => {
+                let deps = self
+                    .validate_dataset
+                    .get_or_try_init(|| async {
+                        let config = validate_dataset::Config::from_env()?;
+                        Ok::<_, greenpipe::Error>(validate_dataset::Deps::new(config, self.sdk().await))
+                    })
+                    .await
+                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+                validate_dataset::function_handler(deps, event)
+                    .await
+                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
+            }
+        };
+        let n = self.local_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        Ok(Invoked {
+            payload: if call.event {
+                Value::String(String::new())
+            } else {
+                output
+            },
+            status_code: if call.event { 202 } else { 200 },
+            executed_version: "$LATEST".into(),
+            request_id: format!("greenpipe-exec-{n}"),
+            log_result: None,
+        })
+    }
+}
+
+#[async_trait]
+impl TaskRunner for Tasks {
+    async fn invoke(&self, resource: &str, params: Value, state: &str) -> Result<Value, TaskError> {
+        if let Some(result) = self.overrides.get(state) {
+            return Ok(result.clone());
+        }
+        if resource == LAMBDA_INVOKE {
+            let call = Call::integration(params).map_err(|e| {
+                TaskError::new(names::RUNTIME, format!("state '{state}': {LAMBDA_INVOKE}: {e}"))
+            })?;
+            return Ok(self.invoke_lambda(&call).await?.integration_result());
+        }
+        if let Some(call) = Call::direct(resource, params) {
+            return Ok(self.invoke_lambda(&call).await?.payload);
+        }
+        let why = unsupported(resource).unwrap_or_else(|| format!("resource {resource} is not supported"));
+        Err(TaskError::new(names::RUNTIME, format!("state '{state}': {why}")))
+    }
+}
+
+/// Lambda Invoke through the SDK (an endpoint from `--lambda`, or the configured AWS endpoint).
+async fn sdk_invoke(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    qualifier: Option<&str>,
+    call: &Call,
+) -> Result<Invoked, TaskError> {
+    let body = serde_json::to_vec(&call.payload)
+        .map_err(|e| TaskError::new(names::RUNTIME, format!("the payload cannot be serialised: {e}")))?;
+    let out = client
+        .invoke()
+        .function_name(function)
+        .set_qualifier(qualifier.map(str::to_string))
+        .invocation_type(if call.event {
+            InvocationType::Event
+        } else {
+            InvocationType::RequestResponse
+        })
+        .set_log_type(call.tail_log.then_some(LogType::Tail))
+        .set_client_context(call.client_context.clone())
+        .payload(Blob::new(body))
+        .send()
+        .await
+        .map_err(|e| service_error(function, e))?;
+    let bytes = out.payload().map(Blob::as_ref).unwrap_or_default();
+    if out.function_error().is_some() {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let error_type = serde_json::from_slice::<Value>(bytes)
+            .ok()
+            .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| "Lambda.Unknown".to_string());
+        return Err(TaskError::new(error_type, text));
+    }
+    let payload = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        // Empty (asynchronous invocations) or not JSON: kept as text, as Step Functions does.
+        Err(_) => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+    };
+    Ok(Invoked {
+        payload,
+        status_code: out.status_code(),
+        executed_version: out.executed_version().unwrap_or("$LATEST").to_string(),
+        request_id: out.request_id().unwrap_or_default().to_string(),
+        log_result: out.log_result().map(str::to_string),
+    })
+}
+
+/// A function's error as Step Functions reports it: the error type is the error name, the error object
+/// is the cause.
+fn function_error(error_type: &str, message: &str) -> TaskError {
+    let cause = json!({"errorMessage": message, "errorType": error_type}).to_string();
+    TaskError::new(error_type, cause)
+}
+
+/// A failed Invoke call: `Lambda.<Code>` for the service's errors, `Lambda.SdkClientException` when no
+/// answer came (as Step Functions names them, so the usual Retry on those names works locally too).
+///
+/// `cargo lambda watch` reports a function error as HTTP 500 with the error object as the body (where
+/// Lambda answers 200 with `X-Amz-Function-Error`): such a body is taken as the function's error.
+fn service_error<E>(function: &str, err: SdkError<E>) -> TaskError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let body = err
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .unwrap_or_default();
+    let error_type = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("errorType").and_then(Value::as_str).map(str::to_string));
+    if let Some(error_type) = error_type {
+        return TaskError::new(error_type, String::from_utf8_lossy(body).into_owned());
+    }
+    let name = match err.as_service_error().and_then(|e| e.code()) {
+        Some(code) => format!("Lambda.{code}"),
+        None => "Lambda.SdkClientException".to_string(),
+    };
+    TaskError::new(name, format!("Invoke {function}: {}", DisplayErrorContext(&err)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_arns_name_their_function() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:validate-dataset";
+        assert_eq!(function_arn_name(arn), Some("validate-dataset"));
+        assert_eq!(
+            function_arn_name(&format!("{arn}:live")),
+            Some("validate-dataset")
+        );
+        assert_eq!(function_arn_name(LAMBDA_INVOKE), None);
+        assert_eq!(
+            function_arn_name("arn:aws:states:::sagemaker:createTrainingJob.sync"),
+            None
+        );
+        assert_eq!(function_arn_name("arn:aws:lambda:us-east-1:1:function:"), None);
+        assert_eq!(unsupported(arn), None);
+        assert_eq!(unsupported(LAMBDA_INVOKE), None);
+        let why = unsupported("arn:aws:states:::glue:startJobRun.sync").unwrap_or_default();
+        assert!(
+            why.contains("glue:startJobRun.sync") && why.contains("--task"),
+            "{why}"
+        );
+        assert!(unsupported("arn:aws:states:::lambda:invoke.waitForTaskToken").is_some());
+    }
+
+    #[test]
+    fn function_names_in_every_form() {
+        assert_eq!(split_function_name("notify"), ("notify", None));
+        assert_eq!(split_function_name("notify:live"), ("notify", Some("live")));
+        assert_eq!(
+            split_function_name("123456789012:function:notify"),
+            ("notify", None)
+        );
+        assert_eq!(
+            split_function_name("arn:aws:lambda:eu-west-1:123456789012:function:notify:7"),
+            ("notify", Some("7"))
+        );
+    }
+
+    #[test]
+    fn integration_parameters() {
+        let call = Call::integration(json!({"FunctionName": "arn:aws:lambda:us-east-1:1:function:f",
+                                            "Payload": {"a": 1}}))
+        .unwrap();
+        assert_eq!(call.name, "f");
+        assert_eq!(call.payload, json!({"a": 1}));
+        assert!(!call.event);
+        let call = Call::integration(json!({"FunctionName": "f", "InvocationType": "Event"})).unwrap();
+        assert_eq!(call.payload, json!({}));
+        assert!(call.event);
+        for (bad, says) in [
+            (json!({"Payload": {}}), "'FunctionName' is required"),
+            (json!({"FunctionName": 3}), "must be a string"),
+            (
+                json!({"FunctionName": "f", "Extra": 1}),
+                "'Extra' is not supported",
+            ),
+            (json!({"FunctionName": "f", "InvocationType": "DryRun"}), "DryRun"),
+            (json!({"FunctionName": "f:1", "Qualifier": "2"}), "qualifier"),
+            (json!([1]), "must be an object"),
+        ] {
+            let err = Call::integration(bad.clone()).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn integration_result_has_the_aws_shape() {
+        let r = Invoked {
+            payload: json!({"ok": true}),
+            status_code: 200,
+            executed_version: "$LATEST".into(),
+            request_id: "r1".into(),
+            log_result: None,
+        }
+        .integration_result();
+        assert_eq!(r["Payload"], json!({"ok": true}));
+        assert_eq!(r["StatusCode"], 200);
+        assert_eq!(r["ExecutedVersion"], "$LATEST");
+        assert_eq!(r["SdkResponseMetadata"]["RequestId"], "r1");
+        assert!(r.get("LogResult").is_none());
+    }
+
+    #[test]
+    fn function_errors_name_the_error_type() {
+        let e = function_error("ContractNotFound", "no contract for k");
+        assert_eq!(e.error, "ContractNotFound");
+        let cause: Value = serde_json::from_str(&e.cause).unwrap();
+        assert_eq!(
+            cause,
+            json!({"errorMessage": "no contract for k", "errorType": "ContractNotFound"})
+        );
+    }
+}
