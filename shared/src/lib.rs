@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod contract;
 pub mod error;
+pub mod footprint;
 pub mod report;
 pub mod validate;
 
