@@ -2,6 +2,7 @@
 //! errors and telemetry. Lambda `main.rs` files and the CLI are thin shells over this crate.
 
 pub mod aws;
+pub mod catalog;
 pub mod contract;
 pub mod error;
 pub mod footprint;
