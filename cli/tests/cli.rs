@@ -1,13 +1,12 @@
 //! The `greenpipe` binary as a user runs it: exit codes, stdout, stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::root;
 
 fn sample(name: &str) -> String {
     root().join("samples").join(name).display().to_string()

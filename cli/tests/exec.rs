@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,9 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use greenpipe_tests::{emulator, Aws, REGION};
 use serde_json::{json, Value};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{describe, root, stdout_json};
 
 /// However long a run may take here (none should take more than seconds): a hung run fails its test.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -74,20 +73,6 @@ fn exec_with(args: &[&str], endpoint: Option<&str>) -> Output {
 
 fn exec(args: &[&str]) -> Output {
     exec_with(args, None)
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", describe(out)))
 }
 
 fn stderr(out: &Output) -> String {

@@ -1,15 +1,12 @@
 //! `greenpipe validate s3://...` against moto's S3: the binary gets the emulator only through the standard
 //! AWS environment (AWS_ENDPOINT_URL, region, credentials), as a user would configure it.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use greenpipe_tests::{emulator, gzip, Aws, REGION};
-use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{describe, root, stdout_json};
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
@@ -34,19 +31,6 @@ fn greenpipe(args: &[&str]) -> Output {
         .expect("run the greenpipe binary")
 }
 
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", describe(out)))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validates_s3_objects_with_literal_keys() {
     let aws = Aws::new().await;
@@ -61,7 +45,7 @@ async fn validates_s3_objects_with_literal_keys() {
     let valid_uri = format!("s3://{bucket}/{valid_key}");
     let out = greenpipe(&["validate", &valid_uri, "-c", "contracts/sales.yaml", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let r = report(&out);
+    let r = stdout_json(&out);
     assert_eq!(r["valid"], true);
     assert_eq!(r["rows"], 200);
     assert_eq!(r["source"], valid_uri.as_str());
@@ -69,7 +53,7 @@ async fn validates_s3_objects_with_literal_keys() {
     let invalid_uri = format!("s3://{bucket}/{invalid_key}");
     let out = greenpipe(&["validate", &invalid_uri, "-c", "contracts/sales.yaml", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let r = report(&out);
+    let r = stdout_json(&out);
     assert_eq!(r["valid"], false);
     assert_eq!(r["compression"], "gzip");
     assert_eq!(r["rows"], 40);

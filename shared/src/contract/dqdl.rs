@@ -189,6 +189,18 @@ pub enum DqdlError {
 }
 
 impl DqdlError {
+    /// The contract error this is for the contract named `source`: unsupported rules keep their own
+    /// error type (`UnsupportedRule`), everything else is `ContractInvalid`.
+    pub fn into_contract_error(self, source: &str) -> crate::Error {
+        match self {
+            DqdlError::Unsupported { feature, rule, .. } => crate::Error::UnsupportedRule {
+                source_name: source.to_string(),
+                rule: format!("{feature} (in `{rule}`)"),
+            },
+            other => crate::Error::contract_invalid(source, format!("DQDL: {other}")),
+        }
+    }
+
     pub fn line(&self) -> usize {
         match self {
             DqdlError::Syntax { line, .. } | DqdlError::Unsupported { line, .. } => *line,

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use super::dqdl::{self, DqdlError};
+use super::dqdl;
 use super::{ColumnSpec, ColumnType, Contract, FormatSpec};
 use crate::{Error, Result};
 
@@ -49,7 +49,7 @@ pub fn parse_contract(bytes: &[u8], name: &str) -> Result<Contract> {
 
     let mut contract = match syntax {
         Syntax::Dqdl => {
-            dqdl::parse(text).map_err(|e| dqdl_error(name, e))?;
+            dqdl::parse(text).map_err(|e| e.into_contract_error(name))?;
             Contract {
                 dqdl: Some(text.to_string()),
                 ..Contract::default()
@@ -68,7 +68,7 @@ pub fn parse_contract(bytes: &[u8], name: &str) -> Result<Contract> {
     if syntax != Syntax::Dqdl {
         check(&contract).map_err(|m| Error::contract_invalid(name, m))?;
         if let Some(text) = &contract.dqdl {
-            dqdl::parse(text).map_err(|e| dqdl_error(name, e))?;
+            dqdl::parse(text).map_err(|e| e.into_contract_error(name))?;
         }
     }
     Ok(contract)
@@ -112,17 +112,6 @@ fn split_extension(file_name: &str) -> Option<(&str, Syntax)> {
         _ => return None,
     };
     Some((stem, syntax))
-}
-
-/// A DQDL error as a contract error: unsupported rules keep their own error type.
-fn dqdl_error(name: &str, e: DqdlError) -> Error {
-    match e {
-        DqdlError::Unsupported { feature, rule, .. } => Error::UnsupportedRule {
-            source_name: name.to_string(),
-            rule: format!("{feature} (in `{rule}`)"),
-        },
-        other => Error::contract_invalid(name, format!("DQDL: {other}")),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------
