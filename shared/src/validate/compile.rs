@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use super::dqdl_eval::{compile_value_expr, ValuePred};
 use super::values::{parse_bool, parse_date, parse_f64, parse_i64, parse_timestamp, prefix8, type_name};
-use crate::contract::dqdl::{self, DqdlError, DqdlType, NumExpr, Rule};
+use crate::contract::dqdl::{self, DqdlType, NumExpr, Rule};
 use crate::contract::{Bounds, ColumnType, Compression, Contract, FormatSpec, Limits};
 use crate::error::{Error, Result};
 
@@ -556,17 +556,6 @@ impl Builder<'_> {
     }
 }
 
-/// Map a DQDL parse error to the contract error it is.
-pub(crate) fn dqdl_error(source: &str, e: DqdlError) -> Error {
-    match e {
-        DqdlError::Unsupported { feature, rule, .. } => Error::UnsupportedRule {
-            source_name: source.to_string(),
-            rule: format!("{feature} (in `{rule}`)"),
-        },
-        other => Error::contract_invalid(source, format!("DQDL: {other}")),
-    }
-}
-
 pub(crate) fn compile(contract: &Contract, source: &str) -> Result<Plan> {
     let mut b = Builder {
         source,
@@ -684,7 +673,7 @@ pub(crate) fn compile(contract: &Contract, source: &str) -> Result<Plan> {
     }
 
     if let Some(text) = &contract.dqdl {
-        let ruleset = dqdl::parse(text).map_err(|e| dqdl_error(source, e))?;
+        let ruleset = dqdl::parse(text).map_err(|e| e.into_contract_error(source))?;
         for rule in &ruleset.rules {
             let top = b.rules.len();
             b.cur_top = top;
