@@ -98,10 +98,7 @@ fn validate_s3(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let s3_config = aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(force_path_style()?)
-            .build();
-        let client = aws_sdk_s3::Client::from_conf(s3_config);
+        let client = s3_settings()?.s3_client(&sdk);
         let object = greenpipe::aws::S3Object::open(&client, &bucket, &key, None).await?;
         tokio::task::spawn_blocking(move || validate_with_progress(&validator, &object, &name, show_progress))
             .await
@@ -109,14 +106,11 @@ fn validate_s3(
     })
 }
 
-/// `GREENPIPE_S3_FORCE_PATH_STYLE`, parsed as the Lambda functions parse it (the CLI reads no other
-/// greenpipe setting).
-fn force_path_style() -> Result<bool> {
+/// greenpipe's S3 settings from the environment, parsed as the Lambda functions parse them; the CLI
+/// reads only `GREENPIPE_S3_FORCE_PATH_STYLE`.
+fn s3_settings() -> Result<greenpipe::aws::Config> {
     const VAR: &str = "GREENPIPE_S3_FORCE_PATH_STYLE";
-    let config = greenpipe::aws::Config::from_lookup(|name| {
-        (name == VAR).then(|| std::env::var(name).ok()).flatten()
-    })?;
-    Ok(config.s3_force_path_style)
+    greenpipe::aws::Config::from_lookup(|name| (name == VAR).then(|| std::env::var(name).ok()).flatten())
 }
 
 /// Validate `source`, drawing a progress bar on stderr for large inputs when asked to.

@@ -67,11 +67,8 @@ impl Deps {
     }
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
-        let s3_conf = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.s3_force_path_style)
-            .build();
         Deps {
-            s3: S3Client::from_conf(s3_conf),
+            s3: config.s3_client(sdk),
             glue: GlueClient::new(sdk),
             contracts: ContractStore::new(config.contracts_cache_ttl),
             config,

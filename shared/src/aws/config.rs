@@ -102,6 +102,15 @@ impl Config {
 
     /// Whether `key` is one of greenpipe's own outputs or a contract: events for those are ignored, so
     /// writing a report or a quarantine copy never triggers another validation.
+    /// The S3 client every stage uses: the standard SDK configuration, plus path-style addressing when
+    /// `GREENPIPE_S3_FORCE_PATH_STYLE` asks for it (S3-compatible endpoints and emulators on localhost).
+    pub fn s3_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(self.s3_force_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     pub fn is_own_key(&self, key: &str) -> bool {
         [
             &self.contracts_prefix,
