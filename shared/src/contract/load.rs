@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 
 use super::dqdl;
 use super::{ColumnSpec, ColumnType, Contract, FormatSpec};
+use crate::validate::values;
 use crate::{Error, Result};
 
 /// Largest contract file accepted (1 MiB): contracts are small; anything bigger is a mistake or an attack.
@@ -292,110 +293,17 @@ fn number(v: &Json) -> Option<f64> {
         .filter(|f| !f.is_nan())
 }
 
+/// The engine's own parsers, so a bound is accepted exactly when the engine could compare values with it.
 fn parse_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" => Some(true),
-        "0" => Some(false),
-        _ if s.eq_ignore_ascii_case("true") => Some(true),
-        _ if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-fn two_digits(b: &[u8]) -> Option<i64> {
-    match b {
-        [a @ b'0'..=b'9', c @ b'0'..=b'9'] => Some(i64::from(a - b'0') * 10 + i64::from(c - b'0')),
-        _ => None,
-    }
-}
-
-/// Days since 1970-01-01 of `YYYY-MM-DD` at the start of `b` (a real calendar day).
-fn date_prefix(b: &[u8]) -> Option<i64> {
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let y = two_digits(&b[0..2])? * 100 + two_digits(&b[2..4])?;
-    let (m, d) = (two_digits(&b[5..7])?, two_digits(&b[8..10])?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d == 0 || d > month_days {
-        return None;
-    }
-    // H. Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+    values::parse_bool(s.as_bytes())
 }
 
 fn parse_date(s: &str) -> Option<i64> {
-    (s.len() == 10).then(|| date_prefix(s.as_bytes())).flatten()
+    values::parse_date(s.as_bytes()).map(i64::from)
 }
 
-/// Microseconds since the epoch (UTC) of an ISO 8601 / RFC 3339 timestamp; no offset means UTC.
 fn parse_timestamp(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let mut micros = date_prefix(b)? * 86_400_000_000;
-    if b.len() == 10 {
-        return Some(micros);
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
-        return None;
-    }
-    let (hh, mm) = (two_digits(&b[11..13])?, two_digits(&b[14..16])?);
-    let mut i = 16;
-    let (mut ss, mut frac) = (0, 0);
-    if b.get(i) == Some(&b':') {
-        ss = two_digits(b.get(i + 1..i + 3)?)?;
-        i += 3;
-        if b.get(i) == Some(&b'.') {
-            let start = i + 1;
-            i = start;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            let n = i - start;
-            if n == 0 || n > 9 {
-                return None;
-            }
-            let kept = &s[start..start + n.min(6)];
-            frac = kept.parse::<i64>().ok()? * 10_i64.pow(6 - n.min(6) as u32);
-        }
-    }
-    if hh > 23 || mm > 59 || ss > 59 {
-        return None;
-    }
-    micros += (hh * 3600 + mm * 60 + ss) * 1_000_000 + frac;
-    match b.get(i) {
-        None => Some(micros),
-        Some(b'Z' | b'z') if i + 1 == b.len() => Some(micros),
-        Some(&sign @ (b'+' | b'-')) => {
-            let rest = &b[i + 1..];
-            let (oh, om) = match rest.len() {
-                2 => (two_digits(rest)?, 0),
-                4 => (two_digits(&rest[0..2])?, two_digits(&rest[2..4])?),
-                5 if rest[2] == b':' => (two_digits(&rest[0..2])?, two_digits(&rest[3..5])?),
-                _ => return None,
-            };
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let offset = (oh * 3600 + om * 60) * 1_000_000;
-            Some(if sign == b'+' {
-                micros - offset
-            } else {
-                micros + offset
-            })
-        }
-        _ => None,
-    }
+    values::parse_timestamp(s.as_bytes())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ mod dqdl_eval;
 mod jsonl;
 mod parquet;
 mod uniq;
-mod values;
+pub(crate) mod values;
 
 #[cfg(test)]
 mod tests;
