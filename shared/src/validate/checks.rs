@@ -11,10 +11,11 @@ use twox_hash::XxHash3_64;
 
 use super::compile::{Allowed, Bound, ColPlan, Fast, LeafKind, Node, Plan, RowCheck};
 use super::dqdl_eval::{eval_length, eval_num, eval_value, is_type};
+use super::swar;
 use super::uniq::HashCounter;
 use super::values::{
-    coerce, format_date, format_timestamp, parse_bool, parse_date, parse_f64, parse_i64, parse_timestamp,
-    prefix8, truncate, type_name, Cell, Val,
+    coerce, format_date, format_timestamp, parse_bool, parse_date, parse_timestamp, prefix8, truncate,
+    type_name, Cell, Val,
 };
 use crate::contract::ColumnType;
 use crate::report::{ColumnStats, ContractInfo, FatalError, RuleOutcome, ValidationReport, Violation};
@@ -233,7 +234,12 @@ impl Stats {
 
     #[inline]
     fn str(&mut self, s: &str) {
-        let p = prefix8(s);
+        self.str_prefixed(s, prefix8(s));
+    }
+
+    /// A string value and its [`prefix8`].
+    #[inline]
+    fn str_prefixed(&mut self, s: &str, p: u64) {
         if !self.has {
             self.has = true;
             (self.lo_p, self.hi_p) = (p, p);
@@ -456,9 +462,10 @@ impl<'p> Run<'p> {
         }
     }
 
-    /// Check one CSV field of column `ci`: the column's fast kernel when it has one.
+    /// Check one CSV field of column `ci`: the column's fast kernel when it has one. `pad` is the field's
+    /// bytes followed by whatever follows them in memory (`pad[..s.len()] == s`), for word-at-a-time loads.
     #[inline]
-    pub(crate) fn text(&mut self, ci: usize, s: &str, loc: &Loc) {
+    pub(crate) fn text(&mut self, ci: usize, s: &str, pad: &[u8], loc: &Loc) {
         let plan = self.plan;
         let p = &plan.columns[ci];
         let Some(fast) = p.fast else {
@@ -487,14 +494,14 @@ impl<'p> Run<'p> {
         st.count += 1;
         let b = s.as_bytes();
         let v = match fast {
-            Fast::Int { min, max: hi } => parse_i64(b).map(|v| {
+            Fast::Int { min, max: hi } => swar::int(b, pad).map(|v| {
                 st.stats.int(v);
                 if v < min || v > hi {
                     range_fail(leaves, plan, max, p, ci, v < min, s, loc);
                 }
                 Val::Int(v)
             }),
-            Fast::Float { min, max: hi } => parse_f64(s).map(|v| {
+            Fast::Float { min, max: hi } => swar::float(s, pad).map(|v| {
                 st.stats.float(v);
                 // NaN is in no range: it fails as "below" (or "above" when there is only a max).
                 if !(min..=hi).contains(&v) {
@@ -521,7 +528,8 @@ impl<'p> Run<'p> {
                 Val::Ts(v)
             }),
             Fast::Str { min_len, max_len } => {
-                st.stats.str(s);
+                let prefix = padded_prefix8(s, pad);
+                st.stats.str_prefixed(s, prefix);
                 let n = b.len() as u64;
                 // Characters: at least bytes / 4, at most bytes. Count them only when that is not enough.
                 if n > max_len || (n < min_len.saturating_mul(4) && (n < min_len || !s.is_ascii())) {
@@ -531,6 +539,15 @@ impl<'p> Run<'p> {
                     if !re.is_match(s) {
                         regex_fail(leaves, plan, max, ci, *leaf, s, loc);
                     }
+                }
+                if let Some((Allowed::Str(list), leaf)) = &p.allowed {
+                    if !allowed_str(list, s, prefix) {
+                        allowed_fail(leaves, plan, max, ci, *leaf, s, loc);
+                    }
+                    if p.hashed {
+                        st.hash = Some(Val::Str(s).hash());
+                    }
+                    return;
                 }
                 Some(Val::Str(s))
             }
@@ -1424,15 +1441,7 @@ fn bound_ok(v: &Val, b: &Bound, is_min: bool) -> bool {
 #[inline]
 fn allowed_ok(v: &Val, a: &Allowed) -> bool {
     match (*v, a) {
-        (Val::Str(s), Allowed::Str(list)) => {
-            if list.len() <= 16 {
-                let p = prefix8(s);
-                list.iter()
-                    .any(|(n, xp, x)| *n == s.len() && *xp == p && (*n <= 8 || x == s))
-            } else {
-                list.binary_search_by(|(_, _, x)| x.as_str().cmp(s)).is_ok()
-            }
-        }
+        (Val::Str(s), Allowed::Str(list)) => allowed_str(list, s, prefix8(s)),
         (Val::Int(i), Allowed::Int(list)) => list.binary_search(&i).is_ok(),
         (Val::Float(f), Allowed::Float(list)) => list.contains(&f),
         (Val::Bool(b), Allowed::Bool(list)) => list.contains(&b),
@@ -1440,4 +1449,49 @@ fn allowed_ok(v: &Val, a: &Allowed) -> bool {
         (Val::Ts(t), Allowed::Ts(list)) => list.binary_search(&t).is_ok(),
         _ => true,
     }
+}
+
+/// Whether `s` (with its [`prefix8`] `p`) is in the allowed list.
+#[inline]
+fn allowed_str(list: &[(usize, u64, String)], s: &str, p: u64) -> bool {
+    if list.len() <= 16 {
+        list.iter()
+            .any(|(n, xp, x)| *n == s.len() && *xp == p && (*n <= 8 || x == s))
+    } else {
+        list.binary_search_by(|(_, _, x)| x.as_str().cmp(s)).is_ok()
+    }
+}
+
+/// [`prefix8`] of `s`, loaded as one word from `pad` (`s` and the bytes after it) when it is long enough.
+#[inline]
+fn padded_prefix8(s: &str, pad: &[u8]) -> u64 {
+    match pad.first_chunk::<8>() {
+        Some(w) if s.len() >= 8 => u64::from_be_bytes(*w),
+        // Keep the first `len` bytes: the rest reads as zero padding.
+        Some(w) => u64::from_be_bytes(*w) & !(u64::MAX >> (8 * s.len())),
+        None => prefix8(s),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn allowed_fail(
+    leaves: &mut Leaves,
+    plan: &Plan,
+    max_examples: usize,
+    ci: usize,
+    leaf: usize,
+    s: &str,
+    loc: &Loc,
+) {
+    fail(
+        leaves,
+        plan,
+        max_examples,
+        leaf,
+        loc,
+        Some(ci),
+        || Some(truncate(s).to_string()),
+        || "not an allowed value".into(),
+    );
 }

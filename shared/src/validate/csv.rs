@@ -120,7 +120,8 @@ impl CsvReader {
                             if len > self.max_record {
                                 self.rec.oversized(run, offset, len);
                             } else {
-                                self.rec.record(run, &self.qout, offset, Shape::Unquoted);
+                                self.rec
+                                    .record(run, &self.qout, self.qout.len(), offset, Shape::Unquoted);
                             }
                         }
                         Quoted::Incomplete if !self.win.eof && hay.len() <= self.max_record => {
@@ -176,8 +177,7 @@ impl CsvReader {
             return;
         }
         let shape = if ascii { Shape::Ascii } else { Shape::Raw };
-        self.rec
-            .record(run, &self.win.data[start..start + len], offset, shape);
+        self.rec.record(run, &self.win.data[start..], len, offset, shape);
     }
 
     /// A record handed to csv-core from its first byte (it contains a quote, or it is already over the
@@ -264,7 +264,7 @@ impl CsvReader {
             bounds.push((prev, e));
             prev = e;
         }
-        self.rec.record(run, &self.out[..nout], offset, Shape::Unquoted);
+        self.rec.record(run, &self.out, nout, offset, Shape::Unquoted);
         Ok(())
     }
 }
@@ -335,9 +335,11 @@ impl Records {
         }
     }
 
-    /// One record whose fields are `self.bounds` over `bytes`.
+    /// One record whose fields are `self.bounds` over `rec[..len]`; the bytes after it in `rec` are only
+    /// read ahead by word-at-a-time parsers.
     #[inline]
-    fn record(&mut self, run: &mut Run, bytes: &[u8], offset: u64, shape: Shape) {
+    fn record(&mut self, run: &mut Run, rec: &[u8], len: usize, offset: u64, shape: Shape) {
+        let bytes = &rec[..len];
         if !self.schema_done {
             if self.header {
                 let names = self
@@ -410,7 +412,7 @@ impl Records {
             // concatenated output, so slice with checks.
             for &(fi, ci) in &self.mapping {
                 let (a, b) = self.bounds[fi];
-                run.text(ci, text.get(a..b).unwrap_or(""), &loc);
+                run.text(ci, text.get(a..b).unwrap_or(""), &rec[a..], &loc);
             }
         } else {
             for &(fi, ci) in &self.mapping {
@@ -421,7 +423,12 @@ impl Records {
                 // SAFETY: in a raw record, `a` is 0 or follows a delimiter and `b` is a delimiter or the end;
                 // the delimiter is one ASCII byte, so both are character boundaries of valid UTF-8 `text`,
                 // and the scan only produces bounds within the record.
-                run.text(ci, unsafe { text.get_unchecked(a..b) }, &loc);
+                run.text(
+                    ci,
+                    unsafe { text.get_unchecked(a..b) },
+                    rec.get(a..).unwrap_or_default(),
+                    &loc,
+                );
             }
         }
         if !run.end_row(&loc) {

@@ -17,6 +17,7 @@ mod decode;
 mod dqdl_eval;
 mod jsonl;
 mod parquet;
+mod swar;
 mod uniq;
 pub(crate) mod values;
 
