@@ -238,8 +238,22 @@ impl Stats {
     }
 
     /// A string value and its [`prefix8`].
-    #[inline]
+    #[inline(always)]
     fn str_prefixed(&mut self, s: &str, p: u64) {
+        // Strictly between the current min and max: the common case, decided without a call.
+        if !(self.has && p > self.lo_p && p < self.hi_p) {
+            self.str_bounds(s, p);
+        }
+    }
+
+    /// [`Stats::str_prefixed`] for a value that may move the min or the max.
+    #[inline(never)]
+    fn str_bounds(&mut self, s: &str, p: u64) {
+        // Equal prefixes and lengths of at most 8 bytes: the same string as the min or the max.
+        let same = |q: u64, t: &str| q == p && t.len() == s.len() && s.len() <= 8;
+        if self.has && (same(self.lo_p, &self.lo_s) || same(self.hi_p, &self.hi_s)) {
+            return;
+        }
         if !self.has {
             self.has = true;
             (self.lo_p, self.hi_p) = (p, p);
@@ -464,7 +478,9 @@ impl<'p> Run<'p> {
 
     /// Check one CSV field of column `ci`: the column's fast kernel when it has one. `pad` is the field's
     /// bytes followed by whatever follows them in memory (`pad[..s.len()] == s`), for word-at-a-time loads.
-    #[inline]
+    ///
+    /// Inlined into the record loop: a call per field cost more than most of the checks.
+    #[inline(always)]
     pub(crate) fn text(&mut self, ci: usize, s: &str, pad: &[u8], loc: &Loc) {
         let plan = self.plan;
         let p = &plan.columns[ci];
@@ -1452,7 +1468,7 @@ fn allowed_ok(v: &Val, a: &Allowed) -> bool {
 }
 
 /// Whether `s` (with its [`prefix8`] `p`) is in the allowed list.
-#[inline]
+#[inline(always)]
 fn allowed_str(list: &[(usize, u64, String)], s: &str, p: u64) -> bool {
     if list.len() <= 16 {
         list.iter()

@@ -564,8 +564,9 @@ fn push_fields(
     }
 }
 
-/// Find the end of the record starting at `hay[0]` and split it at `delim`, in one pass: 16 bytes at a
-/// time with SSE2 on x86_64, 8 bytes at a time (SWAR) elsewhere and for the tail. The scan starts at
+/// Find the end of the record starting at `hay[0]` and split it at `delim`, in one pass: 32 bytes at a
+/// time with AVX2 (when the CPU has it), then 16 with SSE2 on x86_64, 8 bytes at a time (SWAR) elsewhere
+/// and for the tail. The scan starts at
 /// `from`, a field start; fields are appended to `bounds`.
 #[inline]
 fn scan(
@@ -588,6 +589,18 @@ fn scan(
             Scan::Record(pos)
         }
     };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let mut high = false;
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        if let Some(stop) = unsafe { scan32(hay, &mut i, &mut start, delim, quote, bounds, &mut high) } {
+            *ascii = !high;
+            return end_at(stop, start, bounds);
+        }
+        if high {
+            seen = 0x80;
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
@@ -618,7 +631,7 @@ fn scan(
                 }
                 let k = ms.trailing_zeros() as usize;
                 push_fields(md & ((1u64 << k) - 1), i, &mut start, bounds, 1);
-                *ascii = _mm_movemask_epi8(acc) == 0;
+                *ascii = _mm_movemask_epi8(acc) == 0 && seen & 0x80 == 0;
                 return end_at(i + k, start, bounds);
             }
             if _mm_movemask_epi8(acc) != 0 {
@@ -661,6 +674,59 @@ fn scan(
     }
     *ascii = seen & 0x8080_8080_8080_8080 == 0;
     Scan::Incomplete
+}
+
+/// [`scan`]'s first part with AVX2, 32 bytes at a time from `hay[*i]`: `Some(index)` of the first
+/// terminator or quote (the fields before it pushed), or `None` with `*i` at the first of the fewer than
+/// 32 bytes left. `high`: some scanned byte had its high bit set.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scan32(
+    hay: &[u8],
+    i: &mut usize,
+    start: &mut usize,
+    delim: u8,
+    quote: u8,
+    bounds: &mut Vec<(usize, usize)>,
+    high: &mut bool,
+) -> Option<usize> {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+    // SAFETY: the caller guarantees AVX2; every load reads hay[*i..*i + 32], which the loop condition
+    // keeps inside `hay`.
+    unsafe {
+        let vd = _mm256_set1_epi8(delim as i8);
+        let vq = _mm256_set1_epi8(quote as i8);
+        let vn = _mm256_set1_epi8(b'\n' as i8);
+        let vr = _mm256_set1_epi8(b'\r' as i8);
+        let mut acc = _mm256_setzero_si256();
+        while *i + 32 <= hay.len() {
+            let x = _mm256_loadu_si256(hay.as_ptr().add(*i).cast::<__m256i>());
+            acc = _mm256_or_si256(acc, x);
+            let md = _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, vd)) as u32 as u64;
+            let stop = _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(x, vn), _mm256_cmpeq_epi8(x, vr)),
+                _mm256_cmpeq_epi8(x, vq),
+            );
+            let ms = _mm256_movemask_epi8(stop) as u32 as u64;
+            if ms == 0 {
+                push_fields(md, *i, start, bounds, 1);
+                *i += 32;
+                continue;
+            }
+            let k = ms.trailing_zeros() as usize;
+            push_fields(md & ((1u64 << k) - 1), *i, start, bounds, 1);
+            *high = _mm256_movemask_epi8(acc) != 0;
+            return Some(*i + k);
+        }
+        *high = _mm256_movemask_epi8(acc) != 0;
+        None
+    }
 }
 
 #[cfg(test)]
@@ -800,7 +866,7 @@ mod tests {
         .map(|c| c.to_vec())
         .collect();
         // Every position of a stop byte (and of a non-ASCII byte) relative to the 16- and 8-byte blocks.
-        for len in 0..40usize {
+        for len in 0..80usize {
             for hi in [0, len / 2, len.saturating_sub(1)] {
                 let mut c: Vec<u8> = (0..len).map(|i| if i % 3 == 1 { b',' } else { b'x' }).collect();
                 if len > 0 {

@@ -387,14 +387,20 @@ fn fast_f64(b: &[u8]) -> Option<f64> {
 /// `true` / `false` (any case), `1` / `0`.
 #[inline]
 pub(crate) fn parse_bool(b: &[u8]) -> Option<bool> {
+    // OR-ing 0x20 lowercases a letter and maps a byte to a lowercase letter only from that letter or its
+    // uppercase form, so one compare per word checks every letter in any case.
+    const LOWER: u32 = 0x2020_2020;
+    let word = |w: &[u8; 4]| u32::from_le_bytes(*w) | LOWER;
     match b.len() {
         1 => match b[0] {
             b'1' => Some(true),
             b'0' => Some(false),
             _ => None,
         },
-        4 if b.eq_ignore_ascii_case(b"true") => Some(true),
-        5 if b.eq_ignore_ascii_case(b"false") => Some(false),
+        4 if b.first_chunk().map(word) == Some(u32::from_le_bytes(*b"true")) => Some(true),
+        5 if b.first_chunk().map(word) == Some(u32::from_le_bytes(*b"fals")) && b[4] | 0x20 == b'e' => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -479,15 +485,31 @@ const fn month_starts() -> [i32; TABLE_YEARS * 12 + 1] {
     t
 }
 
-/// `YYYY-MM-DD` at the start of `b` → days since the epoch.
+/// `YYYY-MM-DD` at the start of `b` → days since the epoch. The ten bytes are checked as two words: the
+/// eight of `YYYY-MM-` at once (digits and dashes in place), then the two of `DD`.
 #[inline]
 fn date_prefix(b: &[u8]) -> Option<i64> {
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+    const DASHES: u64 = 0x2d00_002d_0000_0000;
+    const DASH_BYTES: u64 = 0xff00_00ff_0000_0000;
+    const DIGIT_BYTES: u64 = 0x00ff_ff00_ffff_ffff;
+    const ZEROS: u64 = 0x3030_3030_3030_3030 & DIGIT_BYTES;
+    let head = b.first_chunk::<10>()?;
+    let w = u64::from_le_bytes([
+        head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+    ]);
+    let x = w & DIGIT_BYTES;
+    let d = x.wrapping_sub(ZEROS);
+    // Dashes in place; every digit byte is 0x30..=0x3f (no borrow) and at most 9 once `0` is subtracted.
+    if w & DASH_BYTES != DASHES
+        || x & (0xf0f0_f0f0_f0f0_f0f0 & DIGIT_BYTES) != ZEROS
+        || d.wrapping_add(0x7676_7676_7676_7676) & (0x8080_8080_8080_8080 & DIGIT_BYTES) != 0
+    {
         return None;
     }
-    let y = i64::from(digits2(&b[0..2])? * 100 + digits2(&b[2..4])?);
-    let m = digits2(&b[5..7])?;
-    let d = digits2(&b[8..10])?;
+    let digit = |k: u32| ((d >> (8 * k)) & 0xff) as u32;
+    let y = i64::from(digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3));
+    let m = digit(5) * 10 + digit(6);
+    let d = digits2(&head[8..10])?;
     if m == 0 || m > 12 || d == 0 {
         return None;
     }
@@ -741,6 +763,31 @@ mod tests {
         for bad in ["", "yes", "t", "2", "truee"] {
             assert_eq!(parse_bool(bad.as_bytes()), None);
         }
+        // Every mix of case, and the bytes that differ from a letter only in bit 5 (`@`, `[`, `{`, ...).
+        let reference = |b: &[u8]| match b {
+            b"1" => Some(true),
+            b"0" => Some(false),
+            _ if b.eq_ignore_ascii_case(b"true") => Some(true),
+            _ if b.eq_ignore_ascii_case(b"false") => Some(false),
+            _ => None,
+        };
+        for word in [&b"true"[..], b"false"] {
+            for pos in 0..word.len() {
+                for c in 0..=255u8 {
+                    let mut w = word.to_vec();
+                    w[pos] = c;
+                    assert_eq!(parse_bool(&w), reference(&w), "{w:?}");
+                    for mask in 0..1u32 << word.len() {
+                        let v: Vec<u8> = w
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &b)| if mask >> i & 1 == 1 { b ^ 0x20 } else { b })
+                            .collect();
+                        assert_eq!(parse_bool(&v), reference(&v), "{v:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -761,6 +808,17 @@ mod tests {
             "2023-01-32",
             "2023-1-01",
             "20230101",
+            "2023/01/01",
+            "2023-01_01",
+            "2023-0/-10",
+            "2023-:1-10",
+            "/023-01-10",
+            "202:-01-10",
+            "2023-01-1:",
+            "2023-01-/1",
+            "2\u{e9}3-01-1",
+            "2023-01-10x",
+            "2023-01-1",
         ] {
             assert_eq!(parse_date(bad.as_bytes()), None, "{bad}");
         }
