@@ -16,7 +16,7 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The value of the `len` (1..=8) ASCII digits in the low `len` bytes of `w` (loaded little-endian, so
 /// the first digit is the lowest byte); `None` when one of them is not a digit. The bytes above `len`
 /// are ignored.
-#[inline]
+#[inline(always)]
 fn digits8(w: u64, len: usize) -> Option<u64> {
     debug_assert!((1..=8).contains(&len));
     // Move the digits to the top bytes: the zero bytes below them read as leading zeros.
@@ -35,7 +35,7 @@ fn digits8(w: u64, len: usize) -> Option<u64> {
 }
 
 /// `[+-]?[0-9]+` as an i64, like [`parse_i64`].
-#[inline]
+#[inline(always)]
 pub(crate) fn int(s: &[u8], pad: &[u8]) -> Option<i64> {
     let first = *s.first()?;
     let sign = usize::from(first == b'-' || first == b'+');
@@ -55,27 +55,27 @@ const POW10: [f64; 9] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 /// A float, exactly as [`parse_f64`] (and so `f64::from_str`) reads it. Fast for up to 8 digits with at
 /// most one `.` and no exponent: the mantissa and the power of ten are then exact doubles, so one
 /// division is correctly rounded (Clinger's fast path).
-#[inline]
+#[inline(always)]
 pub(crate) fn float(s: &str, pad: &[u8]) -> Option<f64> {
     let b = s.as_bytes();
     let first = *b.first()?;
     let sign = usize::from(first == b'-' || first == b'+');
     let n = b.len() - sign;
     if (1..=9).contains(&n) {
-        if let Some(w) = pad.get(sign..sign + 16) {
-            let w = u128::from_le_bytes(w.try_into().unwrap_or([0; 16]));
-            let body = u128::MAX >> (128 - 8 * n as u32);
-            // High bit set in exactly the bytes of the body that are `.` (zero bytes of `x`).
-            let x = w ^ u128::from_ne_bytes([b'.'; 16]);
-            let lo7 = u128::from_ne_bytes([0x7f; 16]);
-            let dots = !(((x & lo7) + lo7) | x | lo7) & body;
+        if let Some(w) = pad.get(sign..sign + 9) {
+            let a = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
+            // High bit set in exactly the bytes of the first min(n, 8) that are `.` (zero bytes of `x`).
+            let x = a ^ u64::from_ne_bytes([b'.'; 8]);
+            let body = HIGH_BITS >> (8 * (8 - n.min(8) as u32));
+            let dots = !(((x & LO7) + LO7) | x | LO7) & body;
             let (digits, n_digits, frac) = if dots == 0 {
-                (w as u64, n, 0)
+                (a, n, 0)
             } else if dots & (dots - 1) == 0 {
+                // Drop the dot: the bytes above it move down one; a 9th byte becomes the 8th digit.
                 let k = dots.trailing_zeros() / 8;
-                let below = (1u128 << (8 * k)) - 1;
-                let joined = (w & below) | ((w >> 8) & !below);
-                (joined as u64, n - 1, n - 1 - k as usize)
+                let below = (1u64 << (8 * k)) - 1;
+                let joined = (a & below) | ((a >> 8) & !below) | (u64::from(w[8]) << 56);
+                (joined, n - 1, n - 1 - k as usize)
             } else {
                 return parse_f64(s);
             };
@@ -89,6 +89,8 @@ pub(crate) fn float(s: &str, pad: &[u8]) -> Option<f64> {
     }
     parse_f64(s)
 }
+
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 #[cfg(test)]
 mod tests {

@@ -494,9 +494,7 @@ fn date_prefix(b: &[u8]) -> Option<i64> {
     const DIGIT_BYTES: u64 = 0x00ff_ff00_ffff_ffff;
     const ZEROS: u64 = 0x3030_3030_3030_3030 & DIGIT_BYTES;
     let head = b.first_chunk::<10>()?;
-    let w = u64::from_le_bytes([
-        head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
-    ]);
+    let w = u64::from_le_bytes(*b.first_chunk::<8>()?);
     let x = w & DIGIT_BYTES;
     let d = x.wrapping_sub(ZEROS);
     // Dashes in place; every digit byte is 0x30..=0x3f (no borrow) and at most 9 once `0` is subtracted.
@@ -509,7 +507,13 @@ fn date_prefix(b: &[u8]) -> Option<i64> {
     let digit = |k: u32| ((d >> (8 * k)) & 0xff) as u32;
     let y = i64::from(digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3));
     let m = digit(5) * 10 + digit(6);
-    let d = digits2(&head[8..10])?;
+    // `DD` as one 16-bit word, checked like the digits above.
+    let dd = u16::from_le_bytes([head[8], head[9]]);
+    let e = dd.wrapping_sub(0x3030);
+    if dd & 0xf0f0 != 0x3030 || e.wrapping_add(0x7676) & 0x8080 != 0 {
+        return None;
+    }
+    let d = u32::from(e & 0xff) * 10 + u32::from(e >> 8);
     if m == 0 || m > 12 || d == 0 {
         return None;
     }
