@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
-#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh)
+#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh), and the
+#      deployment tools (sam, cfn-lint, checkov, cargo-lambda; pinned) into .tools/ (scripts/setup-tools.sh)
 #   2. cargo fmt --check
 #   3. cargo clippy on every target, warnings are errors
-#   4. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
+#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
+#   5. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
 #      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit.
 # Any failure stops the script with a non-zero exit code.
 #
@@ -20,11 +22,17 @@ step() { printf '\n==> %s\n' "$*"; }
 step "emulator: moto[server] in .venv"
 bash scripts/setup-moto.sh
 
+step "deployment tools in .tools/"
+bash scripts/setup-tools.sh
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "static checks of infra/template.yaml"
+bash scripts/static-checks.sh
 
 moto_pid=""
 moto_log="$CARGO_TARGET_DIR/moto-test-server.log"

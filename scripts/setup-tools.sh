@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the deployment tools CI checks the templates and artifacts with, each pinned and in its own
+# virtualenv under .tools/ (their dependency pins clash with each other and with moto's):
+#   .tools/sam           aws-sam-cli      (sam validate --lint)
+#   .tools/cfnlint       cfn-lint + cfn-lint-serverless (the serverless rules)
+#   .tools/checkov       checkov
+#   .tools/cargo-lambda  cargo-lambda (brings zig for cross-compiling to arm64)
+# Idempotent: a tool already at its pinned version is left alone.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON="${PYTHON:-python3}"
+
+install() { # name, pip requirement...
+    local name="$1"; shift
+    local venv=".tools/$name" stamp=".tools/$name/.greenpipe-pins"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$*" ]]; then
+        echo "$name: $* already installed"
+        return
+    fi
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    echo "$*" >"$stamp"
+    echo "$name: installed $*"
+}
+
+install sam aws-sam-cli==1.170.0 &
+install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 &
+install checkov checkov==3.3.30 &
+install cargo-lambda cargo-lambda==1.9.2 &
+fail=0
+for job in $(jobs -p); do wait "$job" || fail=1; done
+exit "$fail"
