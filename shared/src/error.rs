@@ -50,6 +50,15 @@ pub enum Error {
     #[error("object key {key} does not match the catalog layout: {message}")]
     KeyLayoutMismatch { key: String, message: String },
 
+    /// A SageMaker job for the same data and settings is still running (started by another execution of
+    /// the same data). Retrying later finds it finished, and then adopts or replaces it.
+    #[error("{kind} job {job} for this data is {status}")]
+    JobInProgress {
+        kind: &'static str,
+        job: String,
+        status: String,
+    },
+
     /// AWS throttled us; safe to retry with backoff.
     #[error("throttled: {0}")]
     Throttled(String),
@@ -80,6 +89,7 @@ impl Error {
         "ConfigError",
         "SchemaChangeRefused",
         "KeyLayoutMismatch",
+        "JobInProgress",
         "Throttled",
         "Retryable",
         "AwsError",
@@ -98,6 +108,7 @@ impl Error {
             Error::Config(_) => "ConfigError",
             Error::SchemaChangeRefused { .. } => "SchemaChangeRefused",
             Error::KeyLayoutMismatch { .. } => "KeyLayoutMismatch",
+            Error::JobInProgress { .. } => "JobInProgress",
             Error::Throttled(_) => "Throttled",
             Error::Retryable(_) => "Retryable",
             Error::Aws(_) => "AwsError",
@@ -107,7 +118,10 @@ impl Error {
 
     /// Whether retrying the same request later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Throttled(_) | Error::Retryable(_))
+        matches!(
+            self,
+            Error::Throttled(_) | Error::Retryable(_) | Error::JobInProgress { .. }
+        )
     }
 
     /// Map an I/O error from a data source. Sources (the S3 adapter) wrap a greenpipe [`Error`] inside the
@@ -173,6 +187,11 @@ mod tests {
             Error::KeyLayoutMismatch {
                 key: "k".into(),
                 message: "m".into(),
+            },
+            Error::JobInProgress {
+                kind: "training",
+                job: "j".into(),
+                status: "InProgress".into(),
             },
             Error::Throttled("t".into()),
             Error::Retryable("r".into()),

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod contract;
 pub mod error;
 pub mod footprint;
+pub mod plan;
 pub mod report;
 pub mod validate;
 

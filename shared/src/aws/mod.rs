@@ -8,6 +8,8 @@ pub mod catalog_stage;
 pub mod config;
 pub mod contracts;
 pub mod events;
+pub mod plan_stage;
+pub mod report_stage;
 pub mod s3;
 pub mod validate_stage;
 
