@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod catalog;
+pub mod cleanup;
 pub mod contract;
 pub mod error;
 pub mod footprint;

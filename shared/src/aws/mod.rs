@@ -5,8 +5,10 @@
 //! against moto's server on 127.0.0.1.
 
 pub mod catalog_stage;
+pub mod cleanup_stage;
 pub mod config;
 pub mod contracts;
+pub mod endpoint_restore;
 pub mod events;
 pub mod plan_stage;
 pub mod report_stage;

@@ -1,0 +1,1289 @@
+//! The cleanup-idle stage: list (every listing paginated to the end), plan ([`crate::cleanup::plan`]),
+//! act (or not, in a dry run), report.
+//!
+//! Input: an EventBridge Scheduler / scheduled-rule event (`detail` may carry overrides), a bare JSON
+//! object of [`Overrides`], or `null`/`{}`. Output: the [`CleanupReport`], also written to
+//! `s3://<report bucket>/<prefix>reports/<run id>.json` and summarised as EMF lines on stdout.
+//!
+//! Safety: a listing that fails is recorded and the run goes on without it; when endpoints or endpoint
+//! configs cannot all be described, nothing is judged an orphan (a config we could not see might be in
+//! use). A resource whose tags cannot be read is left out (its keep tag is unknown). Each action has its
+//! own outcome; one failure never stops the others. An endpoint is deleted only after its restore
+//! manifest is in S3.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sagemaker::types::{AppType, ProcessingJobStatus, TrainingJobStatus, TransformJobStatus};
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::endpoint_restore::build_manifest;
+use super::sdk_error;
+use crate::cleanup::config::Area;
+use crate::cleanup::{
+    plan, Action, ActionRecord, CleanupConfig, CleanupReport, Decision, Detail, Epoch, Inventory, Outcome,
+    Overrides, Plan, PlanItem, Resource, ResourceKind, Variant,
+};
+use crate::footprint::unix_millis_now;
+use crate::{Error, Result};
+
+/// GetMetricData takes at most 500 queries per request.
+const MAX_QUERIES: usize = 500;
+/// DeleteObjects takes at most 1,000 keys per request.
+const MAX_DELETE_KEYS: usize = 1000;
+
+/// Where "now" comes from. Tests fix it so that ages are exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    System,
+    Fixed(Epoch),
+}
+
+impl Clock {
+    pub fn now(self) -> Epoch {
+        match self {
+            Clock::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// Everything an invocation needs, built once per cold start.
+pub struct Deps {
+    pub config: CleanupConfig,
+    pub region: String,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub clock: Clock,
+}
+
+impl Deps {
+    /// Configuration from the environment, SDK clients from the standard chain.
+    pub async fn from_env() -> Result<Deps> {
+        let config = CleanupConfig::from_env()?;
+        let base = super::Config::from_env()?;
+        let sdk = aws_config::load_from_env().await;
+        Ok(Deps::new(config, &sdk, base.s3_client(&sdk)))
+    }
+
+    pub fn new(config: CleanupConfig, sdk: &SdkConfig, s3: aws_sdk_s3::Client) -> Deps {
+        Deps {
+            config,
+            region: sdk
+                .region()
+                .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
+            sagemaker: aws_sdk_sagemaker::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            s3,
+            clock: Clock::System,
+        }
+    }
+}
+
+/// The event: a scheduled event whose `detail` holds overrides, or the overrides themselves.
+pub fn parse_event(event: &Value) -> Result<Overrides> {
+    let overrides = match event {
+        Value::Null => return Ok(Overrides::default()),
+        Value::Object(map) if map.contains_key("detail-type") || map.contains_key("source") => {
+            match map.get("detail") {
+                None | Some(Value::Null) => return Ok(Overrides::default()),
+                Some(Value::Object(_)) => map["detail"].clone(),
+                Some(other) => {
+                    return Err(Error::InvalidEvent(format!(
+                        "detail must be an object, got {other}"
+                    )))
+                }
+            }
+        }
+        Value::Object(_) => event.clone(),
+        other => {
+            return Err(Error::InvalidEvent(format!(
+                "expected a scheduled event or a JSON object of overrides, got {other}"
+            )))
+        }
+    };
+    Overrides::deserialize(overrides).map_err(|e| Error::InvalidEvent(format!("overrides: {e}")))
+}
+
+/// One invocation: overrides, inventory, plan, actions, report (S3 + EMF).
+pub async fn handle(deps: &Deps, event: Value) -> Result<CleanupReport> {
+    let config = deps.config.with_overrides(&parse_event(&event)?)?;
+    run(deps, &config).await
+}
+
+/// A run with an explicit configuration (the CLI's entry point).
+pub async fn run(deps: &Deps, config: &CleanupConfig) -> Result<CleanupReport> {
+    let now = deps.clock.now();
+    let at = rfc3339(now);
+    let run_id = format!("cleanup-{}", at.replace([':', '-'], ""));
+    let inventory = collect(deps, config, now).await;
+    let plan = plan(&inventory, config, now, &deps.region);
+    let records = execute(deps, config, &plan, &run_id, &at).await;
+    let mut report = CleanupReport::new(
+        run_id.clone(),
+        at,
+        config.dry_run,
+        deps.region.clone(),
+        &plan,
+        records,
+    );
+    report.inventory_errors = inventory.errors;
+    report.listing_pages = inventory.pages;
+
+    if let Some(bucket) = &config.report_bucket {
+        let key = format!("{}reports/{run_id}.json", config.report_prefix);
+        report.report_uri = Some(format!("s3://{bucket}/{key}"));
+        let body = serde_json::to_vec_pretty(&report).map_err(|e| Error::Aws(format!("report JSON: {e}")))?;
+        deps.s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
+    }
+    match report.emf_lines(unix_millis_now()) {
+        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Err(e) => tracing::warn!(error = %e, "cleanup EMF metrics not emitted"),
+    }
+    tracing::info!(
+        run_id = %report.run_id,
+        dry_run = report.dry_run,
+        done = report.totals.done,
+        would_do = report.totals.would_do,
+        failed = report.totals.failed,
+        "cleanup finished"
+    );
+    Ok(report)
+}
+
+pub(crate) fn rfc3339(t: Epoch) -> String {
+    DateTime::from_secs(t)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn secs(t: Option<&DateTime>) -> Option<Epoch> {
+    t.map(DateTime::secs)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Inventory
+
+/// List everything the enabled areas cover. Never fails: failures are recorded in `errors`.
+pub async fn collect(deps: &Deps, c: &CleanupConfig, now: Epoch) -> Inventory {
+    let mut inv = Inventory::default();
+    let on = |a: Area| c.areas.contains(&a);
+    if on(Area::Endpoints) || on(Area::Orphans) {
+        let complete = list_endpoints(deps, c, &mut inv).await;
+        if on(Area::Endpoints) {
+            if let Err(e) = endpoint_invocations(deps, c, now, &mut inv).await {
+                inv.errors.push(format!("endpoint metrics: {e}"));
+            }
+        }
+        if on(Area::Orphans) {
+            if complete {
+                list_orphan_candidates(deps, c, &mut inv).await;
+            } else {
+                inv.errors
+                    .push("orphans not judged: not every endpoint could be described".into());
+            }
+        }
+    }
+    if on(Area::Notebooks) {
+        if let Err(e) = list_notebooks(deps, c, &mut inv).await {
+            inv.errors.push(format!("notebook instances: {e}"));
+        }
+    }
+    if on(Area::StudioApps) {
+        if let Err(e) = list_studio_apps(deps, c, &mut inv).await {
+            inv.errors.push(format!("Studio apps: {e}"));
+        }
+    }
+    if on(Area::Jobs) {
+        for kind in [
+            ResourceKind::TrainingJob,
+            ResourceKind::ProcessingJob,
+            ResourceKind::TransformJob,
+        ] {
+            if let Err(e) = list_jobs(deps, c, kind, &mut inv).await {
+                inv.errors.push(format!("{}s: {e}", kind.name()));
+            }
+        }
+    }
+    if on(Area::Buckets) || on(Area::Objects) {
+        list_s3(deps, c, &mut inv).await;
+    }
+    if on(Area::LogGroups) {
+        if let Err(e) = list_log_groups(deps, c, &mut inv).await {
+            inv.errors.push(format!("log groups: {e}"));
+        }
+    }
+    // Endpoints stay in the inventory when only orphans are on (they make configs "used") but must not
+    // be judged: without metrics they never are.
+    inv
+}
+
+fn page(inv: &mut Inventory, api: &str) {
+    *inv.pages.entry(api.to_string()).or_insert(0) += 1;
+}
+
+async fn sagemaker_tags(
+    deps: &Deps,
+    c: &CleanupConfig,
+    arn: &str,
+    inv: &mut Inventory,
+) -> Result<BTreeMap<String, String>> {
+    let mut tags = BTreeMap::new();
+    let mut pages = deps
+        .sagemaker
+        .list_tags()
+        .resource_arn(arn)
+        // ListTags takes 50..=100 per page.
+        .set_max_results(c.page_size.map(|p| p.max(50)))
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error(&format!("ListTags {arn}"), e))?;
+        page(inv, "sagemaker:ListTags");
+        for t in p.tags() {
+            tags.insert(
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            );
+        }
+    }
+    Ok(tags)
+}
+
+/// Endpoints with their config's variants and tags. Returns whether every endpoint was described.
+async fn list_endpoints(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> bool {
+    let mut summaries = Vec::new();
+    let mut pages = deps
+        .sagemaker
+        .list_endpoints()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListEndpoints");
+                summaries.extend(p.endpoints().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListEndpoints", e).to_string());
+                return false;
+            }
+        }
+    }
+    let mut complete = true;
+    for s in summaries {
+        let name = s.endpoint_name().unwrap_or_default().to_string();
+        match describe_endpoint(deps, c, &name, s.endpoint_arn(), inv).await {
+            Ok(mut r) => {
+                r.created = secs(s.creation_time());
+                inv.resources.push(r);
+            }
+            Err(e) => {
+                complete = false;
+                inv.errors.push(format!("endpoint {name}: {e}"));
+            }
+        }
+    }
+    complete
+}
+
+async fn describe_endpoint(
+    deps: &Deps,
+    c: &CleanupConfig,
+    name: &str,
+    arn: Option<&str>,
+    inv: &mut Inventory,
+) -> Result<Resource> {
+    let e = deps
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeEndpoint {name}"), e))?;
+    let config_name = e.endpoint_config_name().unwrap_or_default().to_string();
+    let cfg = deps
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(&config_name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {config_name}"), e))?;
+    let variants = cfg
+        .production_variants()
+        .iter()
+        .map(|v| Variant {
+            name: v.variant_name().unwrap_or_default().to_string(),
+            instance_type: v.instance_type().map(|t| t.as_str().to_string()),
+            instance_count: v.initial_instance_count().unwrap_or(0).max(0) as u32,
+            serverless: v.serverless_config().is_some(),
+            invocations: None,
+        })
+        .collect();
+    let arn = arn.or(e.endpoint_arn()).unwrap_or_default().to_string();
+    let tags = sagemaker_tags(deps, c, &arn, inv).await?;
+    Ok(Resource {
+        kind: ResourceKind::Endpoint,
+        id: name.to_string(),
+        arn: Some(arn),
+        created: secs(e.creation_time()),
+        tags,
+        detail: Detail::Endpoint {
+            status: e
+                .endpoint_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            config_name,
+            variants,
+            invocations: None,
+        },
+    })
+}
+
+/// `Invocations` (AWS/SageMaker, EndpointName + VariantName, Sum) over the idle window for every variant
+/// of every InService endpoint; the endpoint's figure is the sum over its variants.
+async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &mut Inventory) -> Result<()> {
+    let window = c.endpoint_idle.as_secs().max(60) as i64;
+    let period = (window + 59) / 60 * 60;
+    // (resource index, variant index) per query id.
+    let mut targets: Vec<(usize, usize)> = Vec::new();
+    let mut queries = Vec::new();
+    for (ri, r) in inv.resources.iter().enumerate() {
+        if let Detail::Endpoint { status, variants, .. } = &r.detail {
+            if status != "InService" {
+                continue;
+            }
+            for (vi, v) in variants.iter().enumerate() {
+                let metric = Metric::builder()
+                    .namespace("AWS/SageMaker")
+                    .metric_name("Invocations")
+                    .dimensions(Dimension::builder().name("EndpointName").value(&r.id).build())
+                    .dimensions(Dimension::builder().name("VariantName").value(&v.name).build())
+                    .build();
+                queries.push(
+                    MetricDataQuery::builder()
+                        .id(format!("q{}", targets.len()))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(metric)
+                                .period(period as i32)
+                                .stat("Sum")
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build(),
+                );
+                targets.push((ri, vi));
+            }
+        }
+    }
+    let mut sums: HashMap<usize, f64> = HashMap::new();
+    let mut seen: HashMap<usize, bool> = HashMap::new();
+    for (chunk_no, chunk) in queries.chunks(MAX_QUERIES).enumerate() {
+        let mut pages = deps
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(chunk.to_vec()))
+            .start_time(DateTime::from_secs(now - window))
+            .end_time(DateTime::from_secs(now))
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
+            page(inv, "cloudwatch:GetMetricData");
+            for result in p.metric_data_results() {
+                let Some(i) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('q'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| i / MAX_QUERIES == chunk_no && *i < targets.len())
+                else {
+                    continue;
+                };
+                *sums.entry(i).or_default() += result.values().iter().sum::<f64>();
+                seen.insert(i, true);
+            }
+        }
+    }
+    for (i, (ri, vi)) in targets.iter().enumerate() {
+        if let Detail::Endpoint {
+            variants,
+            invocations,
+            ..
+        } = &mut inv.resources[*ri].detail
+        {
+            // Every query is answered (with no datapoints when there was no traffic); one that is not
+            // leaves the endpoint un-judged.
+            let v = seen.get(&i).map(|_| sums.get(&i).copied().unwrap_or(0.0));
+            variants[*vi].invocations = v;
+            *invocations = variants.iter().map(|v| v.invocations).sum();
+        }
+    }
+    Ok(())
+}
+
+/// Endpoint configs (with their models) and models. Skipped whole if any config cannot be described.
+async fn list_orphan_candidates(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) {
+    let mut found = Vec::new();
+    let mut pages = deps
+        .sagemaker
+        .list_endpoint_configs()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut ok = true;
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListEndpointConfigs");
+                found.extend(p.endpoint_configs().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListEndpointConfigs", e).to_string());
+                ok = false;
+                break;
+            }
+        }
+    }
+    let mut configs = Vec::new();
+    for s in &found {
+        if !ok {
+            break;
+        }
+        let name = s.endpoint_config_name().unwrap_or_default();
+        let arn = s.endpoint_config_arn().unwrap_or_default();
+        let described = async {
+            let d = deps
+                .sagemaker
+                .describe_endpoint_config()
+                .endpoint_config_name(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {name}"), e))?;
+            Ok::<_, Error>(
+                d.production_variants()
+                    .iter()
+                    .filter_map(|v| v.model_name().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        .await;
+        match described {
+            Ok(model_names) => match sagemaker_tags(deps, c, arn, inv).await {
+                Ok(tags) => configs.push(Resource {
+                    kind: ResourceKind::EndpointConfig,
+                    id: name.to_string(),
+                    arn: Some(arn.to_string()),
+                    created: secs(s.creation_time()),
+                    tags,
+                    detail: Detail::EndpointConfig { model_names },
+                }),
+                Err(e) => {
+                    // Its models stay referenced through `model_names`? Unknown: keep it, un-deletable.
+                    inv.errors.push(format!("endpoint config {name}: {e}"));
+                    ok = false;
+                }
+            },
+            Err(e) => {
+                inv.errors.push(format!("endpoint config {name}: {e}"));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        inv.errors
+            .push("orphans not judged: not every endpoint config could be read".into());
+        return;
+    }
+    inv.resources.extend(configs);
+
+    let mut pages = deps
+        .sagemaker
+        .list_models()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut models = Vec::new();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListModels");
+                models.extend(p.models().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListModels", e).to_string());
+                return;
+            }
+        }
+    }
+    for m in models {
+        let name = m.model_name().unwrap_or_default();
+        let arn = m.model_arn().unwrap_or_default();
+        match sagemaker_tags(deps, c, arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::Model,
+                id: name.to_string(),
+                arn: Some(arn.to_string()),
+                created: secs(m.creation_time()),
+                tags,
+                detail: Detail::Model,
+            }),
+            Err(e) => inv.errors.push(format!("model {name}: {e}")),
+        }
+    }
+}
+
+async fn list_notebooks(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    let mut pages = deps
+        .sagemaker
+        .list_notebook_instances()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error("ListNotebookInstances", e))?;
+        page(inv, "sagemaker:ListNotebookInstances");
+        found.extend(p.notebook_instances().iter().cloned());
+    }
+    for n in found {
+        let name = n.notebook_instance_name().unwrap_or_default();
+        let arn = n.notebook_instance_arn().unwrap_or_default();
+        match sagemaker_tags(deps, c, arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::NotebookInstance,
+                id: name.to_string(),
+                arn: Some(arn.to_string()),
+                created: secs(n.creation_time()),
+                tags,
+                detail: Detail::Notebook {
+                    status: n
+                        .notebook_instance_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    instance_type: n
+                        .instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    last_modified: secs(n.last_modified_time()),
+                },
+            }),
+            Err(e) => inv.errors.push(format!("notebook instance {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Studio app ids: `domain/user:<profile>/<AppType>/<app>` or `domain/space:<space>/<AppType>/<app>`.
+fn app_id(domain: &str, user: Option<&str>, space: Option<&str>, app_type: &str, app: &str) -> String {
+    match (user, space) {
+        (Some(u), _) => format!("{domain}/user:{u}/{app_type}/{app}"),
+        (None, Some(s)) => format!("{domain}/space:{s}/{app_type}/{app}"),
+        (None, None) => format!("{domain}/-/{app_type}/{app}"),
+    }
+}
+
+async fn list_studio_apps(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    let mut pages = deps
+        .sagemaker
+        .list_apps()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error("ListApps", e))?;
+        page(inv, "sagemaker:ListApps");
+        found.extend(p.apps().iter().cloned());
+    }
+    for a in found {
+        let app_type = a.app_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+        let billed = matches!(app_type.as_str(), "KernelGateway" | "JupyterLab" | "CodeEditor");
+        if !billed || a.status().map(|s| s.as_str()) != Some("InService") {
+            continue;
+        }
+        let (domain, app) = (
+            a.domain_id().unwrap_or_default(),
+            a.app_name().unwrap_or_default(),
+        );
+        let id = app_id(domain, a.user_profile_name(), a.space_name(), &app_type, app);
+        let described = deps
+            .sagemaker
+            .describe_app()
+            .domain_id(domain)
+            .set_user_profile_name(a.user_profile_name().map(str::to_string))
+            .set_space_name(a.space_name().map(str::to_string))
+            .app_type(AppType::from(app_type.as_str()))
+            .app_name(app)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeApp {id}"), e));
+        let d = match described {
+            Ok(d) => d,
+            Err(e) => {
+                inv.errors.push(e.to_string());
+                continue;
+            }
+        };
+        let arn = d.app_arn().unwrap_or_default().to_string();
+        match sagemaker_tags(deps, c, &arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::StudioApp,
+                id,
+                arn: Some(arn),
+                created: secs(a.creation_time()),
+                tags,
+                detail: Detail::StudioApp {
+                    status: "InService".into(),
+                    app_type,
+                    instance_type: d
+                        .resource_spec()
+                        .or(a.resource_spec())
+                        .and_then(|s| s.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    last_activity: secs(d.last_user_activity_timestamp()),
+                },
+            }),
+            Err(e) => inv.errors.push(format!("Studio app {id}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// In-progress jobs of one kind, described for their instances and start time.
+async fn list_jobs(deps: &Deps, c: &CleanupConfig, kind: ResourceKind, inv: &mut Inventory) -> Result<()> {
+    let sm = &deps.sagemaker;
+    // (name, arn, created)
+    let mut found: Vec<(String, String, Option<Epoch>)> = Vec::new();
+    match kind {
+        ResourceKind::TrainingJob => {
+            let mut pages = sm
+                .list_training_jobs()
+                .status_equals(TrainingJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListTrainingJobs", e))?;
+                page(inv, "sagemaker:ListTrainingJobs");
+                found.extend(p.training_job_summaries().iter().map(|j| {
+                    (
+                        j.training_job_name().unwrap_or_default().to_string(),
+                        j.training_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+        ResourceKind::ProcessingJob => {
+            let mut pages = sm
+                .list_processing_jobs()
+                .status_equals(ProcessingJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListProcessingJobs", e))?;
+                page(inv, "sagemaker:ListProcessingJobs");
+                found.extend(p.processing_job_summaries().iter().map(|j| {
+                    (
+                        j.processing_job_name().unwrap_or_default().to_string(),
+                        j.processing_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+        _ => {
+            let mut pages = sm
+                .list_transform_jobs()
+                .status_equals(TransformJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListTransformJobs", e))?;
+                page(inv, "sagemaker:ListTransformJobs");
+                found.extend(p.transform_job_summaries().iter().map(|j| {
+                    (
+                        j.transform_job_name().unwrap_or_default().to_string(),
+                        j.transform_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+    }
+    for (name, arn, created) in found {
+        let detail = match kind {
+            ResourceKind::TrainingJob => sm
+                .describe_training_job()
+                .training_job_name(&name)
+                .send()
+                .await
+                .map(|d| Detail::Job {
+                    status: d
+                        .training_job_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started: secs(d.training_start_time()).or(created),
+                    instance_type: d
+                        .resource_config()
+                        .and_then(|r| r.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    instance_count: d
+                        .resource_config()
+                        .and_then(|r| r.instance_count())
+                        .unwrap_or(1)
+                        .max(0) as u32,
+                    model_name: None,
+                })
+                .map_err(|e| sdk_error(&format!("DescribeTrainingJob {name}"), e)),
+            ResourceKind::ProcessingJob => sm
+                .describe_processing_job()
+                .processing_job_name(&name)
+                .send()
+                .await
+                .map(|d| {
+                    let cluster = d.processing_resources().and_then(|r| r.cluster_config());
+                    Detail::Job {
+                        status: d
+                            .processing_job_status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        started: secs(d.processing_start_time()).or(created),
+                        instance_type: cluster
+                            .and_then(|c| c.instance_type())
+                            .map(|t| t.as_str().to_string()),
+                        instance_count: cluster.and_then(|c| c.instance_count()).unwrap_or(1).max(0) as u32,
+                        model_name: None,
+                    }
+                })
+                .map_err(|e| sdk_error(&format!("DescribeProcessingJob {name}"), e)),
+            _ => sm
+                .describe_transform_job()
+                .transform_job_name(&name)
+                .send()
+                .await
+                .map(|d| Detail::Job {
+                    status: d
+                        .transform_job_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started: secs(d.transform_start_time()).or(created),
+                    instance_type: d
+                        .transform_resources()
+                        .and_then(|r| r.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    instance_count: d
+                        .transform_resources()
+                        .and_then(|r| r.instance_count())
+                        .unwrap_or(1)
+                        .max(0) as u32,
+                    model_name: d.model_name().map(str::to_string),
+                })
+                .map_err(|e| sdk_error(&format!("DescribeTransformJob {name}"), e)),
+        };
+        let detail = match detail {
+            Ok(d) => d,
+            Err(e) => {
+                inv.errors.push(e.to_string());
+                continue;
+            }
+        };
+        match sagemaker_tags(deps, c, &arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind,
+                id: name,
+                arn: Some(arn),
+                created,
+                tags,
+                detail,
+            }),
+            Err(e) => inv.errors.push(format!("{} {name}: {e}", kind.name())),
+        }
+    }
+    Ok(())
+}
+
+/// The configured buckets (lifecycle, tags, creation date) and the objects under greenpipe's prefixes.
+/// A bucket's tags apply to its objects too: `greenpipe:keep` on a bucket keeps everything in it.
+async fn list_s3(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) {
+    if c.buckets.is_empty() {
+        return;
+    }
+    let mut created: HashMap<String, Option<Epoch>> = HashMap::new();
+    let mut pages = deps
+        .s3
+        .list_buckets()
+        .set_max_buckets(c.page_size)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "s3:ListBuckets");
+                for b in p.buckets() {
+                    created.insert(b.name().unwrap_or_default().to_string(), secs(b.creation_date()));
+                }
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListBuckets", e).to_string());
+                break;
+            }
+        }
+    }
+    for bucket in &c.buckets {
+        let tags = match deps.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    == Some("NoSuchTagSet") =>
+            {
+                BTreeMap::new()
+            }
+            Err(e) => {
+                inv.errors
+                    .push(sdk_error(&format!("GetBucketTagging {bucket}"), e).to_string());
+                continue;
+            }
+        };
+        if c.areas.contains(&Area::Buckets) {
+            match deps
+                .s3
+                .get_bucket_lifecycle_configuration()
+                .bucket(bucket)
+                .send()
+                .await
+            {
+                Ok(l) => {
+                    let enabled: Vec<_> = l
+                        .rules()
+                        .iter()
+                        .filter(|r| r.status() == &aws_sdk_s3::types::ExpirationStatus::Enabled)
+                        .collect();
+                    let tiering = enabled.iter().any(|r| {
+                        r.transitions().iter().any(|t| {
+                            t.storage_class()
+                                == Some(&aws_sdk_s3::types::TransitionStorageClass::IntelligentTiering)
+                        })
+                    });
+                    inv.resources
+                        .push(bucket_resource(bucket, &created, &tags, enabled.len(), tiering));
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                        == Some("NoSuchLifecycleConfiguration") =>
+                {
+                    inv.resources
+                        .push(bucket_resource(bucket, &created, &tags, 0, false));
+                }
+                Err(e) => inv
+                    .errors
+                    .push(sdk_error(&format!("GetBucketLifecycleConfiguration {bucket}"), e).to_string()),
+            }
+        }
+        if c.areas.contains(&Area::Objects) {
+            for prefix in &c.prefixes {
+                let mut pages = deps
+                    .s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .set_max_keys(c.page_size)
+                    .into_paginator()
+                    .send();
+                while let Some(p) = pages.next().await {
+                    let p = match p {
+                        Ok(p) => p,
+                        Err(e) => {
+                            inv.errors.push(
+                                sdk_error(&format!("ListObjectsV2 s3://{bucket}/{prefix}"), e).to_string(),
+                            );
+                            break;
+                        }
+                    };
+                    page(inv, "s3:ListObjectsV2");
+                    for o in p.contents() {
+                        let key = o.key().unwrap_or_default().to_string();
+                        inv.resources.push(Resource {
+                            kind: ResourceKind::Object,
+                            id: format!("{bucket}/{key}"),
+                            arn: None,
+                            created: secs(o.last_modified()),
+                            tags: tags.clone(),
+                            detail: Detail::Object {
+                                bucket: bucket.clone(),
+                                key,
+                                size: o.size().unwrap_or(0),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bucket_resource(
+    bucket: &str,
+    created: &HashMap<String, Option<Epoch>>,
+    tags: &BTreeMap<String, String>,
+    rules: usize,
+    tiering: bool,
+) -> Resource {
+    Resource {
+        kind: ResourceKind::Bucket,
+        id: bucket.to_string(),
+        arn: Some(format!("arn:aws:s3:::{bucket}")),
+        created: created.get(bucket).copied().flatten(),
+        tags: tags.clone(),
+        detail: Detail::Bucket {
+            lifecycle_rules: rules,
+            intelligent_tiering: tiering,
+        },
+    }
+}
+
+async fn list_log_groups(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    for prefix in &c.log_group_prefixes {
+        let mut pages = deps
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .set_limit(c.page_size)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error(&format!("DescribeLogGroups {prefix}"), e))?;
+            page(inv, "logs:DescribeLogGroups");
+            found.extend(p.log_groups().iter().cloned());
+        }
+        for g in found {
+            let name = g.log_group_name().unwrap_or_default().to_string();
+            let arn = g
+                .log_group_arn()
+                .map(str::to_string)
+                .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
+                .unwrap_or_default();
+            let tags = match deps.logs.list_tags_for_resource().resource_arn(&arn).send().await {
+                Ok(t) => t
+                    .tags()
+                    .map(|t| t.clone().into_iter().collect())
+                    .unwrap_or_default(),
+                Err(e) => {
+                    inv.errors
+                        .push(sdk_error(&format!("ListTagsForResource {name}"), e).to_string());
+                    continue;
+                }
+            };
+            inv.resources.push(Resource {
+                kind: ResourceKind::LogGroup,
+                id: name,
+                arn: Some(arn),
+                created: g.creation_time().map(|ms| ms / 1000),
+                tags,
+                detail: Detail::LogGroup {
+                    retention_days: g.retention_in_days(),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Actions
+
+/// Carry out the plan: every item gets its own outcome; nothing is changed in a dry run.
+pub async fn execute(
+    deps: &Deps,
+    c: &CleanupConfig,
+    plan: &Plan,
+    run_id: &str,
+    at: &str,
+) -> Vec<ActionRecord> {
+    let mut records: Vec<ActionRecord> = plan
+        .items
+        .iter()
+        .map(|i| ActionRecord::pending(i, c.dry_run))
+        .collect();
+    if c.dry_run {
+        return records;
+    }
+    let mut objects: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        if item.decision != Decision::Act {
+            continue;
+        }
+        if item.action == Action::DeleteObject {
+            if let Some((bucket, key)) = item.id.split_once('/') {
+                objects
+                    .entry(bucket.to_string())
+                    .or_default()
+                    .push((i, key.to_string()));
+            }
+            continue;
+        }
+        match act(deps, c, item, run_id, at).await {
+            Ok(manifest) => records[i].manifest = manifest,
+            Err(e) => records[i].outcome = failed(&e),
+        }
+    }
+    for (bucket, keys) in objects {
+        delete_objects(deps, &bucket, &keys, &mut records).await;
+    }
+    records
+}
+
+fn failed(e: &Error) -> Outcome {
+    Outcome::Failed {
+        error_type: e.error_type().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// One action; returns the restore manifest's URI for endpoints.
+async fn act(
+    deps: &Deps,
+    c: &CleanupConfig,
+    item: &PlanItem,
+    run_id: &str,
+    at: &str,
+) -> Result<Option<String>> {
+    let sm = &deps.sagemaker;
+    let id = item.id.as_str();
+    match item.action {
+        Action::DeleteEndpoint => {
+            let bucket = c.report_bucket.as_deref().ok_or_else(|| {
+                Error::Config("GREENPIPE_CLEANUP_REPORT_BUCKET is not set: no manifest, no delete".into())
+            })?;
+            let manifest = build_manifest(sm, id, at, &item.reason).await?;
+            let key = format!("{}manifests/{id}/{run_id}.json", c.report_prefix);
+            let body = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| Error::Aws(format!("manifest JSON: {e}")))?;
+            deps.s3
+                .put_object()
+                .bucket(bucket)
+                .key(&key)
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
+            sm.delete_endpoint()
+                .endpoint_name(id)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DeleteEndpoint {id}"), e))?;
+            return Ok(Some(format!("s3://{bucket}/{key}")));
+        }
+        Action::StopNotebookInstance => sm
+            .stop_notebook_instance()
+            .notebook_instance_name(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("StopNotebookInstance {id}"), e))?,
+        Action::DeleteStudioApp => {
+            let parts: Vec<&str> = id.splitn(4, '/').collect();
+            let [domain, owner, app_type, app] = parts[..] else {
+                return Err(Error::InvalidEvent(format!("malformed Studio app id {id}")));
+            };
+            let (user, space) = match owner.split_once(':') {
+                Some(("user", u)) => (Some(u.to_string()), None),
+                Some(("space", s)) => (None, Some(s.to_string())),
+                _ => (None, None),
+            };
+            sm.delete_app()
+                .domain_id(domain)
+                .set_user_profile_name(user)
+                .set_space_name(space)
+                .app_type(AppType::from(app_type))
+                .app_name(app)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(&format!("DeleteApp {id}"), e))?
+        }
+        Action::StopJob => match item.kind {
+            ResourceKind::TrainingJob => sm
+                .stop_training_job()
+                .training_job_name(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(&format!("StopTrainingJob {id}"), e))?,
+            ResourceKind::ProcessingJob => sm
+                .stop_processing_job()
+                .processing_job_name(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(&format!("StopProcessingJob {id}"), e))?,
+            _ => sm
+                .stop_transform_job()
+                .transform_job_name(id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error(&format!("StopTransformJob {id}"), e))?,
+        },
+        Action::DeleteEndpointConfig => sm
+            .delete_endpoint_config()
+            .endpoint_config_name(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("DeleteEndpointConfig {id}"), e))?,
+        Action::DeleteModel => sm
+            .delete_model()
+            .model_name(id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("DeleteModel {id}"), e))?,
+        Action::SetLogRetention => deps
+            .logs
+            .put_retention_policy()
+            .log_group_name(id)
+            .retention_in_days(c.log_retention_days)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("PutRetentionPolicy {id}"), e))?,
+        Action::PutLifecycle => put_lifecycle(deps, c, id).await?,
+        Action::ReportOnly | Action::DeleteObject => {}
+    }
+    Ok(None)
+}
+
+/// Expire greenpipe's prefixes after the retention and abort multipart uploads left for 7 days. Only
+/// ever put on a bucket that had no lifecycle configuration (PutBucketLifecycleConfiguration replaces).
+async fn put_lifecycle(deps: &Deps, c: &CleanupConfig, bucket: &str) -> Result<()> {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration,
+        LifecycleRule, LifecycleRuleFilter,
+    };
+    let days = (c.retention.as_secs() / 86_400).max(1) as i32;
+    let mut rules = Vec::new();
+    for (i, prefix) in c.prefixes.iter().enumerate() {
+        rules.push(
+            LifecycleRule::builder()
+                .id(format!("greenpipe-expire-{i}"))
+                .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+                .status(ExpirationStatus::Enabled)
+                .expiration(LifecycleExpiration::builder().days(days).build())
+                .build()
+                .map_err(|e| Error::Aws(format!("lifecycle rule: {e}")))?,
+        );
+    }
+    rules.push(
+        LifecycleRule::builder()
+            .id("greenpipe-abort-multipart")
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(7)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| Error::Aws(format!("lifecycle rule: {e}")))?,
+    );
+    let conf = BucketLifecycleConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|e| Error::Aws(format!("lifecycle configuration: {e}")))?;
+    deps.s3
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(conf)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| sdk_error(&format!("PutBucketLifecycleConfiguration {bucket}"), e))
+}
+
+/// DeleteObjects in batches of 1,000; each key gets its own outcome from the response.
+async fn delete_objects(deps: &Deps, bucket: &str, keys: &[(usize, String)], records: &mut [ActionRecord]) {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    for chunk in keys.chunks(MAX_DELETE_KEYS) {
+        let ids: Vec<ObjectIdentifier> = chunk
+            .iter()
+            .filter_map(|(_, k)| ObjectIdentifier::builder().key(k).build().ok())
+            .collect();
+        let delete = match Delete::builder().set_objects(Some(ids)).quiet(false).build() {
+            Ok(d) => d,
+            Err(e) => {
+                let err = Error::Aws(format!("DeleteObjects {bucket}: {e}"));
+                chunk.iter().for_each(|(i, _)| records[*i].outcome = failed(&err));
+                continue;
+            }
+        };
+        match deps
+            .s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let errors: HashMap<&str, String> = out
+                    .errors()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.key().unwrap_or_default(),
+                            format!(
+                                "{}: {}",
+                                e.code().unwrap_or("Error"),
+                                e.message().unwrap_or_default()
+                            ),
+                        )
+                    })
+                    .collect();
+                for (i, key) in chunk {
+                    if let Some(message) = errors.get(key.as_str()) {
+                        records[*i].outcome = Outcome::Failed {
+                            error_type: "AwsError".into(),
+                            message: format!("DeleteObjects s3://{bucket}/{key}: {message}"),
+                        };
+                    }
+                }
+            }
+            Err(e) => {
+                let err = sdk_error(&format!("DeleteObjects {bucket}"), e);
+                chunk.iter().for_each(|(i, _)| records[*i].outcome = failed(&err));
+            }
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! The planner: inventory in, actions with reasons out. Pure: no clock (the caller passes `now`), no
+//! AWS calls, so every decision is unit- and property-tested.
+//!
+//! Each resource goes through its kind's rule (idle? expired? over budget? orphaned?). A resource the
+//! rule picks becomes a [`PlanItem`]; then the safety filters decide whether it is acted on, in this
+//! order: managed scope (unmanaged ones are only counted), keep tags, minimum age, the per-run cap
+//! (objects have their own cap). Items are ordered most expensive first (endpoints, notebooks, apps,
+//! jobs, then orphans, log groups, buckets, objects) so the cap spends itself where it saves most.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::config::{CleanupConfig, BUDGET_TAG};
+use super::inventory::{Detail, Epoch, Inventory, Resource, ResourceKind};
+use crate::footprint::{self, Footprint};
+
+/// What cleanup does (or would do) to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Save a restore manifest, then DeleteEndpoint.
+    DeleteEndpoint,
+    StopNotebookInstance,
+    DeleteStudioApp,
+    StopJob,
+    DeleteEndpointConfig,
+    DeleteModel,
+    SetLogRetention,
+    PutLifecycle,
+    /// A finding without a change (a bucket without lifecycle rules when putting one is not enabled).
+    ReportOnly,
+    DeleteObject,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::DeleteEndpoint => "delete-endpoint",
+            Action::StopNotebookInstance => "stop-notebook-instance",
+            Action::DeleteStudioApp => "delete-studio-app",
+            Action::StopJob => "stop-job",
+            Action::DeleteEndpointConfig => "delete-endpoint-config",
+            Action::DeleteModel => "delete-model",
+            Action::SetLogRetention => "set-log-retention",
+            Action::PutLifecycle => "put-lifecycle",
+            Action::ReportOnly => "report-only",
+            Action::DeleteObject => "delete-object",
+        }
+    }
+}
+
+/// Why a picked resource is left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    Kept,
+    TooYoung,
+    CapReached,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "kebab-case")]
+pub enum Decision {
+    Act,
+    /// Nothing to change; listed for the reader.
+    Report,
+    Skip {
+        why: SkipReason,
+        detail: String,
+    },
+}
+
+/// Cost, energy and emissions a running resource would spend per day; what stopping it avoids.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Avoided {
+    pub instance_hours: f64,
+    #[serde(flatten)]
+    pub footprint: Footprint,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItem {
+    pub kind: ResourceKind,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    pub action: Action,
+    pub reason: String,
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// Per day, for resources that cost while they run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avoided_per_day: Option<Avoided>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub items: Vec<PlanItem>,
+    /// Resources listed and examined (all kinds).
+    pub examined: usize,
+    /// Picked by a rule but outside the managed scope: never acted on, only counted.
+    pub unmanaged: usize,
+}
+
+impl Plan {
+    pub fn acting(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items.iter().filter(|i| i.decision == Decision::Act)
+    }
+}
+
+const DAY_HOURS: f64 = 24.0;
+
+/// Plan a run over `inventory` at `now` (Unix seconds); `region` prices the footprint.
+pub fn plan(inventory: &Inventory, config: &CleanupConfig, now: Epoch, region: &str) -> Plan {
+    let resources = &inventory.resources;
+    // Endpoint configs any endpoint uses, and models any listed config or running transform job uses:
+    // those are never orphans. (A model of a config deleted in this run becomes an orphan next run.)
+    let used_configs: BTreeSet<&str> = resources
+        .iter()
+        .filter_map(|r| match &r.detail {
+            Detail::Endpoint { config_name, .. } => Some(config_name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let used_models: BTreeSet<&str> = resources
+        .iter()
+        .flat_map(|r| match &r.detail {
+            Detail::EndpointConfig { model_names } => model_names.iter().map(String::as_str).collect(),
+            Detail::Job {
+                model_name: Some(m), ..
+            } => vec![m.as_str()],
+            _ => Vec::new(),
+        })
+        .collect();
+
+    let mut picked: Vec<(&Resource, Action, String, Option<Avoided>)> = resources
+        .iter()
+        .filter_map(|r| rule(r, config, now, region, &used_configs, &used_models))
+        .map(|(r, action, reason)| {
+            let avoided = avoided_per_day(r, region);
+            (r, action, reason, avoided)
+        })
+        .collect();
+    picked.sort_by(|a, b| (a.0.kind, &a.0.id).cmp(&(b.0.kind, &b.0.id)));
+
+    let mut out = Plan {
+        examined: resources.len(),
+        ..Plan::default()
+    };
+    let (mut actions, mut object_deletes) = (0u32, 0u32);
+    for (r, action, reason, avoided) in picked {
+        if r.kind.scoped_by_tag()
+            && config.scope == super::config::Scope::Managed
+            && !config.is_managed(&r.tags)
+        {
+            out.unmanaged += 1;
+            continue;
+        }
+        let decision = if let Some(tag) = config.keep_tag(&r.tags) {
+            skip(SkipReason::Kept, format!("tagged {tag}"))
+        } else if let Some(young) = too_young(r, config, now) {
+            skip(SkipReason::TooYoung, young)
+        } else if action == Action::ReportOnly {
+            Decision::Report
+        } else if r.kind == ResourceKind::Object {
+            if object_deletes < config.max_object_deletes {
+                object_deletes += 1;
+                Decision::Act
+            } else {
+                skip(
+                    SkipReason::CapReached,
+                    format!("object cap of {} reached", config.max_object_deletes),
+                )
+            }
+        } else if actions < config.max_actions {
+            actions += 1;
+            Decision::Act
+        } else {
+            skip(
+                SkipReason::CapReached,
+                format!("action cap of {} reached", config.max_actions),
+            )
+        };
+        out.items.push(PlanItem {
+            kind: r.kind,
+            id: r.id.clone(),
+            arn: r.arn.clone(),
+            action,
+            reason,
+            decision,
+            avoided_per_day: avoided,
+        });
+    }
+    out
+}
+
+fn skip(why: SkipReason, detail: String) -> Decision {
+    Decision::Skip { why, detail }
+}
+
+fn too_young(r: &Resource, config: &CleanupConfig, now: Epoch) -> Option<String> {
+    let min = config.min_age.as_secs() as i64;
+    match r.created {
+        None => Some("creation time unknown".into()),
+        Some(created) if now - created < min => Some(format!(
+            "age {} under the minimum {}",
+            human(now - created),
+            human(min)
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The kind's rule: `Some` when the resource should be acted on (before the safety filters).
+fn rule<'a>(
+    r: &'a Resource,
+    c: &CleanupConfig,
+    now: Epoch,
+    _region: &str,
+    used_configs: &BTreeSet<&str>,
+    used_models: &BTreeSet<&str>,
+) -> Option<(&'a Resource, Action, String)> {
+    let age = r.created.map(|t| now - t);
+    let secs = |d: std::time::Duration| d.as_secs() as i64;
+    let picked = match &r.detail {
+        Detail::Endpoint {
+            status,
+            variants,
+            invocations,
+            ..
+        } => {
+            let window = secs(c.endpoint_idle);
+            let idle = status == "InService" && *invocations == Some(0.0) && age.is_some_and(|a| a >= window);
+            idle.then(|| {
+                let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                (
+                    Action::DeleteEndpoint,
+                    format!(
+                        "no invocations in {} on {} variant(s) ({})",
+                        human(window),
+                        variants.len(),
+                        names.join(", ")
+                    ),
+                )
+            })
+        }
+        Detail::Notebook {
+            status,
+            last_modified,
+            ..
+        } => {
+            let quiet = last_modified.or(r.created).map(|t| now - t);
+            (status == "InService" && quiet.is_some_and(|q| q >= secs(c.notebook_idle))).then(|| {
+                (
+                    Action::StopNotebookInstance,
+                    format!(
+                        "InService, no activity for {} (threshold {})",
+                        human(quiet.unwrap_or(0)),
+                        human(secs(c.notebook_idle))
+                    ),
+                )
+            })
+        }
+        Detail::StudioApp {
+            status,
+            app_type,
+            last_activity,
+            ..
+        } => {
+            let quiet = last_activity.or(r.created).map(|t| now - t);
+            let billed = matches!(app_type.as_str(), "KernelGateway" | "JupyterLab" | "CodeEditor");
+            (billed && status == "InService" && quiet.is_some_and(|q| q >= secs(c.studio_app_idle))).then(
+                || {
+                    (
+                        Action::DeleteStudioApp,
+                        format!(
+                            "{app_type} app idle for {} (threshold {})",
+                            human(quiet.unwrap_or(0)),
+                            human(secs(c.studio_app_idle))
+                        ),
+                    )
+                },
+            )
+        }
+        Detail::Job { status, started, .. } => {
+            let budget = r
+                .tags
+                .get(BUDGET_TAG)
+                .and_then(|h| h.parse::<f64>().ok())
+                .filter(|h| h.is_finite() && *h >= 0.0)
+                .map_or(secs(c.job_budget), |h| (h * 3600.0) as i64);
+            let running = started.or(r.created).map(|t| now - t);
+            (status == "InProgress" && running.is_some_and(|t| t > budget)).then(|| {
+                (
+                    Action::StopJob,
+                    format!(
+                        "running {}, over its budget of {}",
+                        human(running.unwrap_or(0)),
+                        human(budget)
+                    ),
+                )
+            })
+        }
+        Detail::EndpointConfig { .. } => {
+            let orphan =
+                !used_configs.contains(r.id.as_str()) && age.is_some_and(|a| a >= secs(c.orphan_age));
+            orphan.then(|| {
+                (
+                    Action::DeleteEndpointConfig,
+                    format!("no endpoint uses it; age {}", human(age.unwrap_or(0))),
+                )
+            })
+        }
+        Detail::Model => {
+            let orphan = !used_models.contains(r.id.as_str()) && age.is_some_and(|a| a >= secs(c.orphan_age));
+            orphan.then(|| {
+                (
+                    Action::DeleteModel,
+                    format!(
+                        "no endpoint config or running transform job uses it; age {}",
+                        human(age.unwrap_or(0))
+                    ),
+                )
+            })
+        }
+        Detail::LogGroup { retention_days } => {
+            let ours = c.log_group_prefixes.iter().any(|p| r.id.starts_with(p.as_str()));
+            (ours && retention_days.is_none()).then(|| {
+                (
+                    Action::SetLogRetention,
+                    format!(
+                        "no retention: logs kept forever; set to {} days",
+                        c.log_retention_days
+                    ),
+                )
+            })
+        }
+        Detail::Bucket { lifecycle_rules, .. } => {
+            (c.buckets.contains(&r.id) && *lifecycle_rules == 0).then(|| {
+                if c.put_lifecycle {
+                    (
+                        Action::PutLifecycle,
+                        format!(
+                            "no lifecycle rules; expire {} after {} and abort stale multipart uploads",
+                            c.prefixes.join(", "),
+                            human(secs(c.retention))
+                        ),
+                    )
+                } else {
+                    (
+                        Action::ReportOnly,
+                        "no lifecycle rules or Intelligent-Tiering: objects are kept forever in S3 Standard"
+                            .into(),
+                    )
+                }
+            })
+        }
+        Detail::Object { bucket, key, .. } => {
+            let ours = c.buckets.contains(bucket) && c.prefixes.iter().any(|p| key.starts_with(p.as_str()));
+            let expired = age.is_some_and(|a| a >= secs(c.retention));
+            (ours && expired).then(|| {
+                (
+                    Action::DeleteObject,
+                    format!(
+                        "last modified {} ago, past the retention of {}",
+                        human(age.unwrap_or(0)),
+                        human(secs(c.retention))
+                    ),
+                )
+            })
+        }
+    };
+    picked.map(|(a, why)| (r, a, why))
+}
+
+/// What a day of the resource running costs, for resources billed per instance-hour.
+fn avoided_per_day(r: &Resource, region: &str) -> Option<Avoided> {
+    let units: Vec<(Option<&str>, u32)> = match &r.detail {
+        Detail::Endpoint { variants, .. } => variants
+            .iter()
+            .map(|v| {
+                (
+                    v.instance_type.as_deref(),
+                    if v.serverless { 0 } else { v.instance_count },
+                )
+            })
+            .collect(),
+        Detail::Notebook { instance_type, .. } => vec![(Some(instance_type.as_str()), 1)],
+        Detail::StudioApp { instance_type, .. } => vec![(instance_type.as_deref(), 1)],
+        Detail::Job {
+            instance_type,
+            instance_count,
+            ..
+        } => vec![(instance_type.as_deref(), *instance_count)],
+        _ => return None,
+    };
+    let mut total = Avoided::default();
+    let mut notes = Vec::new();
+    for (instance_type, count) in units {
+        match instance_type {
+            _ if count == 0 => {
+                notes.push("serverless: billed per request, nothing idle to avoid".to_string())
+            }
+            None => notes.push("instance type unknown".to_string()),
+            Some(t) => match footprint::endpoint_hours(t, count, DAY_HOURS, region) {
+                Ok(e) => {
+                    total.instance_hours += e.instance_hours().unwrap_or(0.0);
+                    total.footprint += e.footprint;
+                }
+                Err(e) => notes.push(e.to_string()),
+            },
+        }
+    }
+    notes.dedup();
+    total.note = (!notes.is_empty()).then(|| notes.join("; "));
+    Some(total)
+}
+
+/// `90 s`, `5 min`, `3.2 h`, `4.5 d`.
+pub fn human(secs: i64) -> String {
+    let s = secs.max(0) as f64;
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86_400.0)
+    }
+}
