@@ -50,6 +50,23 @@ pub enum Error {
     #[error("object key {key} does not match the catalog layout: {message}")]
     KeyLayoutMismatch { key: String, message: String },
 
+    /// The Feature Store feature group named by the contract or request does not exist.
+    #[error("feature group {0} not found")]
+    FeatureGroupNotFound(String),
+
+    /// The contract's `features` mapping does not fit the feature group's definition (a feature the group
+    /// does not define, a column the contract does not declare, an event time feature of Integral type).
+    #[error("feature mapping does not fit feature group {group}: {message}")]
+    FeatureGroupMismatch { group: String, message: String },
+
+    /// An offline (bulk) load was asked for a feature group without an offline store.
+    #[error("feature group {0} has no offline store: an offline load needs one")]
+    OfflineStoreMissing(String),
+
+    /// The data cannot be read to the end (corrupt compression, unreadable Parquet, oversized record).
+    #[error("data unreadable: {0}")]
+    DataUnreadable(String),
+
     /// AWS throttled us; safe to retry with backoff.
     #[error("throttled: {0}")]
     Throttled(String),
@@ -80,6 +97,10 @@ impl Error {
         "ConfigError",
         "SchemaChangeRefused",
         "KeyLayoutMismatch",
+        "FeatureGroupNotFound",
+        "FeatureGroupMismatch",
+        "OfflineStoreMissing",
+        "DataUnreadable",
         "Throttled",
         "Retryable",
         "AwsError",
@@ -98,6 +119,10 @@ impl Error {
             Error::Config(_) => "ConfigError",
             Error::SchemaChangeRefused { .. } => "SchemaChangeRefused",
             Error::KeyLayoutMismatch { .. } => "KeyLayoutMismatch",
+            Error::FeatureGroupNotFound(_) => "FeatureGroupNotFound",
+            Error::FeatureGroupMismatch { .. } => "FeatureGroupMismatch",
+            Error::OfflineStoreMissing(_) => "OfflineStoreMissing",
+            Error::DataUnreadable(_) => "DataUnreadable",
             Error::Throttled(_) => "Throttled",
             Error::Retryable(_) => "Retryable",
             Error::Aws(_) => "AwsError",
@@ -174,6 +199,13 @@ mod tests {
                 key: "k".into(),
                 message: "m".into(),
             },
+            Error::FeatureGroupNotFound("g".into()),
+            Error::FeatureGroupMismatch {
+                group: "g".into(),
+                message: "m".into(),
+            },
+            Error::OfflineStoreMissing("g".into()),
+            Error::DataUnreadable("d".into()),
             Error::Throttled("t".into()),
             Error::Retryable("r".into()),
             Error::Aws("a".into()),

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod catalog;
 pub mod contract;
 pub mod error;
+pub mod features;
 pub mod footprint;
 pub mod report;
 pub mod validate;
