@@ -5,6 +5,7 @@
 
 mod demo;
 mod exec;
+mod features;
 mod summary;
 mod tasks;
 mod validate;
@@ -53,6 +54,10 @@ enum Command {
     ///
     /// Prints the execution's output JSON (exit 0), or {"error", "cause"} when it fails (exit 1).
     Exec(exec::ExecArgs),
+    /// Write a dataset's rows to a SageMaker Feature Store feature group (PutRecord, or --offline Parquet).
+    ///
+    /// Exits 0 when every record was written, 1 when some failed (listed), 2 on any other error.
+    Features(features::FeaturesArgs),
 }
 
 #[derive(Args)]
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Demo => demo::run(),
         Command::Exec(args) => return exec::run(&args),
+        Command::Features(args) => features::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -58,6 +58,22 @@ pub enum Error {
         job: String,
         status: String,
     },
+    /// The Feature Store feature group named by the contract or request does not exist.
+    #[error("feature group {0} not found")]
+    FeatureGroupNotFound(String),
+
+    /// The contract's `features` mapping does not fit the feature group's definition (a feature the group
+    /// does not define, a column the contract does not declare, an event time feature of Integral type).
+    #[error("feature mapping does not fit feature group {group}: {message}")]
+    FeatureGroupMismatch { group: String, message: String },
+
+    /// An offline (bulk) load was asked for a feature group without an offline store.
+    #[error("feature group {0} has no offline store: an offline load needs one")]
+    OfflineStoreMissing(String),
+
+    /// The data cannot be read to the end (corrupt compression, unreadable Parquet, oversized record).
+    #[error("data unreadable: {0}")]
+    DataUnreadable(String),
 
     /// AWS throttled us; safe to retry with backoff.
     #[error("throttled: {0}")]
@@ -90,6 +106,10 @@ impl Error {
         "SchemaChangeRefused",
         "KeyLayoutMismatch",
         "JobInProgress",
+        "FeatureGroupNotFound",
+        "FeatureGroupMismatch",
+        "OfflineStoreMissing",
+        "DataUnreadable",
         "Throttled",
         "Retryable",
         "AwsError",
@@ -109,6 +129,10 @@ impl Error {
             Error::SchemaChangeRefused { .. } => "SchemaChangeRefused",
             Error::KeyLayoutMismatch { .. } => "KeyLayoutMismatch",
             Error::JobInProgress { .. } => "JobInProgress",
+            Error::FeatureGroupNotFound(_) => "FeatureGroupNotFound",
+            Error::FeatureGroupMismatch { .. } => "FeatureGroupMismatch",
+            Error::OfflineStoreMissing(_) => "OfflineStoreMissing",
+            Error::DataUnreadable(_) => "DataUnreadable",
             Error::Throttled(_) => "Throttled",
             Error::Retryable(_) => "Retryable",
             Error::Aws(_) => "AwsError",
@@ -193,6 +217,13 @@ mod tests {
                 job: "j".into(),
                 status: "InProgress".into(),
             },
+            Error::FeatureGroupNotFound("g".into()),
+            Error::FeatureGroupMismatch {
+                group: "g".into(),
+                message: "m".into(),
+            },
+            Error::OfflineStoreMissing("g".into()),
+            Error::DataUnreadable("d".into()),
             Error::Throttled("t".into()),
             Error::Retryable("r".into()),
             Error::Aws("a".into()),

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cleanup;
 pub mod contract;
 pub mod error;
+pub mod features;
 pub mod footprint;
 pub mod plan;
 pub mod report;

@@ -12,6 +12,7 @@ pub mod endpoint_restore;
 pub mod events;
 pub mod plan_stage;
 pub mod report_stage;
+pub mod features_stage;
 pub mod s3;
 pub mod validate_stage;
 
@@ -73,6 +74,16 @@ where
         }
         _ => Error::Aws(format!("{what}: {}", error_chain(&err))),
     }
+}
+
+/// Whether an AWS error code means throttling.
+pub(crate) fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
+/// An error and its sources on one line.
+pub(crate) fn error_text(err: &dyn std::error::Error) -> String {
+    error_chain(err)
 }
 
 /// The error and its sources on one line (SDK errors put the useful part in the sources).

@@ -33,6 +33,8 @@ pub struct S3Object {
     content_type: Option<String>,
     content_encoding: Option<String>,
     metadata: HashMap<String, String>,
+    /// LastModified, in microseconds since the epoch.
+    last_modified_micros: Option<i64>,
 }
 
 impl S3Object {
@@ -77,6 +79,9 @@ impl S3Object {
             content_type: head.content_type().map(str::to_string),
             content_encoding: head.content_encoding().map(str::to_string),
             metadata: head.metadata().cloned().unwrap_or_default(),
+            last_modified_micros: head
+                .last_modified()
+                .map(|t| t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1000)),
         })
     }
 
@@ -122,6 +127,11 @@ impl S3Object {
     }
 
     /// Size in bytes (also available as `RandomAccess::len`).
+    /// The object's LastModified, in microseconds since the epoch.
+    pub fn last_modified_micros(&self) -> Option<i64> {
+        self.last_modified_micros
+    }
+
     pub fn len_bytes(&self) -> u64 {
         self.size
     }

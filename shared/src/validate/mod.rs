@@ -11,12 +11,12 @@
 //! report with `valid: false` (violations, or `fatal` when the data cannot be read to the end).
 
 mod checks;
-mod compile;
+pub(crate) mod compile;
 mod csv;
-mod decode;
+pub(crate) mod decode;
 mod dqdl_eval;
 mod jsonl;
-mod parquet;
+pub(crate) mod parquet;
 mod swar;
 mod uniq;
 pub(crate) mod values;

@@ -299,7 +299,7 @@ fn to_cell(f: &Field) -> Cell<'_> {
 }
 
 /// Big-endian two's complement unscaled value → f64.
-fn decimal(be: &[u8], scale: i32) -> Option<f64> {
+pub(crate) fn decimal(be: &[u8], scale: i32) -> Option<f64> {
     if be.is_empty() || be.len() > 16 {
         return None;
     }

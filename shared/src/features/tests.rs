@@ -1,0 +1,210 @@
+use serde_json::json;
+
+use super::offline::{file_key, parquet_file, split_s3_uri, Hour};
+use super::*;
+use crate::contract::parse_contract;
+
+fn group() -> FeatureGroup {
+    FeatureGroup {
+        name: "sales".into(),
+        record_identifier: "order_id".into(),
+        event_time: "event_time".into(),
+        features: vec![
+            ("order_id".into(), FeatureType::Integral),
+            ("event_time".into(), FeatureType::String),
+            ("amount".into(), FeatureType::Fractional),
+            ("country".into(), FeatureType::String),
+            ("qty".into(), FeatureType::Integral),
+        ],
+        offline_uri: None,
+        online: true,
+    }
+}
+
+fn section(v: serde_json::Value) -> FeaturesSection {
+    serde_json::from_value(v).unwrap()
+}
+
+fn strings(v: &[Option<&str>]) -> Vec<Option<String>> {
+    v.iter().map(|s| s.map(str::to_string)).collect()
+}
+
+#[test]
+fn parses_the_section() {
+    let yaml = r#"
+name: sales
+columns: [{name: order_id, type: int}]
+features:
+  feature_group: sales-fg
+  record_identifier: order_id
+  event_time_column: order_ts
+  features: [amount, {column: quantity, name: qty}]
+  target_stores: [OnlineStore]
+  concurrency: 8
+"#;
+    let contract = parse_contract(yaml.as_bytes(), "c.yaml").unwrap();
+    let s = FeaturesSection::from_contract(&contract, "c.yaml")
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.feature_group.as_deref(), Some("sales-fg"));
+    let f = s.features.unwrap();
+    assert_eq!((f[1].column(), f[1].feature()), ("quantity", "qty"));
+    assert_eq!((f[0].column(), f[0].feature()), ("amount", "amount"));
+    for bad in [
+        "features: {concurrency: 0}",
+        "features: {target_stores: []}",
+        "features: {nope: 1}",
+    ] {
+        let c = parse_contract(format!("name: x\n{bad}\n").as_bytes(), "c.yaml").unwrap();
+        let err = FeaturesSection::from_contract(&c, "c.yaml").unwrap_err();
+        assert_eq!(err.error_type(), "ContractInvalid", "{bad}");
+    }
+}
+
+#[test]
+fn maps_rows_to_records() {
+    let s = section(
+        json!({"event_time_column": "ts", "features": ["amount", {"column": "quantity", "name": "qty"}]}),
+    );
+    let m = Mapping::plan(&s, &group(), None, 0).unwrap();
+    assert_eq!(m.columns, ["order_id", "ts", "amount", "quantity"]);
+    let r = m
+        .record(&strings(&[
+            Some("7"),
+            Some("2026-11-27 10:00:00.25"),
+            Some(" 1.5 "),
+            None,
+        ]))
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![
+            ("order_id".to_string(), "7".to_string()),
+            ("event_time".to_string(), "2026-11-27T10:00:00.250Z".to_string()),
+            ("amount".to_string(), "1.5".to_string()),
+        ]
+    );
+    let err = |v: &[Option<&str>]| m.record(&strings(v)).unwrap_err().error_type;
+    assert_eq!(
+        err(&[None, Some("2026-11-27T10:00:00Z"), None, None]),
+        "MissingRecordIdentifier"
+    );
+    assert_eq!(err(&[Some("1"), None, None, None]), "MissingEventTime");
+    assert_eq!(
+        err(&[Some("1"), Some("yesterday"), None, None]),
+        "InvalidEventTime"
+    );
+    assert_eq!(
+        err(&[Some("1"), Some("1700000000"), Some("abc"), None]),
+        "TypeMismatch"
+    );
+    assert_eq!(err(&[Some("x1"), Some("1700000000"), None, None]), "TypeMismatch");
+    assert_eq!(
+        err(&[Some("1"), Some("1700000000"), None, Some("2.5")]),
+        "TypeMismatch"
+    );
+}
+
+#[test]
+fn default_mapping_and_run_event_time() {
+    let s = section(json!({}));
+    let cols: Vec<String> = ["order_id", "amount", "country", "other"]
+        .map(String::from)
+        .to_vec();
+    let run = parse_event_time("2026-11-27T09:30:00Z").unwrap();
+    let m = Mapping::plan(&s, &group(), Some(&cols), run).unwrap();
+    assert_eq!(m.columns, ["order_id", "amount", "country"]);
+    let r = m.record(&strings(&[Some("1"), Some("2"), Some("FR")])).unwrap();
+    assert_eq!(
+        r[1],
+        ("event_time".to_string(), "2026-11-27T09:30:00Z".to_string())
+    );
+    assert_eq!(r.len(), 4);
+}
+
+#[test]
+fn mapping_errors_are_typed() {
+    let unknown = section(json!({"features": ["nope"]}));
+    let err = Mapping::plan(&unknown, &group(), None, 0).unwrap_err();
+    assert_eq!(err.error_type(), "FeatureGroupMismatch");
+    let cols = vec!["order_id".to_string()];
+    let missing_column = section(json!({"event_time_column": "ts"}));
+    let err = Mapping::plan(&missing_column, &group(), Some(&cols), 0).unwrap_err();
+    assert_eq!(err.error_type(), "FeatureGroupMismatch");
+}
+
+#[test]
+fn event_time_formats() {
+    let t = parse_event_time("2026-11-27T10:00:00Z").unwrap();
+    assert_eq!(
+        format_event_time(t, FeatureType::String).unwrap(),
+        "2026-11-27T10:00:00Z"
+    );
+    assert_eq!(
+        format_event_time(t, FeatureType::Fractional).unwrap(),
+        "1795773600"
+    );
+    assert_eq!(
+        format_event_time(t + 250_000, FeatureType::Fractional).unwrap(),
+        "1795773600.25"
+    );
+    assert_eq!(format_event_time(t, FeatureType::Integral), None);
+    assert_eq!(parse_event_time("1795773600.5"), Some(t + 500_000));
+    assert_eq!(parse_event_time(""), None);
+}
+
+#[test]
+fn offline_layout() {
+    let t = parse_event_time("2026-11-27T09:59:59.999Z").unwrap();
+    let h = Hour::of(t);
+    assert_eq!(h.path(), "year=2026/month=11/day=27/hour=09");
+    let (bucket, prefix) =
+        split_s3_uri("s3://b/off/123/sagemaker/us-east-1/offline-store/g-1/data/").unwrap();
+    assert_eq!(
+        (bucket.as_str(), prefix.as_str()),
+        ("b", "off/123/sagemaker/us-east-1/offline-store/g-1/data")
+    );
+    let k1 = file_key(&prefix, h, t, "etag1", 1);
+    assert!(k1.starts_with("off/123/sagemaker/us-east-1/offline-store/g-1/data/year=2026/month=11/day=27/hour=09/20261127T095959Z_"), "{k1}");
+    assert!(k1.ends_with(".parquet"));
+    assert_eq!(k1, file_key(&prefix, h, t, "etag1", 1));
+    assert_ne!(k1, file_key(&prefix, h, t, "etag2", 1));
+}
+
+#[test]
+fn offline_parquet_reads_back() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let g = group();
+    let rows = vec![
+        strings(&[
+            Some("1"),
+            Some("2026-11-27T09:00:00Z"),
+            Some("1.5"),
+            Some("FR"),
+            None,
+        ]),
+        strings(&[Some("2"), Some("2026-11-27T09:10:00Z"), None, None, Some("3")]),
+    ];
+    let bytes = parquet_file(&g.features, &rows, 1_000_000).unwrap();
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+    let rows: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| r.unwrap().to_string())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("order_id: 1")
+            && rows[0].contains("amount: 1.5")
+            && rows[0].contains("country: \"FR\""),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].contains("qty: 3")
+            && rows[1].contains("amount: null")
+            && rows[1].contains("is_deleted: false"),
+        "{}",
+        rows[1]
+    );
+}

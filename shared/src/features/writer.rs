@@ -1,0 +1,424 @@
+//! The online writer: rows → `PutRecord`, at bounded in-flight concurrency, with adaptive retries.
+//!
+//! - Rows come from [`super::rows`] on a blocking thread, in order. Each row is mapped to a record
+//!   ([`Mapping::record`]); a row that cannot be mapped is a failure at once (no request).
+//! - At most `concurrency` PutRecord requests are in flight. The limit adapts (AIMD): a throttling answer
+//!   cuts it by a quarter (at most once per 50 ms), and every `limit` successes raise it by one back up to
+//!   `concurrency`.
+//! - Throttling, 5xx, timeouts and connection failures are retried with full-jitter exponential backoff
+//!   (`random(0, min(cap, base × 2^attempt))`). The SDK's own retries are off for this client, so every
+//!   attempt is seen here and a row is counted exactly once: `written` on its first success, `failed`
+//!   once its attempts run out or the service rejects it (`ValidationError`).
+//! - Past the deadline no new row is taken; the requests in flight finish (their retries stop at the
+//!   drain deadline), and the continuation names the first row not taken. Every row before it is written
+//!   or reported failed, none after it was sent: the next invocation resumes with no gap and no duplicate.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sagemakerfeaturestoreruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemakerfeaturestoreruntime::types::{FeatureValue, TargetStore as SdkTargetStore};
+use aws_sdk_sagemakerfeaturestoreruntime::Client as FeatureStoreClient;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::rows::{Resume, Row};
+use super::{FeatureGroup, Mapping, RowError, TargetStore};
+use crate::{Error, Result};
+
+/// How the writer behaves.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Most PutRecord requests in flight.
+    pub concurrency: usize,
+    pub target_stores: Option<Vec<TargetStore>>,
+    /// No row is taken after this instant.
+    pub deadline: Option<Instant>,
+    /// Retries stop after this instant (requests in flight are drained by then).
+    pub drain_deadline: Option<Instant>,
+    /// Attempts per record (first try included).
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Failure lines kept for the report (all failures are counted).
+    pub max_failure_lines: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            concurrency: super::DEFAULT_CONCURRENCY,
+            target_stores: None,
+            deadline: None,
+            drain_deadline: None,
+            max_attempts: 10,
+            backoff_base: Duration::from_millis(20),
+            backoff_cap: Duration::from_secs(2),
+            max_failure_lines: 100_000,
+        }
+    }
+}
+
+/// One row that was not written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// 1-based data row number (header excluded), as in validation reports.
+    pub row: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    pub error_type: String,
+    pub message: String,
+}
+
+/// What one run of the writer did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Rows taken (each is then written or failed).
+    pub read: u64,
+    pub written: u64,
+    pub failed: u64,
+    /// PutRecord attempts retried (throttling, 5xx, network).
+    pub retries: u64,
+    pub throttled: u64,
+    /// The first failures (up to `max_failure_lines`).
+    pub failures: Vec<Failure>,
+    /// Set when the deadline stopped the run before the end of the data: where to resume.
+    pub continuation: Option<Resume>,
+}
+
+/// AIMD limit on requests in flight.
+struct Limiter {
+    permits: Arc<Semaphore>,
+    max: usize,
+    limit: AtomicUsize,
+    successes: AtomicUsize,
+    last_cut: Mutex<Instant>,
+}
+
+impl Limiter {
+    fn new(max: usize) -> Limiter {
+        Limiter {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+            limit: AtomicUsize::new(max),
+            successes: AtomicUsize::new(0),
+            last_cut: Mutex::new(Instant::now() - Duration::from_secs(1)),
+        }
+    }
+
+    fn on_success(&self) {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if limit < self.max && self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
+            self.successes.store(0, Ordering::Relaxed);
+            self.limit.fetch_add(1, Ordering::Relaxed);
+            self.permits.add_permits(1);
+        }
+    }
+
+    fn on_throttle(&self) {
+        let mut last = self.last_cut.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() < Duration::from_millis(50) {
+            return;
+        }
+        *last = Instant::now();
+        let limit = self.limit.load(Ordering::Relaxed);
+        let cut = limit / 4;
+        if cut > 0 {
+            let forgotten = self.permits.forget_permits(cut);
+            self.limit.fetch_sub(forgotten, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why one attempt failed.
+enum Attempt {
+    Retry { throttled: bool, text: String },
+    Reject(RowError),
+    Fatal(Error),
+}
+
+/// Write `rows` (received from the row reader) to `group` with PutRecord.
+pub async fn write_online(
+    client: &FeatureStoreClient,
+    group: &FeatureGroup,
+    mapping: &Mapping,
+    opts: &WriteOptions,
+    start: Resume,
+    rows: tokio::sync::mpsc::Receiver<Vec<Row>>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<WriteOutcome> {
+    let mut rows = rows;
+    let limiter = Arc::new(Limiter::new(opts.concurrency.max(1)));
+    let retries = Arc::new(AtomicU64::new(0));
+    let throttled = Arc::new(AtomicU64::new(0));
+    let stores: Option<Vec<SdkTargetStore>> = opts.target_stores.as_ref().map(|s| {
+        s.iter()
+            .map(|t| match t {
+                TargetStore::OnlineStore => SdkTargetStore::OnlineStore,
+                TargetStore::OfflineStore => SdkTargetStore::OfflineStore,
+            })
+            .collect()
+    });
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        group: group.name.clone(),
+        stores,
+        max_attempts: opts.max_attempts.max(1),
+        base: opts.backoff_base,
+        cap: opts.backoff_cap,
+        drain_deadline: opts.drain_deadline,
+        limiter: limiter.clone(),
+        retries: retries.clone(),
+        throttled: throttled.clone(),
+    });
+
+    let mut out = WriteOutcome::default();
+    let mut tasks: JoinSet<(u64, String, std::result::Result<(), Attempt>)> = JoinSet::new();
+    let mut fatal: Option<Error> = None;
+    let mut next = start;
+    let mut stopped = false;
+    'rows: while let Some(batch) = rows.recv().await {
+        for row in batch {
+            while let Some(done) = tasks.try_join_next() {
+                settle(done, &mut out, opts, &mut fatal, &limiter);
+            }
+            if fatal.is_some() || opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                stopped = true;
+                break 'rows;
+            }
+            let permit = tokio::select! {
+                p = limiter.permits.clone().acquire_owned() => p.map_err(|_| Error::Retryable("writer stopped".into()))?,
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    settle(done, &mut out, opts, &mut fatal, &limiter);
+                    limiter.permits.clone().acquire_owned().await.map_err(|_| Error::Retryable("writer stopped".into()))?
+                }
+            };
+            if fatal.is_some() || opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                stopped = true;
+                break 'rows;
+            }
+            out.read += 1;
+            next = Resume {
+                next_row: row.index + 1,
+                byte_offset: row.end_offset,
+            };
+            let record = row
+                .values
+                .map_err(|m| RowError::new("InvalidRecord", m))
+                .and_then(|values| mapping.record(&values));
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    drop(permit);
+                    fail(&mut out, opts, row.index, None, e);
+                    progress(out.written + out.failed);
+                    continue;
+                }
+            };
+            let ctx = ctx.clone();
+            let index = row.index;
+            tasks.spawn(async move {
+                let id = record[0].1.clone();
+                let result = ctx.put(record, index).await;
+                drop(permit);
+                (index, id, result)
+            });
+            progress(out.written + out.failed);
+        }
+    }
+    // Drain: every row taken ends written or failed.
+    while let Some(done) = tasks.join_next().await {
+        settle(done, &mut out, opts, &mut fatal, &limiter);
+    }
+    progress(out.written + out.failed);
+    out.retries = retries.load(Ordering::Relaxed);
+    out.throttled = throttled.load(Ordering::Relaxed);
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    if stopped {
+        out.continuation = Some(next);
+    }
+    Ok(out)
+}
+
+fn settle(
+    done: std::result::Result<(u64, String, std::result::Result<(), Attempt>), tokio::task::JoinError>,
+    out: &mut WriteOutcome,
+    opts: &WriteOptions,
+    fatal: &mut Option<Error>,
+    limiter: &Limiter,
+) {
+    match done {
+        Ok((_, _, Ok(()))) => {
+            out.written += 1;
+            limiter.on_success();
+        }
+        Ok((index, id, Err(Attempt::Reject(e)))) => fail(out, opts, index, Some(id), e),
+        Ok((index, id, Err(Attempt::Retry { throttled, text }))) => {
+            let kind = if throttled { "Throttled" } else { "Retryable" };
+            fail(
+                out,
+                opts,
+                index,
+                Some(id),
+                RowError::new(kind, format!("gave up after retries: {text}")),
+            )
+        }
+        Ok((index, id, Err(Attempt::Fatal(e)))) => {
+            fail(
+                out,
+                opts,
+                index,
+                Some(id),
+                RowError::new(e.error_type(), e.to_string()),
+            );
+            fatal.get_or_insert(e);
+        }
+        Err(e) => {
+            fatal.get_or_insert(Error::Retryable(format!("a PutRecord task failed: {e}")));
+        }
+    }
+}
+
+fn fail(out: &mut WriteOutcome, opts: &WriteOptions, index: u64, id: Option<String>, e: RowError) {
+    out.failed += 1;
+    if out.failures.len() < opts.max_failure_lines {
+        out.failures.push(Failure {
+            row: index + 1,
+            record_id: id,
+            error_type: e.error_type,
+            message: e.message,
+        });
+    }
+}
+
+struct Ctx {
+    client: FeatureStoreClient,
+    group: String,
+    stores: Option<Vec<SdkTargetStore>>,
+    max_attempts: u32,
+    base: Duration,
+    cap: Duration,
+    drain_deadline: Option<Instant>,
+    limiter: Arc<Limiter>,
+    retries: Arc<AtomicU64>,
+    throttled: Arc<AtomicU64>,
+}
+
+impl Ctx {
+    async fn put(&self, record: Vec<(String, String)>, index: u64) -> std::result::Result<(), Attempt> {
+        let values: Vec<FeatureValue> = record
+            .into_iter()
+            .map(|(name, value)| {
+                FeatureValue::builder()
+                    .feature_name(name)
+                    .value_as_string(value)
+                    .build()
+            })
+            .collect();
+        let mut rng = seed(index);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .put_record()
+                .feature_group_name(&self.group)
+                .set_record(Some(values.clone()))
+                .set_target_stores(self.stores.clone())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => classify(&self.group, e),
+            };
+            let Attempt::Retry { throttled, .. } = &err else {
+                return Err(err);
+            };
+            if *throttled {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                self.limiter.on_throttle();
+            }
+            if attempt >= self.max_attempts {
+                return Err(err);
+            }
+            // Full jitter: uniform in [0, min(cap, base × 2^attempt)).
+            let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
+            let sleep = ceiling.mul_f64(next_f64(&mut rng));
+            if self.drain_deadline.is_some_and(|d| Instant::now() + sleep >= d) {
+                return Err(err);
+            }
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(sleep).await;
+        }
+    }
+}
+
+/// Throttling, 5xx, timeouts and connection failures are retried; `ValidationError` (and any other 4xx)
+/// fails the record; a missing feature group or access denied stops the run.
+fn classify<E>(
+    group: &str,
+    err: SdkError<E, aws_sdk_sagemakerfeaturestoreruntime::config::http::HttpResponse>,
+) -> Attempt
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    let code = err.code().unwrap_or("").to_string();
+    let message = err.message().unwrap_or("").to_string();
+    let text = if code.is_empty() {
+        format!("PutRecord: {}", crate::aws::error_text(&err))
+    } else {
+        format!("PutRecord: {code} (HTTP {status}): {message}")
+    };
+    match &err {
+        SdkError::ServiceError(_) => {
+            let throttled = status == 429 || crate::aws::is_throttling_code(&code);
+            if throttled || status >= 500 {
+                Attempt::Retry { throttled, text }
+            } else if code == "ResourceNotFound" {
+                Attempt::Fatal(Error::FeatureGroupNotFound(group.to_string()))
+            } else if code == "AccessForbidden" || status == 403 {
+                Attempt::Fatal(Error::Aws(text))
+            } else {
+                let code = if code.is_empty() {
+                    "ServiceError".to_string()
+                } else {
+                    code
+                };
+                Attempt::Reject(RowError::new(&code, message))
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Attempt::Retry {
+            throttled: false,
+            text,
+        },
+        SdkError::ResponseError(_) if status >= 500 || status == 0 => Attempt::Retry {
+            throttled: false,
+            text,
+        },
+        _ => Attempt::Fatal(Error::Aws(text)),
+    }
+}
+
+fn seed(index: u64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// splitmix64 → [0, 1).
+fn next_f64(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
