@@ -10,9 +10,9 @@ pub mod config;
 pub mod contracts;
 pub mod endpoint_restore;
 pub mod events;
+pub mod features_stage;
 pub mod plan_stage;
 pub mod report_stage;
-pub mod features_stage;
 pub mod s3;
 pub mod validate_stage;
 
