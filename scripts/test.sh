@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
-#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh), and the
+#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh),
+#      asl-validator (npm, pinned) into tools/asl-validator             (scripts/setup-node.sh), and the
 #      deployment tools (sam, cfn-lint, checkov, cargo-lambda; pinned) into .tools/ (scripts/setup-tools.sh)
 #   2. cargo fmt --check
 #   3. cargo clippy on every target, warnings are errors
@@ -21,6 +22,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "emulator: moto[server] in .venv"
 bash scripts/setup-moto.sh
+
+step "asl-validator (npm, pinned) in tools/asl-validator"
+bash scripts/setup-node.sh
 
 step "deployment tools in .tools/"
 bash scripts/setup-tools.sh

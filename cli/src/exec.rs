@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use greenpipe_statemachine::{load, substitute, Execution, LoadError, RunContext, StateMachine};
+use greenpipe_statemachine::{
+    load, substitute, Clock, Execution, FastClock, LoadError, RunContext, StateMachine, SystemClock,
+};
 use serde_json::{json, Value};
 
 use crate::tasks::{self, Tasks};
@@ -23,9 +25,11 @@ use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
     after_help = "Exit codes: 0 the execution succeeded (its output JSON on stdout), 1 it failed \
                         ({\"error\", \"cause\"} on stdout), 2 usage error or a definition that does not load.\n\n\
                         Task states: --task overrides first; then Lambda functions by name: --lambda \
-                        endpoints, greenpipe's own functions (validate-dataset) in this process, any other \
-                        function through Lambda Invoke with the standard AWS configuration (AWS_ENDPOINT_URL, \
-                        AWS_REGION, credentials). Other service integrations are not supported yet.\n\n\
+                        endpoints, greenpipe's own functions (validate-dataset, register-catalog) in this process, any \
+                        other function through Lambda Invoke with the standard AWS configuration \
+                        (AWS_ENDPOINT_URL, AWS_REGION, credentials). SageMaker createTrainingJob[.sync], \
+                        createModel and createTransformJob[.sync] call SageMaker with the same configuration \
+                        (.sync: Describe until the job ends). Other service integrations are not supported yet.\n\n\
                         Examples:\n  \
                         greenpipe exec examples/workflows/hourly-summary.asl.json --input @orders.json --fast\n  \
                         greenpipe exec flow.asl.json --lambda notify=http://127.0.0.1:9000 --history\n  \
@@ -101,10 +105,13 @@ pub fn run(args: &ExecArgs) -> ExitCode {
     };
     let execution = runtime.block_on(async {
         // Built inside the runtime: the SDK clients for --lambda endpoints expect one.
-        let mut ctx = RunContext::new(Arc::new(Tasks::new(overrides, &args.lambdas)));
-        if args.fast {
-            ctx = ctx.fast();
-        }
+        let clock: Arc<dyn Clock> = if args.fast {
+            Arc::new(FastClock::default())
+        } else {
+            Arc::new(SystemClock)
+        };
+        let tasks = Tasks::new(overrides, &args.lambdas).with_clock(clock.clone());
+        let mut ctx = RunContext::new(Arc::new(tasks)).with_clock(clock);
         if let Some(context) = &context {
             ctx = ctx.with_context(context);
         }
@@ -183,13 +190,25 @@ fn prepare(args: &ExecArgs) -> Result<Prepared, String> {
             return Err(format!("--task {state}: given more than once"));
         }
     }
-    let problems: Vec<String> = task_states
+    let mut problems: Vec<String> = task_states
         .iter()
         .filter(|(name, _)| !overrides.contains_key(name))
         .filter_map(|(name, resource)| {
             tasks::unsupported(resource).map(|why| format!("  state '{name}': {why}"))
         })
         .collect();
+    // The definition loaded, so it is JSON.
+    let definition: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    problems.extend(
+        tasks::check_definition(&definition)
+            .into_iter()
+            .filter(|p| {
+                !overrides
+                    .keys()
+                    .any(|name| p.starts_with(&format!("state '{name}'")))
+            })
+            .map(|p| format!("  {p}")),
+    );
     if !problems.is_empty() {
         return Err(format!(
             "{shown} cannot run here:\n{}\n(replace such a task's result with --task STATE=RESULT.json)",

@@ -6,6 +6,8 @@
 mod demo;
 mod exec;
 mod features;
+mod run;
+mod sagemaker;
 mod summary;
 mod tasks;
 mod validate;
@@ -43,6 +45,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole pipeline (statemachine/pipeline.asl.json) locally: the bundled sample by default.
+    ///
+    /// validate-dataset, then the state machine, with greenpipe's executor. S3 is embedded (or an
+    /// emulator's); SageMaker, Glue and Feature Store steps are planned unless --emulator is given.
+    Run(run::RunArgs),
     /// Validate one dataset (a local file or an S3 object) against a data contract.
     Validate(ValidateArgs),
     /// Validate the bundled sample datasets (one valid, one invalid) against the bundled sales contract.
@@ -98,6 +105,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Exec(args) => return exec::run(&args),
         Command::Features(args) => features::run(&args),
+        Command::Run(args) => return run::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -9,6 +9,11 @@
 //!      dependencies built from the environment on first use;
 //!    - any other function: Lambda Invoke with the standard AWS configuration (`AWS_ENDPOINT_URL`, ...).
 //!
+//! 3. SageMaker's optimized integrations (`createTrainingJob[.sync]`, `createModel`,
+//!    `createTransformJob[.sync]`, see [`crate::sagemaker`]) through the SDK with the standard AWS
+//!    configuration; or, when the runner plans instead of calling ([`Tasks::planning`]), the request is
+//!    checked, recorded and answered with a labelled planned result.
+//!
 //! Other service integrations are refused before the run starts ([`unsupported`]).
 //!
 //! Errors follow Step Functions: a function error fails the task with the function's `errorType` as the
@@ -17,46 +22,108 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
-use greenpipe_statemachine::{async_trait, names, TaskError, TaskRunner};
+use greenpipe_statemachine::{async_trait, names, Clock, SystemClock, TaskError, TaskRunner};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
+
+use crate::sagemaker::{self, Api, SageMaker};
 
 /// The optimized Lambda integration (request-response); `.waitForTaskToken` is not supported.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 /// Region for `--lambda` endpoints when the environment names none (local endpoints ignore it).
 const LOCAL_REGION: &str = "us-east-1";
+/// The account in planned results' ARNs (nothing was created in any account).
+const PLANNED_ACCOUNT: &str = "000000000000";
 
 /// greenpipe's Lambda functions that run in this process, by function name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OwnFunction {
     ValidateDataset,
+    RegisterCatalog,
 }
 
 impl OwnFunction {
     fn by_name(name: &str) -> Option<OwnFunction> {
         match name {
             "validate-dataset" => Some(OwnFunction::ValidateDataset),
+            "register-catalog" => Some(OwnFunction::RegisterCatalog),
             _ => None,
+        }
+    }
+
+    /// AWS services the function calls besides S3 (which `greenpipe run` embeds): without an endpoint
+    /// for them, a planning runner plans the function's task instead of running it.
+    fn needs(self) -> Option<&'static str> {
+        match self {
+            OwnFunction::ValidateDataset => None,
+            OwnFunction::RegisterCatalog => Some("Glue"),
         }
     }
 }
 
+/// A step that was planned, not run: what would have been sent, and why it was not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub state: String,
+    pub resource: String,
+    /// The request (SageMaker API fields, or the Lambda payload) exactly as it would be sent.
+    pub request: Value,
+    pub reason: String,
+}
+
 /// Why a Task resource cannot run under `greenpipe exec`, or `None` when it can.
 pub fn unsupported(resource: &str) -> Option<String> {
-    if resource == LAMBDA_INVOKE || function_arn_name(resource).is_some() {
+    if resource == LAMBDA_INVOKE || function_arn_name(resource).is_some() || Api::parse(resource).is_some() {
         return None;
     }
     Some(format!(
         "resource {resource} is not supported by `greenpipe exec` yet: only Lambda functions (function ARNs \
-         and {LAMBDA_INVOKE}) and --task overrides are"
+         and {LAMBDA_INVOKE}), SageMaker createTrainingJob[.sync], createModel and createTransformJob[.sync], \
+         and --task overrides are"
     ))
+}
+
+/// Load-time problems of a definition's Task states for this runner: each Task state's Parameters
+/// checked against the integration it names (`{"States": ...}` walked through branches and
+/// item processors). Each problem names the state and the field.
+pub fn check_definition(definition: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    walk_states(definition, &mut |name, state| {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        if let Some(api) = Api::parse(resource) {
+            for p in sagemaker::check_template(api, state.get("Parameters")) {
+                problems.push(format!("state '{name}': {p}"));
+            }
+        }
+    });
+    problems
+}
+
+fn walk_states(graph: &Value, f: &mut dyn FnMut(&str, &Value)) {
+    let Some(states) = graph["States"].as_object() else {
+        return;
+    };
+    for (name, state) in states {
+        if state["Type"] == "Task" {
+            f(name, state);
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            walk_states(branch, f);
+        }
+        for key in ["ItemProcessor", "Iterator"] {
+            if state.get(key).is_some() {
+                walk_states(&state[key], f);
+            }
+        }
+    }
 }
 
 /// The function name of `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
@@ -194,7 +261,13 @@ pub struct Tasks {
     sdk: OnceCell<SdkConfig>,
     lambda: OnceCell<aws_sdk_lambda::Client>,
     validate_dataset: OnceCell<validate_dataset::Deps>,
+    register_catalog: OnceCell<register_catalog::Deps>,
+    sagemaker: OnceCell<SageMaker>,
     local_requests: AtomicU64,
+    clock: Arc<dyn Clock>,
+    /// Plan (record and answer) instead of calling services without an endpoint here.
+    planning: bool,
+    planned: Mutex<Vec<Planned>>,
 }
 
 impl Tasks {
@@ -233,8 +306,79 @@ impl Tasks {
             sdk: OnceCell::new(),
             lambda: OnceCell::new(),
             validate_dataset: OnceCell::new(),
+            register_catalog: OnceCell::new(),
+            sagemaker: OnceCell::new(),
             local_requests: AtomicU64::new(0),
+            clock: Arc::new(SystemClock),
+            planning: false,
+            planned: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The run's clock: `.sync` integrations pause on it between Describe calls.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Tasks {
+        self.clock = clock;
+        self
+    }
+
+    /// Plan instead of calling: SageMaker integrations and greenpipe functions that need a service other
+    /// than S3 are checked and recorded ([`Tasks::planned`]), and answered with a labelled planned
+    /// result; nothing is sent to those services.
+    pub fn planning(mut self, planning: bool) -> Tasks {
+        self.planning = planning;
+        self
+    }
+
+    /// The steps planned so far, in the order they were reached.
+    pub fn planned(&self) -> Vec<Planned> {
+        self.planned.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn plan(&self, state: &str, resource: &str, request: &Value, reason: String) {
+        if let Ok(mut planned) = self.planned.lock() {
+            planned.push(Planned {
+                state: state.to_string(),
+                resource: resource.to_string(),
+                request: request.clone(),
+                reason,
+            });
+        }
+    }
+
+    async fn run_sagemaker(
+        &self,
+        api: Api,
+        resource: &str,
+        params: Value,
+        state: &str,
+        submitted: &(dyn Fn(Value) + Send + Sync),
+    ) -> Result<Value, TaskError> {
+        if self.planning {
+            sagemaker::check_request(api, &params, state)?;
+            let region = self
+                .sdk()
+                .await
+                .region()
+                .map_or("us-east-1", |r| r.as_ref())
+                .to_string();
+            self.plan(
+                state,
+                resource,
+                &params,
+                "no SageMaker endpoint is configured".into(),
+            );
+            return Ok(sagemaker::planned_result(api, &params, &region, PLANNED_ACCOUNT));
+        }
+        let runner = self
+            .sagemaker
+            .get_or_init(|| async {
+                SageMaker {
+                    client: aws_sdk_sagemaker::Client::new(self.sdk().await),
+                    clock: self.clock.clone(),
+                }
+            })
+            .await;
+        runner.run(api, params, state, submitted).await
     }
 
     async fn sdk(&self) -> &SdkConfig {
@@ -279,6 +423,19 @@ impl Tasks {
                     .await
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
+            OwnFunction::RegisterCatalog => {
+                let deps = self
+                    .register_catalog
+                    .get_or_try_init(|| async {
+                        let config = register_catalog::Config::from_env()?;
+                        Ok::<_, greenpipe::Error>(register_catalog::Deps::new(config, self.sdk().await))
+                    })
+                    .await
+                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+                register_catalog::function_handler(deps, event)
+                    .await
+                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
+            }
         };
         let n = self.local_requests.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Invoked {
@@ -298,20 +455,72 @@ impl Tasks {
 #[async_trait]
 impl TaskRunner for Tasks {
     async fn invoke(&self, resource: &str, params: Value, state: &str) -> Result<Value, TaskError> {
+        self.invoke_observed(resource, params, state, &|_| {}).await
+    }
+
+    async fn invoke_observed(
+        &self,
+        resource: &str,
+        params: Value,
+        state: &str,
+        submitted: &(dyn Fn(Value) + Send + Sync),
+    ) -> Result<Value, TaskError> {
         if let Some(result) = self.overrides.get(state) {
             return Ok(result.clone());
         }
-        if resource == LAMBDA_INVOKE {
+        if let Some(api) = Api::parse(resource) {
+            return self.run_sagemaker(api, resource, params, state, submitted).await;
+        }
+        let (call, integration) = if resource == LAMBDA_INVOKE {
             let call = Call::integration(params).map_err(|e| {
                 TaskError::new(names::RUNTIME, format!("state '{state}': {LAMBDA_INVOKE}: {e}"))
             })?;
-            return Ok(self.invoke_lambda(&call).await?.integration_result());
-        }
-        if let Some(call) = Call::direct(resource, params) {
-            return Ok(self.invoke_lambda(&call).await?.payload);
-        }
-        let why = unsupported(resource).unwrap_or_else(|| format!("resource {resource} is not supported"));
-        Err(TaskError::new(names::RUNTIME, format!("state '{state}': {why}")))
+            (call, true)
+        } else if let Some(call) = Call::direct(resource, params) {
+            (call, false)
+        } else {
+            let why =
+                unsupported(resource).unwrap_or_else(|| format!("resource {resource} is not supported"));
+            return Err(TaskError::new(names::RUNTIME, format!("state '{state}': {why}")));
+        };
+        let needs = OwnFunction::by_name(&call.name)
+            .filter(|_| self.planning && !self.endpoints.contains_key(&call.name))
+            .and_then(OwnFunction::needs);
+        let invoked = match needs {
+            Some(service) => {
+                self.plan(
+                    state,
+                    resource,
+                    &call.payload,
+                    format!(
+                        "{} calls {service}, and no {service} endpoint is configured",
+                        call.name
+                    ),
+                );
+                planned_invocation(&call, service)
+            }
+            None => self.invoke_lambda(&call).await?,
+        };
+        Ok(if integration {
+            invoked.integration_result()
+        } else {
+            invoked.payload
+        })
+    }
+}
+
+/// The answer of a planned function: labelled, and empty of results.
+fn planned_invocation(call: &Call, service: &str) -> Invoked {
+    Invoked {
+        payload: json!({
+            "planned": true,
+            "function": call.name,
+            "reason": format!("not run: it needs {service}, which has no local endpoint"),
+        }),
+        status_code: 200,
+        executed_version: "$LATEST".into(),
+        request_id: "greenpipe-planned".into(),
+        log_result: None,
     }
 }
 

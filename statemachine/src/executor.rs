@@ -56,6 +56,20 @@ pub struct ResultWriterRequest {
 pub trait TaskRunner: Send + Sync {
     async fn invoke(&self, resource: &str, params: Value, state: &str) -> Result<Value, TaskError>;
 
+    /// [`TaskRunner::invoke`] for runners that report progress: a `.sync` integration calls
+    /// `submitted` with the response of its create call once the job is accepted, which the history
+    /// records as a `TaskSubmitted` event (as Step Functions does) while the runner waits for the job.
+    async fn invoke_observed(
+        &self,
+        resource: &str,
+        params: Value,
+        state: &str,
+        submitted: &(dyn Fn(Value) + Send + Sync),
+    ) -> Result<Value, TaskError> {
+        let _ = submitted;
+        self.invoke(resource, params, state).await
+    }
+
     /// Lists the items of a Distributed Map's ItemReader (e.g. an S3 listing or a parsed object).
     async fn read_items(&self, request: &ItemReaderRequest, state: &str) -> Result<Vec<Value>, TaskError> {
         Err(TaskError::new(

@@ -177,7 +177,22 @@ impl Exec<'_> {
             (None, Some(h)) => Some((h, names::HEARTBEAT_TIMEOUT)),
             (None, None) => None,
         };
-        let call = self.rc.tasks.invoke(&t.resource, params, &st.name);
+        // TaskSubmitted is recorded live, in this task's thread, while the runner waits on the job.
+        let thread = std::sync::Mutex::new(*th);
+        let on_submitted = |out: Value| {
+            if let Ok(mut thread) = thread.lock() {
+                let d = with(Value::Object(history::payload("output", &out)));
+                self.record(
+                    &mut thread,
+                    EventType::TaskSubmitted,
+                    Some(("taskSubmittedEventDetails", d)),
+                );
+            }
+        };
+        let call = self
+            .rc
+            .tasks
+            .invoke_observed(&t.resource, params, &st.name, &on_submitted);
         let outcome = match limit {
             Some((secs, name)) => match tokio::time::timeout(Duration::from_secs(secs), call).await {
                 Ok(r) => r.map_err(StatesError::from),
@@ -188,6 +203,9 @@ impl Exec<'_> {
             },
             None => call.await.map_err(StatesError::from),
         };
+        if let Ok(thread) = thread.lock() {
+            *th = *thread;
+        }
         // Check the result before it is serialised into the history.
         let outcome = outcome.and_then(|v| match size_within(&v, self.rc.payload_limit) {
             Some(_) => Ok(v),

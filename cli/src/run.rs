@@ -1,0 +1,629 @@
+//! `greenpipe run`: the real pipeline definition (statemachine/pipeline.asl.json), executed on this
+//! machine by greenpipe's executor over a dataset: the bundled sample by default, a local folder, or
+//! an S3 prefix.
+//!
+//! Storage: with no emulator, an S3-compatible server over a local folder (s3s-fs) runs in this
+//! process and `AWS_ENDPOINT_URL` points at it, so validate-dataset and the other stages run unchanged
+//! with their real SDK calls. Services with no embedded store (SageMaker, Glue, Feature Store) are then
+//! planned: their requests are checked, printed and answered with a labelled planned result. With
+//! `--emulator URL` (or `AWS_ENDPOINT_URL` already set) every service is called there instead.
+//!
+//! Per data object: validate-dataset (in this process), then one execution of the definition with the
+//! execution input validate-dataset would have started it with. Waits and retry intervals take no time
+//! (the executor's fast clock). Exit codes: 0 every execution succeeded, 1 one failed, 2 nothing could
+//! run (usage, store or definition error).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use clap::Args;
+use greenpipe_statemachine::{
+    load, substitute, Clock, EventType, Execution, FastClock, HistoryEvent, RunContext, StateMachine,
+    TaskRunner,
+};
+use serde_json::{json, Value};
+
+use crate::tasks::{self, Planned, Tasks};
+use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
+
+const DEFINITION: &str = include_str!("../../statemachine/pipeline.asl.json");
+const DEFINITION_NAME: &str = "statemachine/pipeline.asl.json";
+/// The bundled sample: (key, bytes). The contract sits where validate-dataset looks for it.
+const SAMPLE: [(&str, &[u8]); 2] = [
+    (
+        "contracts/incoming/sales.yaml",
+        include_bytes!("../../contracts/sales.yaml"),
+    ),
+    (
+        "incoming/sales/sales.csv",
+        include_bytes!("../../samples/sales.csv"),
+    ),
+];
+/// The bucket local runs use (in the embedded store or the emulator).
+const LOCAL_BUCKET: &str = "greenpipe-local";
+const REGION: &str = "us-east-1";
+/// Access key and secret of the embedded store (local only; it holds nothing secret).
+const LOCAL_KEY: &str = "greenpipe-local";
+const ACCOUNT: &str = "123456789012";
+/// The pipeline's Lambda functions, as DefinitionSubstitutions keys and function names.
+const FUNCTIONS: [(&str, &str); 6] = [
+    ("ValidateDatasetFunctionArn", "validate-dataset"),
+    ("RegisterCatalogFunctionArn", "register-catalog"),
+    ("WriteFeaturesFunctionArn", "write-features"),
+    ("PlanTrainingFunctionArn", "plan-training"),
+    ("PlanTransformFunctionArn", "plan-transform"),
+    ("ReportRunFunctionArn", "report-run"),
+];
+
+#[derive(Args)]
+#[command(
+    after_help = "Exit codes: 0 every execution succeeded, 1 one failed, 2 nothing could run.\n\n\
+                        With no emulator, S3 is an in-process store over --store (default \
+                        .greenpipe/store), and SageMaker, Glue and Feature Store steps are planned: \
+                        their exact requests are printed, nothing is sent. With --emulator (e.g. moto's \
+                        server) or AWS_ENDPOINT_URL set, every service is called there.\n\n\
+                        Examples:\n  \
+                        greenpipe run\n  \
+                        greenpipe run my-data/            # contracts/... and data files, keys = paths\n  \
+                        greenpipe run s3://bucket/incoming/sales/ --emulator http://127.0.0.1:5000 --json"
+)]
+pub struct RunArgs {
+    /// What to run over: a folder laid out like a bucket (contracts under contracts/, every other file
+    /// is a dataset), or s3://BUCKET/PREFIX. Default: the bundled sample dataset and contract.
+    #[arg(value_name = "FOLDER|s3://BUCKET/PREFIX")]
+    source: Option<String>,
+
+    /// Call every AWS service at this endpoint (e.g. moto's server); nothing is planned.
+    #[arg(long, value_name = "URL")]
+    emulator: Option<String>,
+
+    /// Print one JSON document (executions, timelines, planned requests) instead of the timeline.
+    #[arg(long)]
+    json: bool,
+
+    /// Folder of the embedded S3 store (kept between runs, so an unchanged dataset skips training).
+    #[arg(long, value_name = "DIR", default_value = ".greenpipe/store")]
+    store: PathBuf,
+}
+
+/// One state's line in the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: String,
+    pub kind: &'static str,
+    /// `ran`, `planned`, `failed`, or `skipped` (never entered).
+    pub outcome: &'static str,
+    pub duration: Duration,
+}
+
+/// Run the command.
+pub fn run(args: &RunArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(true) => ExitCode::from(EXIT_VALID),
+        Ok(false) => ExitCode::from(EXIT_INVALID),
+        Err(message) => {
+            eprintln!("greenpipe run: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run_inner(args: &RunArgs) -> Result<bool, String> {
+    let sm = definition()?;
+    let emulator = args
+        .emulator
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()));
+    // The embedded store's port is needed for AWS_ENDPOINT_URL before any SDK configuration is read.
+    let listener = match &emulator {
+        Some(_) => None,
+        None => Some(std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("embedded S3: {e}"))?),
+    };
+    let endpoint = match (&emulator, &listener) {
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, Some(l)) => format!(
+            "http://{}",
+            l.local_addr().map_err(|e| format!("embedded S3: {e}"))?
+        ),
+        (None, None) => unreachable!("a listener exists when there is no emulator"),
+    };
+    set_local_environment(&endpoint, emulator.is_none());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        if let Some(listener) = listener {
+            std::fs::create_dir_all(&args.store)
+                .map_err(|e| format!("--store {}: {e}", args.store.display()))?;
+            serve_embedded_s3(listener, &args.store)?;
+        }
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        let (bucket, keys) = stage_source(&s3, args.source.as_deref()).await?;
+        if keys.is_empty() {
+            return Err("no datasets to run over".to_string());
+        }
+        let mut all_ok = true;
+        let mut documents = Vec::new();
+        for key in keys {
+            let clock: Arc<dyn Clock> = Arc::new(FastClock::default());
+            let tasks = Arc::new(
+                Tasks::new(HashMap::new(), &[])
+                    .with_clock(clock.clone())
+                    .planning(emulator.is_none()),
+            );
+            let outcome = tasks
+                .invoke(
+                    &function_arn("validate-dataset"),
+                    json!({"bucket": bucket, "key": key}),
+                    "ValidateDataset",
+                )
+                .await
+                .map_err(|e| format!("validate-dataset s3://{bucket}/{key}: {}: {}", e.error, e.cause))?;
+            let input = execution_input(&s3, &outcome).await?;
+            let events: Mutex<Vec<(Instant, HistoryEvent)>> = Mutex::new(Vec::new());
+            let observer = |e: &HistoryEvent| {
+                if let Ok(mut events) = events.lock() {
+                    events.push((Instant::now(), e.clone()));
+                }
+            };
+            let ctx = RunContext::new(tasks.clone())
+                .with_clock(clock)
+                .with_execution_name(execution_name(&outcome))
+                .with_state_machine_arn(format!(
+                    "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:greenpipe-pipeline"
+                ))
+                .with_observer(&observer);
+            let started = Instant::now();
+            let execution = sm.run(input, &ctx).await;
+            let planned = tasks.planned();
+            let events = events.into_inner().unwrap_or_default();
+            let steps = timeline(&sm, &events, &planned, started);
+            all_ok &= execution.succeeded();
+            let report_uri = execution
+                .output
+                .as_ref()
+                .and_then(|o| o["report"]["reportUri"].as_str())
+                .map(str::to_string);
+            let local_report = report_uri
+                .as_deref()
+                .filter(|_| emulator.is_none())
+                .and_then(|uri| uri.strip_prefix("s3://"))
+                .map(|path| args.store.join(path));
+            if args.json {
+                documents.push(json!({
+                    "dataset": format!("s3://{bucket}/{key}"),
+                    "validation": outcome,
+                    "status": execution.status,
+                    "error": execution.error,
+                    "cause": execution.cause,
+                    "output": execution.output,
+                    "reportUri": report_uri,
+                    "reportFile": local_report.as_ref().map(|p| p.display().to_string()),
+                    "timeline": steps.iter().map(|s| json!({
+                        "state": s.state, "type": s.kind, "outcome": s.outcome,
+                        "durationMs": s.duration.as_millis() as u64,
+                    })).collect::<Vec<_>>(),
+                    "planned": planned.iter().map(|p| json!({
+                        "state": p.state, "resource": p.resource, "request": p.request, "reason": p.reason,
+                    })).collect::<Vec<_>>(),
+                }));
+            } else {
+                print_run(
+                    &format!("s3://{bucket}/{key}"),
+                    &execution,
+                    &steps,
+                    &planned,
+                    report_uri.as_deref(),
+                    local_report.as_deref(),
+                    &endpoint,
+                    emulator.is_none(),
+                );
+            }
+        }
+        if args.json {
+            let text = serde_json::to_string_pretty(&json!({"runs": documents})).unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        }
+        Ok(all_ok)
+    })
+}
+
+fn definition() -> Result<StateMachine, String> {
+    let subs: HashMap<String, String> = FUNCTIONS
+        .iter()
+        .map(|(k, name)| (k.to_string(), function_arn(name)))
+        .collect();
+    let text = substitute(DEFINITION, &subs).map_err(|e| format!("{DEFINITION_NAME}: {e:?}"))?;
+    let sm = load(&text).map_err(|e| {
+        let problems: Vec<String> = e.problems.iter().map(|p| format!("  {p}")).collect();
+        format!("{DEFINITION_NAME} does not load:\n{}", problems.join("\n"))
+    })?;
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let problems = tasks::check_definition(&value);
+    if !problems.is_empty() {
+        return Err(format!(
+            "{DEFINITION_NAME} cannot run here:\n  {}",
+            problems.join("\n  ")
+        ));
+    }
+    Ok(sm)
+}
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// Standard SDK settings for a local run: the endpoint, a region, and (for the embedded store, which
+/// checks no signatures) placeholder credentials. Called before any thread exists.
+fn set_local_environment(endpoint: &str, embedded: bool) {
+    let set = |k: &str, v: &str| std::env::set_var(k, v);
+    set("AWS_ENDPOINT_URL", endpoint);
+    set("GREENPIPE_S3_FORCE_PATH_STYLE", "true");
+    if std::env::var("AWS_REGION").map_or(true, |r| r.is_empty()) {
+        set("AWS_REGION", REGION);
+    }
+    if embedded || std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        set("AWS_ACCESS_KEY_ID", LOCAL_KEY);
+        set("AWS_SECRET_ACCESS_KEY", LOCAL_KEY);
+    }
+}
+
+/// The in-process S3 store: s3s-fs over `root` (each bucket a folder), served on `listener`.
+fn serve_embedded_s3(listener: std::net::TcpListener, root: &Path) -> Result<(), String> {
+    let fs =
+        s3s_fs::FileSystem::new(root).map_err(|e| format!("embedded S3 over {}: {e:?}", root.display()))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    // The placeholder credentials set_local_environment gives the SDK.
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(LOCAL_KEY, LOCAL_KEY));
+    let service = builder.build();
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("embedded S3: {e}"))?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| format!("embedded S3: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let io = hyper_util::rt::TokioIo::new(socket);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Put the source's objects in place; returns the bucket and the dataset keys to run over.
+async fn stage_source(
+    s3: &aws_sdk_s3::Client,
+    source: Option<&str>,
+) -> Result<(String, Vec<String>), String> {
+    if let Some(uri) = source.and_then(|s| s.strip_prefix("s3://")) {
+        let (bucket, prefix) = uri.split_once('/').unwrap_or((uri, ""));
+        let mut keys = Vec::new();
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                format!(
+                    "listing s3://{uri}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter(|k| !is_own(k) && !k.ends_with('/'))
+                    .map(str::to_string),
+            );
+        }
+        return Ok((bucket.to_string(), keys));
+    }
+    let files: Vec<(String, Vec<u8>)> = match source {
+        None => SAMPLE.iter().map(|(k, b)| (k.to_string(), b.to_vec())).collect(),
+        Some(folder) => folder_files(Path::new(folder))?,
+    };
+    match s3.create_bucket().bucket(LOCAL_BUCKET).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) => {}
+        Err(e) => {
+            return Err(format!(
+                "creating bucket {LOCAL_BUCKET}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            ))
+        }
+    }
+    let mut keys = Vec::new();
+    for (key, bytes) in files {
+        s3.put_object()
+            .bucket(LOCAL_BUCKET)
+            .key(&key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| format!("PutObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+        if !is_own(&key) {
+            keys.push(key);
+        }
+    }
+    Ok((LOCAL_BUCKET.to_string(), keys))
+}
+
+/// Contracts and greenpipe's own outputs are not datasets.
+fn is_own(key: &str) -> bool {
+    key.starts_with("contracts/") || key.starts_with("greenpipe/")
+}
+
+/// Every file under `folder` (hidden files skipped), keyed by its path relative to `folder`.
+fn folder_files(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    let mut stack = vec![folder.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+            {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let key = path
+                    .strip_prefix(folder)
+                    .map_err(|e| e.to_string())?
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                out.push((key, bytes));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The execution input validate-dataset starts the pipeline with (its ExecutionInput), from its
+/// outcome and report; for an invalid object (which would start nothing) `valid: false` is added, and
+/// the definition goes straight to its failure report.
+async fn execution_input(s3: &aws_sdk_s3::Client, outcome: &Value) -> Result<Value, String> {
+    let bucket = outcome["bucket"].as_str().unwrap_or_default();
+    let report_key = outcome["reportKey"].as_str().unwrap_or_default();
+    let report = s3
+        .get_object()
+        .bucket(bucket)
+        .key(report_key)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "reading the validation report {report_key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let bytes = report
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the validation report {report_key}: {e}"))?
+        .into_bytes();
+    let report: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("validation report {report_key}: {e}"))?;
+    let mut input = json!({
+        "bucket": bucket,
+        "key": outcome["key"],
+        "etag": outcome["etag"],
+        "reportKey": report_key,
+        "fingerprint": outcome["fingerprint"],
+        "rows": outcome["rows"],
+        "contract": report["contract"],
+    });
+    if let Some(v) = outcome.get("versionId") {
+        input["versionId"] = v.clone();
+    }
+    if outcome["valid"] == json!(false) {
+        input["valid"] = json!(false);
+        input["reason"] = outcome["reason"].clone();
+    }
+    Ok(input)
+}
+
+/// A stable execution name per object version, as validate-dataset derives it.
+fn execution_name(outcome: &Value) -> String {
+    let identity = outcome["versionId"]
+        .as_str()
+        .or(outcome["etag"].as_str())
+        .unwrap_or_default();
+    greenpipe::aws::validate_stage::execution_name(
+        outcome["bucket"].as_str().unwrap_or_default(),
+        outcome["key"].as_str().unwrap_or_default(),
+        identity,
+    )
+}
+
+/// One line per state, in the order states were entered; states never entered are listed as skipped.
+pub fn timeline(
+    sm: &StateMachine,
+    events: &[(Instant, HistoryEvent)],
+    planned: &[Planned],
+    started: Instant,
+) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut open: HashMap<String, (usize, Instant)> = HashMap::new();
+    for (at, e) in events {
+        let name = e.detail().and_then(|d| d["name"].as_str()).unwrap_or_default();
+        let ty = e.event_type.as_str();
+        if let Some(kind) = ty.strip_suffix("StateEntered") {
+            open.insert(name.to_string(), (steps.len(), *at));
+            steps.push(Step {
+                state: name.to_string(),
+                kind: type_name(kind),
+                outcome: "ran",
+                duration: Duration::ZERO,
+            });
+        } else if ty.ends_with("StateExited") {
+            if let Some((i, entered)) = open.remove(name) {
+                steps[i].duration = at.duration_since(entered);
+            }
+        } else if matches!(
+            e.event_type,
+            EventType::TaskFailed | EventType::LambdaFunctionFailed | EventType::TaskTimedOut
+        ) {
+            if let Some(step) = steps
+                .iter_mut()
+                .rev()
+                .find(|s| s.kind == "Task" && s.outcome == "ran")
+            {
+                step.outcome = "failed";
+            }
+        }
+    }
+    // States left open (a failure ended them) run until the end.
+    let end = events.last().map_or(started, |(at, _)| *at);
+    for (i, entered) in open.values() {
+        steps[*i].duration = end.duration_since(*entered);
+        if steps[*i].outcome == "ran" && steps[*i].kind != "Fail" {
+            steps[*i].outcome = "failed";
+        }
+    }
+    for step in &mut steps {
+        if step.outcome == "ran" && planned.iter().any(|p| p.state == step.state) {
+            step.outcome = "planned";
+        }
+    }
+    for (chain, kind) in sm.states() {
+        let name = chain.rsplit('/').next().unwrap_or_default();
+        if !steps.iter().any(|s| s.state == name) {
+            steps.push(Step {
+                state: name.to_string(),
+                kind,
+                outcome: "skipped",
+                duration: Duration::ZERO,
+            });
+        }
+    }
+    steps
+}
+
+fn type_name(kind: &str) -> &'static str {
+    match kind {
+        "Pass" => "Pass",
+        "Task" => "Task",
+        "Choice" => "Choice",
+        "Wait" => "Wait",
+        "Succeed" => "Succeed",
+        "Fail" => "Fail",
+        "Parallel" => "Parallel",
+        _ => "Map",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_run(
+    dataset: &str,
+    execution: &Execution,
+    steps: &[Step],
+    planned: &[Planned],
+    report_uri: Option<&str>,
+    local_report: Option<&Path>,
+    endpoint: &str,
+    embedded: bool,
+) {
+    let mut out = std::io::stdout().lock();
+    let store = if embedded {
+        format!("embedded S3 store at {endpoint}")
+    } else {
+        format!("AWS endpoint {endpoint}")
+    };
+    let _ = writeln!(out, "greenpipe run: {DEFINITION_NAME} over {dataset} ({store})\n");
+    let _ = writeln!(
+        out,
+        "  {:<22} {:<9} {:<8} {:>9}",
+        "state", "type", "outcome", "duration"
+    );
+    for s in steps {
+        let _ = writeln!(
+            out,
+            "  {:<22} {:<9} {:<8} {:>7}ms",
+            s.state,
+            s.kind,
+            s.outcome,
+            s.duration.as_millis()
+        );
+    }
+    if !planned.is_empty() {
+        let _ = writeln!(out, "\nPlanned, not sent (the exact requests):");
+        for p in planned {
+            let request = serde_json::to_string_pretty(&p.request).unwrap_or_default();
+            let _ = writeln!(out, "  {} -> {} ({})", p.state, p.resource, p.reason);
+            for line in request.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
+    let _ = writeln!(out);
+    match (report_uri, local_report) {
+        (Some(uri), Some(file)) => {
+            let _ = writeln!(out, "Run report: {uri} ({})", file.display());
+        }
+        (Some(uri), None) => {
+            let _ = writeln!(out, "Run report: {uri}");
+        }
+        _ => {}
+    }
+    if execution.succeeded() {
+        let _ = writeln!(out, "Execution {}: SUCCEEDED", execution.name);
+    } else {
+        let _ = writeln!(
+            out,
+            "Execution {}: {:?}: {} {}",
+            execution.name,
+            execution.status,
+            execution.error.as_deref().unwrap_or_default(),
+            execution.cause.as_deref().unwrap_or_default()
+        );
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_definition_loads_with_every_substitution() {
+        let sm = definition().expect("pipeline.asl.json loads");
+        let resources: Vec<String> = sm.task_resources().into_iter().map(|(_, r)| r).collect();
+        assert!(resources.iter().any(|r| r.ends_with("createTrainingJob.sync")));
+        assert!(resources.iter().any(|r| r.ends_with("function:report-run")));
+    }
+}
