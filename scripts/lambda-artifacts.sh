@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
 budget="${GREENPIPE_BOOTSTRAP_BUDGET_BYTES:-5000000}"
 
-# cargo-lambda and its zig (the ziglang wheel) live in .tools/cargo-lambda (scripts/setup-tools.sh).
+# cargo-lambda and its zig (the ziglang wheel) live in .tools/cargo-lambda.
+bash scripts/setup-tools.sh --cargo-lambda
 export PATH="$PWD/.tools/cargo-lambda/bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 

@@ -4,7 +4,7 @@
 #   .tools/sam           aws-sam-cli      (sam validate --lint)
 #   .tools/cfnlint       cfn-lint + cfn-lint-serverless (the serverless rules)
 #   .tools/checkov       checkov
-#   .tools/cargo-lambda  cargo-lambda (brings zig for cross-compiling to arm64)
+#   .tools/cargo-lambda  cargo-lambda (brings zig for cross-compiling to arm64), only with --cargo-lambda
 # Idempotent: a tool already at its pinned version is left alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,10 +24,10 @@ install() { # name, pip requirement...
     echo "$name: installed $*"
 }
 
-install sam aws-sam-cli==1.170.0 &
-install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 &
-install checkov checkov==3.3.30 &
-install cargo-lambda cargo-lambda==1.9.2 &
-fail=0
-for job in $(jobs -p); do wait "$job" || fail=1; done
-exit "$fail"
+# One at a time: venv creation (ensurepip) is not safe to run concurrently.
+install sam aws-sam-cli==1.170.0
+install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6
+install checkov checkov==3.3.30
+if [[ "${1:-}" == "--cargo-lambda" ]]; then
+    install cargo-lambda cargo-lambda==1.9.2
+fi
