@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface (scripts and CI branch on them): 0 valid, 1 the data breaks its
 //! contract, 2 the command could not be carried out (usage, contract or read error).
 
+mod cleanup;
 mod demo;
 mod exec;
 mod summary;
@@ -53,6 +54,11 @@ enum Command {
     ///
     /// Prints the execution's output JSON (exit 0), or {"error", "cause"} when it fails (exit 1).
     Exec(exec::ExecArgs),
+    /// Find idle SageMaker endpoints, notebooks, apps and jobs, orphaned models and configs, expired
+    /// objects, buckets without lifecycle rules and log groups without retention; print what to do and why.
+    Cleanup(cleanup::CleanupArgs),
+    /// Recreate an endpoint deleted by cleanup from its restore manifest (models, config, endpoint, tags).
+    RestoreEndpoint(cleanup::RestoreArgs),
 }
 
 #[derive(Args)]
@@ -92,6 +98,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Demo => demo::run(),
         Command::Exec(args) => return exec::run(&args),
+        Command::Cleanup(args) => return cleanup::run(&args),
+        Command::RestoreEndpoint(args) => cleanup::restore(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -28,6 +28,8 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 pub use greenpipe;
 
+pub mod cloudwatch;
+
 /// Region the tests use (moto accepts any).
 pub const REGION: &str = "us-east-1";
 /// moto's default account id.
