@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface (scripts and CI branch on them): 0 valid, 1 the data breaks its
 //! contract, 2 the command could not be carried out (usage, contract or read error).
 
+mod cleanup;
 mod demo;
 mod exec;
 mod features;
@@ -65,6 +66,11 @@ enum Command {
     ///
     /// Exits 0 when every record was written, 1 when some failed (listed), 2 on any other error.
     Features(features::FeaturesArgs),
+    /// Find idle SageMaker endpoints, notebooks, apps and jobs, orphaned models and configs, expired
+    /// objects, buckets without lifecycle rules and log groups without retention; print what to do and why.
+    Cleanup(cleanup::CleanupArgs),
+    /// Recreate an endpoint deleted by cleanup from its restore manifest (models, config, endpoint, tags).
+    RestoreEndpoint(cleanup::RestoreArgs),
 }
 
 #[derive(Args)]
@@ -106,6 +112,8 @@ fn main() -> ExitCode {
         Command::Exec(args) => return exec::run(&args),
         Command::Features(args) => features::run(&args),
         Command::Run(args) => return run::run(&args),
+        Command::Cleanup(args) => return cleanup::run(&args),
+        Command::RestoreEndpoint(args) => cleanup::restore(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

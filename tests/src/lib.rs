@@ -29,6 +29,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 pub use greenpipe;
 
 pub mod featurestore;
+pub mod cloudwatch;
 
 /// Region the tests use (moto accepts any).
 pub const REGION: &str = "us-east-1";

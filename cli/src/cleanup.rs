@@ -1,0 +1,104 @@
+//! `greenpipe cleanup` and `greenpipe restore-endpoint`: the cleanup-idle job run from a terminal
+//! against the configured account (or an emulator through AWS_ENDPOINT_URL), and the way back for an
+//! endpoint it deleted.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use greenpipe::aws::cleanup_stage::{self, Deps};
+use greenpipe::aws::endpoint_restore;
+use greenpipe::cleanup::{CleanupConfig, Overrides};
+use greenpipe::{Error, Result};
+
+#[derive(Args)]
+#[command(
+    after_help = "Settings come from the same GREENPIPE_CLEANUP_* variables as the Lambda function (see \
+                        README, Cleanup); the command is a dry run unless --act is given.\n\
+                        Exit codes: 0 nothing failed, 1 at least one action failed, 2 configuration or AWS error."
+)]
+pub struct CleanupArgs {
+    /// Report what would be done, change nothing (the default).
+    #[arg(long, conflicts_with = "act")]
+    dry_run: bool,
+    /// Carry the actions out (endpoints are deleted only after their restore manifest is in S3).
+    #[arg(long)]
+    act: bool,
+    /// Print the full report as JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The restore manifest written by cleanup: a local file or s3://BUCKET/KEY.
+    #[arg(value_name = "MANIFEST")]
+    manifest: String,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn s3_client(sdk: &aws_config::SdkConfig) -> Result<aws_sdk_s3::Client> {
+    const VAR: &str = "GREENPIPE_S3_FORCE_PATH_STYLE";
+    let settings = greenpipe::aws::Config::from_lookup(|name| {
+        (name == VAR).then(|| std::env::var(name).ok()).flatten()
+    })?;
+    Ok(settings.s3_client(sdk))
+}
+
+pub fn run(args: &CleanupArgs) -> ExitCode {
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let env = CleanupConfig::from_env()?;
+            let config = env.with_overrides(&Overrides {
+                dry_run: Some(!args.act),
+                ..Overrides::default()
+            })?;
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
+            cleanup_stage::run(&deps, &config).await
+        })
+    });
+    match result {
+        Ok(report) => {
+            if args.json {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => {
+                        eprintln!("greenpipe: error: report JSON: {e}");
+                        return ExitCode::from(crate::EXIT_ERROR);
+                    }
+                }
+            } else {
+                print!("{}", report.table());
+            }
+            if report.totals.failed > 0 {
+                ExitCode::from(crate::EXIT_INVALID)
+            } else {
+                ExitCode::from(crate::EXIT_VALID)
+            }
+        }
+        Err(e) => {
+            eprintln!("greenpipe: error [{}]: {e}", e.error_type());
+            ExitCode::from(crate::EXIT_ERROR)
+        }
+    }
+}
+
+pub fn restore(args: &RestoreArgs) -> Result<bool> {
+    runtime()?.block_on(async {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let manifest = if args.manifest.starts_with("s3://") {
+            endpoint_restore::load_manifest_s3(&s3_client(&sdk)?, &args.manifest).await?
+        } else {
+            endpoint_restore::parse_manifest(&std::fs::read(&args.manifest)?)?
+        };
+        let sm = aws_sdk_sagemaker::Client::new(&sdk);
+        let outcome = endpoint_restore::restore_endpoint(&sm, &manifest).await?;
+        let json =
+            serde_json::to_string_pretty(&outcome).map_err(|e| Error::Aws(format!("outcome JSON: {e}")))?;
+        println!("{json}");
+        Ok(true)
+    })
+}
