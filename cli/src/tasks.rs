@@ -48,6 +48,10 @@ const PLANNED_ACCOUNT: &str = "000000000000";
 enum OwnFunction {
     ValidateDataset,
     RegisterCatalog,
+    WriteFeatures,
+    PlanTraining,
+    PlanTransform,
+    ReportRun,
 }
 
 impl OwnFunction {
@@ -55,6 +59,10 @@ impl OwnFunction {
         match name {
             "validate-dataset" => Some(OwnFunction::ValidateDataset),
             "register-catalog" => Some(OwnFunction::RegisterCatalog),
+            "write-features" => Some(OwnFunction::WriteFeatures),
+            "plan-training" => Some(OwnFunction::PlanTraining),
+            "plan-transform" => Some(OwnFunction::PlanTransform),
+            "report-run" => Some(OwnFunction::ReportRun),
             _ => None,
         }
     }
@@ -65,6 +73,12 @@ impl OwnFunction {
         match self {
             OwnFunction::ValidateDataset => None,
             OwnFunction::RegisterCatalog => Some("Glue"),
+            // These call SageMaker / Feature Store only for a contract with a `training` / `features`
+            // section (the bundled sample has neither); otherwise they read and write S3 alone.
+            OwnFunction::WriteFeatures
+            | OwnFunction::PlanTraining
+            | OwnFunction::PlanTransform
+            | OwnFunction::ReportRun => None,
         }
     }
 }
@@ -262,6 +276,8 @@ pub struct Tasks {
     lambda: OnceCell<aws_sdk_lambda::Client>,
     validate_dataset: OnceCell<validate_dataset::Deps>,
     register_catalog: OnceCell<register_catalog::Deps>,
+    write_features: OnceCell<write_features::Deps>,
+    plan: OnceCell<plan_training::Deps>,
     sagemaker: OnceCell<SageMaker>,
     local_requests: AtomicU64,
     clock: Arc<dyn Clock>,
@@ -307,6 +323,8 @@ impl Tasks {
             lambda: OnceCell::new(),
             validate_dataset: OnceCell::new(),
             register_catalog: OnceCell::new(),
+            write_features: OnceCell::new(),
+            plan: OnceCell::new(),
             sagemaker: OnceCell::new(),
             local_requests: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
@@ -435,6 +453,38 @@ impl Tasks {
                 register_catalog::function_handler(deps, event)
                     .await
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
+            }
+            OwnFunction::WriteFeatures => {
+                let deps = self
+                    .write_features
+                    .get_or_try_init(|| async {
+                        let config = write_features::Config::from_env()?;
+                        let mut deps = write_features::Deps::new(config, self.sdk().await);
+                        deps.features = greenpipe::aws::features_stage::FeaturesConfig::from_env()?;
+                        Ok::<_, greenpipe::Error>(deps)
+                    })
+                    .await
+                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+                write_features::function_handler(deps, event)
+                    .await
+                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
+            }
+            OwnFunction::PlanTraining | OwnFunction::PlanTransform | OwnFunction::ReportRun => {
+                // The three share one set of dependencies (greenpipe::aws::plan_stage::Deps).
+                let deps = self
+                    .plan
+                    .get_or_try_init(|| async {
+                        let config = plan_training::PlanConfig::from_env()?;
+                        Ok::<_, greenpipe::Error>(plan_training::Deps::new(config, self.sdk().await))
+                    })
+                    .await
+                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+                let handled = match own {
+                    OwnFunction::PlanTraining => plan_training::function_handler(deps, event).await,
+                    OwnFunction::PlanTransform => plan_transform::function_handler(deps, event).await,
+                    _ => report_run::function_handler(deps, event).await,
+                };
+                handled.map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
         };
         let n = self.local_requests.fetch_add(1, Ordering::Relaxed) + 1;

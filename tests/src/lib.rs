@@ -28,8 +28,8 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 pub use greenpipe;
 
-pub mod featurestore;
 pub mod cloudwatch;
+pub mod featurestore;
 
 /// Region the tests use (moto accepts any).
 pub const REGION: &str = "us-east-1";
