@@ -214,7 +214,7 @@ fn text_rows(source: &dyn RandomAccess, spec: &RowSpec, resume: Resume, out: &mu
                         .iter()
                         .map(|p| match p {
                             Some(fi) => match fields.get(*fi) {
-                                Some(f) if f.is_empty() => Ok(None),
+                                Some([]) => Ok(None),
                                 Some(f) => std::str::from_utf8(f)
                                     .map(|s| Some(s.to_string()))
                                     .map_err(|_| format!("field {} is not UTF-8", fi + 1)),
