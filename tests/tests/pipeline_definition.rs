@@ -55,6 +55,23 @@ fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Conformance-corpus definitions that Step Functions (and moto) accept but asl-validator 4.0.0's
+/// payload-template format check does not: they exercise exactly the syntax it does not know.
+const VALIDATOR_LIMITS: [(&str, &str); 3] = [
+    (
+        "corpus/intrinsic_format.json",
+        "States.Format with escaped braces and quotes in its template",
+    ),
+    (
+        "corpus/intrinsic_format_escapes.json",
+        "States.Format escape sequences (\\{, \\', \\\\)",
+    ),
+    (
+        "corpus/jsonpath_filters.json",
+        "JSONPath filter expressions combining conditions with `&&` in a `.$` path",
+    ),
+];
+
 #[test]
 fn asl_validator_accepts_every_definition() {
     let Some(bin) = validator() else {
@@ -72,6 +89,10 @@ fn asl_validator_accepts_every_definition() {
     );
     let mut failures = Vec::new();
     for (name, text) in &definitions {
+        if let Some((_, why)) = VALIDATOR_LIMITS.iter().find(|(file, _)| name.ends_with(file)) {
+            eprintln!("not validated: {name}: {why}");
+            continue;
+        }
         let out = Command::new(&bin)
             .arg("--json-definition")
             .arg(text)

@@ -119,7 +119,13 @@ pub fn parse_event(event: &Value) -> Result<Overrides> {
 /// One invocation: overrides, inventory, plan, actions, report (S3 + EMF).
 pub async fn handle(deps: &Deps, event: Value) -> Result<CleanupReport> {
     let config = deps.config.with_overrides(&parse_event(&event)?)?;
-    run(deps, &config).await
+    let report = run(deps, &config).await?;
+    // Metrics as CloudWatch EMF lines in the function's log (stdout), not extra API calls.
+    match report.emf_lines(unix_millis_now()) {
+        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Err(e) => tracing::warn!(error = %e, "cleanup EMF metrics not emitted"),
+    }
+    Ok(report)
 }
 
 /// A run with an explicit configuration (the CLI's entry point).
@@ -154,10 +160,6 @@ pub async fn run(deps: &Deps, config: &CleanupConfig) -> Result<CleanupReport> {
             .send()
             .await
             .map_err(|e| sdk_error(&format!("PutObject s3://{bucket}/{key}"), e))?;
-    }
-    match report.emf_lines(unix_millis_now()) {
-        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
-        Err(e) => tracing::warn!(error = %e, "cleanup EMF metrics not emitted"),
     }
     tracing::info!(
         run_id = %report.run_id,
@@ -833,23 +835,28 @@ async fn list_s3(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) {
         return;
     }
     let mut created: HashMap<String, Option<Epoch>> = HashMap::new();
-    let mut pages = deps
-        .s3
-        .list_buckets()
-        .set_max_buckets(c.page_size)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        match p {
-            Ok(p) => {
-                page(inv, "s3:ListBuckets");
-                for b in p.buckets() {
-                    created.insert(b.name().unwrap_or_default().to_string(), secs(b.creation_date()));
+    // Only the configured buckets matter: list each by its name as prefix (a short listing however many
+    // buckets the account has; also immune to emulators that page without a continuation token).
+    for bucket in &c.buckets {
+        let mut pages = deps
+            .s3
+            .list_buckets()
+            .prefix(bucket)
+            .set_max_buckets(c.page_size)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            match p {
+                Ok(p) => {
+                    page(inv, "s3:ListBuckets");
+                    for b in p.buckets() {
+                        created.insert(b.name().unwrap_or_default().to_string(), secs(b.creation_date()));
+                    }
                 }
-            }
-            Err(e) => {
-                inv.errors.push(sdk_error("ListBuckets", e).to_string());
-                break;
+                Err(e) => {
+                    inv.errors.push(sdk_error("ListBuckets", e).to_string());
+                    break;
+                }
             }
         }
     }

@@ -1,0 +1,85 @@
+//! `greenpipe cleanup` and `greenpipe restore-endpoint` as a user runs them: the binary, the standard AWS
+//! environment pointing at moto, settings from the same GREENPIPE_CLEANUP_* variables as the Lambda.
+
+use std::process::{Command, Output};
+
+use greenpipe_tests::{emulator, Aws, REGION};
+
+mod common;
+use common::{describe, root, stdout_json};
+
+fn greenpipe(args: &[&str], bucket: &str) -> Output {
+    let isolated = root().join("cli/tests/no-such-aws-file");
+    Command::new(env!("CARGO_BIN_EXE_greenpipe"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", &isolated)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", &emulator().endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true")
+        // Only greenpipe's own objects in this test's bucket, and everything under its prefixes is expired.
+        .env("GREENPIPE_CLEANUP_AREAS", "objects")
+        .env("GREENPIPE_CLEANUP_BUCKETS", bucket)
+        .env("GREENPIPE_CLEANUP_REPORT_BUCKET", bucket)
+        .env("GREENPIPE_CLEANUP_RETENTION_DAYS", "0")
+        .env("GREENPIPE_CLEANUP_MIN_AGE_HOURS", "0")
+        .output()
+        .expect("run the greenpipe binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_reports_then_acts_on_expired_objects_only() {
+    let aws = Aws::new().await;
+    let bucket = aws.bucket(false).await;
+    aws.put(&bucket, "greenpipe/tmp/scratch.bin", "x").await;
+    aws.put(&bucket, "greenpipe/quarantine/incoming/bad.csv", "a,b\n")
+        .await;
+    aws.put(&bucket, "incoming/sales/data.csv", "a,b\n1,2\n").await;
+
+    // Dry run (the default): the report names both expired objects, and nothing changes.
+    let dry = greenpipe(&["cleanup", "--json"], &bucket);
+    assert_eq!(dry.status.code(), Some(0), "{}", describe(&dry));
+    let report = stdout_json(&dry);
+    assert_eq!(report["dry_run"], true, "{report}");
+    let text = report.to_string();
+    assert!(text.contains("greenpipe/tmp/scratch.bin"), "{report}");
+    assert!(text.contains("greenpipe/quarantine/incoming/bad.csv"), "{report}");
+    assert!(
+        !text.contains("incoming/sales/data.csv"),
+        "data is never a cleanup candidate: {report}"
+    );
+    assert!(aws.get(&bucket, "greenpipe/tmp/scratch.bin").await.is_some());
+
+    // The table form says the same for a person.
+    let table = greenpipe(&["cleanup", "--dry-run"], &bucket);
+    assert_eq!(table.status.code(), Some(0), "{}", describe(&table));
+    assert!(String::from_utf8_lossy(&table.stdout).contains("greenpipe/tmp/scratch.bin"));
+
+    // Act: the expired objects go, the dataset stays.
+    let act = greenpipe(&["cleanup", "--act", "--json"], &bucket);
+    assert_eq!(act.status.code(), Some(0), "{}", describe(&act));
+    assert_eq!(stdout_json(&act)["dry_run"], false);
+    assert!(aws.get(&bucket, "greenpipe/tmp/scratch.bin").await.is_none());
+    assert!(aws
+        .get(&bucket, "greenpipe/quarantine/incoming/bad.csv")
+        .await
+        .is_none());
+    assert!(aws.get(&bucket, "incoming/sales/data.csv").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_endpoint_without_a_manifest_is_a_clear_error() {
+    let aws = Aws::new().await;
+    let bucket = aws.bucket(false).await;
+    let missing = format!("s3://{bucket}/greenpipe/reports/cleanup/manifests/none.json");
+    let out = greenpipe(&["restore-endpoint", &missing], &bucket);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(!out.stderr.is_empty(), "{}", describe(&out));
+    let out = greenpipe(&["restore-endpoint", "cli/tests/no-such-manifest.json"], &bucket);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
