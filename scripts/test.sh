@@ -2,7 +2,8 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
 #   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh),
 #      asl-validator (npm, pinned) into tools/asl-validator             (scripts/setup-node.sh), and the
-#      deployment tools (sam, cfn-lint, checkov, cargo-lambda; pinned) into .tools/ (scripts/setup-tools.sh)
+#      deployment tools (sam, cfn-lint, checkov, cargo-lambda; pinned) into .tools/ (scripts/setup-tools.sh;
+#      cargo-lambda for the `cargo lambda watch` test and the arm64 artifacts)
 #   2. cargo fmt --check
 #   3. cargo clippy on every target, warnings are errors
 #   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
@@ -26,8 +27,8 @@ bash scripts/setup-moto.sh
 step "asl-validator (npm, pinned) in tools/asl-validator"
 bash scripts/setup-node.sh
 
-step "deployment tools in .tools/"
-bash scripts/setup-tools.sh
+step "deployment tools and cargo-lambda in .tools/"
+bash scripts/setup-tools.sh --cargo-lambda
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check

@@ -106,6 +106,9 @@ struct ValidateArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The handlers run in process: their EMF metric lines (for CloudWatch Logs) must not mix with this
+    // tool's output; the run and cleanup reports carry the same figures.
+    greenpipe::telemetry::set_emf_sink(greenpipe::telemetry::EmfSink::Off);
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Demo => demo::run(),

@@ -10,6 +10,7 @@ pub mod features;
 pub mod footprint;
 pub mod plan;
 pub mod report;
+pub mod telemetry;
 pub mod validate;
 
 pub use error::{Error, Result};

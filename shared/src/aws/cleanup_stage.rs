@@ -122,7 +122,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<CleanupReport> {
     let report = run(deps, &config).await?;
     // Metrics as CloudWatch EMF lines in the function's log (stdout), not extra API calls.
     match report.emf_lines(unix_millis_now()) {
-        Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+        Ok(lines) => crate::telemetry::emit_emf(&lines),
         Err(e) => tracing::warn!(error = %e, "cleanup EMF metrics not emitted"),
     }
     Ok(report)

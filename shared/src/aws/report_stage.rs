@@ -61,10 +61,8 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         marker_uri = Some(s3_uri(&bucket, &marker_key, None));
     }
 
-    // EMF goes to stdout, where Lambda's log capture hands it to CloudWatch Logs as is.
-    for line in emf_lines(&report, &pipeline, now_ms)? {
-        println!("{line}");
-    }
+    // EMF goes to the function's log, where CloudWatch Logs turns it into metrics.
+    crate::telemetry::emit_emf(&emf_lines(&report, &pipeline, now_ms)?);
     tracing::info!(
         execution = report.execution,
         status = report.status,

@@ -1,0 +1,478 @@
+//! The whole pipeline, end to end, as a user runs it against an emulator: `greenpipe run
+//! s3://bucket/prefix --emulator <moto>` executes statemachine/pipeline.asl.json with every stage's real
+//! handler in process and every AWS call sent through the SDK — S3, Glue and SageMaker to moto's server,
+//! Feature Store runtime (which moto lacks) to the loopback server, through the standard
+//! `AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME` setting.
+//!
+//! Shown here: the catalog table and partition exist, every row is readable back from the feature
+//! store, the training job was created as planned (managed spot, MaxWait ≥ MaxRuntime, checkpoints),
+//! the model and the transform job exist, the run report is in S3; a second run over unchanged data
+//! skips training; a run over invalid data takes the failure path, writes its report, and starts nothing
+//! downstream.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use aws_sdk_sagemaker::types::{
+    FeatureDefinition, FeatureType, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
+};
+use greenpipe_tests::featurestore::{Faults, FeatureStore};
+use greenpipe_tests::{emulator, unique_name, Aws, REGION};
+use serde_json::Value;
+
+mod common;
+use common::{describe, root, stdout_json};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/greenpipe-sagemaker";
+const ROWS: usize = 24;
+const COUNTRIES: [&str; 3] = ["US", "CA", "GB"];
+
+fn contract(group: &str, database: &str) -> String {
+    format!(
+        r#"
+name: orders
+format: {{ type: csv, header: true }}
+columns:
+  - {{ name: order_id, type: int, nullable: false, unique: true, min: 1 }}
+  - {{ name: order_ts, type: timestamp, nullable: false }}
+  - {{ name: amount, type: float, nullable: false, min: 0 }}
+  - {{ name: country, type: string, allowed: [US, CA, GB] }}
+  - {{ name: qty, type: int, min: 1 }}
+catalog:
+  database: {database}
+  partition_keys: [{{ name: dt, type: date }}]
+features:
+  feature_group: {group}
+  record_identifier: order_id
+  event_time_column: order_ts
+training:
+  image: 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1
+  role_arn: {ROLE}
+  max_runtime_seconds: 1800
+  hyperparameters: {{ num_round: 50 }}
+"#
+    )
+}
+
+/// Row `i`; `salt` makes this test's data (and so its fingerprint and training job name) its own, so
+/// reruns against a long-lived emulator start from nothing.
+fn row(i: usize, salt: usize) -> (String, String, String, String, String) {
+    (
+        i.to_string(),
+        format!("2026-11-27T10:{:02}:{:02}Z", i / 60, i % 60),
+        format!("{}.25", i * 3 + salt),
+        COUNTRIES[i % COUNTRIES.len()].to_string(),
+        (i % 5 + 1).to_string(),
+    )
+}
+
+fn csv(salt: usize) -> String {
+    let mut out = String::from("order_id,order_ts,amount,country,qty\n");
+    for i in 1..=ROWS {
+        let (id, ts, amount, country, qty) = row(i, salt);
+        out.push_str(&format!("{id},{ts},{amount},{country},{qty}\n"));
+    }
+    out
+}
+
+struct World {
+    aws: Aws,
+    bucket: String,
+    group: String,
+    database: String,
+    sagemaker: aws_sdk_sagemaker::Client,
+    glue: aws_sdk_glue::Client,
+    store: FeatureStore,
+}
+
+impl World {
+    async fn new() -> World {
+        let aws = Aws::new().await;
+        let bucket = aws.bucket(false).await;
+        let sagemaker = aws_sdk_sagemaker::Client::new(&aws.sdk);
+        let glue = aws_sdk_glue::Client::new(&aws.sdk);
+        let group = unique_name("orders-fg");
+        let database = unique_name("e2e").replace('-', "_");
+        let feature = |name: &str, kind: FeatureType| {
+            FeatureDefinition::builder()
+                .feature_name(name)
+                .feature_type(kind)
+                .build()
+        };
+        sagemaker
+            .create_feature_group()
+            .feature_group_name(&group)
+            .record_identifier_feature_name("order_id")
+            .event_time_feature_name("order_ts")
+            .feature_definitions(feature("order_id", FeatureType::Integral))
+            .feature_definitions(feature("order_ts", FeatureType::String))
+            .feature_definitions(feature("amount", FeatureType::Fractional))
+            .feature_definitions(feature("country", FeatureType::String))
+            .feature_definitions(feature("qty", FeatureType::Integral))
+            .online_store_config(OnlineStoreConfig::builder().enable_online_store(true).build())
+            .offline_store_config(
+                OfflineStoreConfig::builder()
+                    .s3_storage_config(
+                        S3StorageConfig::builder()
+                            .s3_uri(format!("s3://{bucket}/offline"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .role_arn(ROLE)
+            .send()
+            .await
+            .expect("CreateFeatureGroup");
+        let store = FeatureStore::start(Faults::default(), Some(sagemaker.clone()))
+            .await
+            .expect("loopback feature store");
+        aws.put(&bucket, "contracts/orders.yaml", contract(&group, &database))
+            .await;
+        World {
+            aws,
+            bucket,
+            group,
+            database,
+            sagemaker,
+            glue,
+            store,
+        }
+    }
+
+    /// `greenpipe run s3://<bucket>/<prefix> --emulator <moto> --json`, as a user would run it.
+    async fn run(&self, prefix: &str) -> Output {
+        let isolated = root().join("cli/tests/no-such-aws-file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_greenpipe"));
+        command
+            .args(["run", &format!("s3://{}/{prefix}", self.bucket)])
+            .args(["--emulator", &emulator().endpoint, "--json"])
+            .current_dir(root())
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_CONFIG_FILE", &isolated)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env(
+                "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
+                self.store.endpoint(),
+            )
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true")
+            .env("GREENPIPE_CONTRACTS_CACHE_SECONDS", "0")
+            .env("GREENPIPE_ARTIFACTS_BUCKET", &self.bucket);
+        // The loopback feature store is served by this test's runtime: wait off its worker threads.
+        tokio::task::spawn_blocking(move || command.output().expect("run the greenpipe binary"))
+            .await
+            .expect("join")
+    }
+
+    async fn training_jobs(&self) -> Vec<String> {
+        let out = self
+            .sagemaker
+            .list_training_jobs()
+            .max_results(100)
+            .send()
+            .await
+            .expect("ListTrainingJobs");
+        out.training_job_summaries()
+            .iter()
+            .filter_map(|j| j.training_job_name())
+            .filter(|n| n.starts_with("orders-"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    async fn partitions(&self) -> Vec<Vec<String>> {
+        let out = self
+            .glue
+            .get_partitions()
+            .database_name(&self.database)
+            .table_name("orders")
+            .send()
+            .await
+            .expect("GetPartitions");
+        let mut values: Vec<Vec<String>> = out.partitions().iter().map(|p| p.values().to_vec()).collect();
+        values.sort();
+        values
+    }
+}
+
+/// The one run of a `--json` document.
+fn only_run(out: &Output) -> Value {
+    let doc = stdout_json(out);
+    let runs = doc["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1, "one dataset, one execution: {doc:#}");
+    runs[0].clone()
+}
+
+/// state → outcome (`ran`, `planned`, `failed`, `skipped`) from the run's timeline.
+fn outcomes(run: &Value) -> BTreeMap<String, String> {
+    run["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap_or_default().to_string(),
+                s["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn assert_outcome(run: &Value, state: &str, want: &str) {
+    let all = outcomes(run);
+    assert_eq!(
+        all.get(state).map(String::as_str),
+        Some(want),
+        "state {state}: {all:#?}\nplan: {:#}\nerror: {} {}",
+        run["output"]["plan"],
+        run["error"],
+        run["cause"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid_data() {
+    let w = World::new().await;
+    let key = "orders/dt=2026-11-27/part-0.csv";
+    let salt = w
+        .bucket
+        .bytes()
+        .fold(0usize, |h, b| (h * 31 + b as usize) % 100_000);
+    w.aws.put(&w.bucket, key, csv(salt)).await;
+
+    // ---- Run 1: everything runs, nothing is planned.
+    let out = w.run("orders/dt=2026-11-27/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let run = only_run(&out);
+    assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+    assert_eq!(
+        run["planned"].as_array().map(Vec::len),
+        Some(0),
+        "with an emulator nothing is only planned: {run:#}"
+    );
+    for state in [
+        "RegisterCatalog",
+        "WriteFeatures",
+        "PlanTraining",
+        "Train",
+        "CreateModel",
+        "PlanTransform",
+        "Transform",
+        "ReportRun",
+    ] {
+        assert_outcome(&run, state, "ran");
+    }
+    assert_outcome(&run, "KeepLastModel", "skipped");
+    assert_outcome(&run, "RunFailed", "skipped");
+
+    // Glue: the table from the contract, no crawler; the object's partition.
+    let table = w
+        .glue
+        .get_table()
+        .database_name(&w.database)
+        .name("orders")
+        .send()
+        .await
+        .expect("GetTable")
+        .table
+        .expect("table");
+    let sd = table.storage_descriptor().expect("storage descriptor");
+    let columns: Vec<(String, String)> = sd
+        .columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("order_id", "bigint"),
+            ("order_ts", "timestamp"),
+            ("amount", "double"),
+            ("country", "string"),
+            ("qty", "bigint"),
+        ]
+        .map(|(n, t)| (n.to_string(), t.to_string())),
+        "{table:#?}"
+    );
+    assert_eq!(sd.location(), Some(format!("s3://{}/orders/", w.bucket).as_str()));
+    assert_eq!(w.partitions().await, vec![vec!["2026-11-27".to_string()]]);
+
+    // Feature Store: every row, with its values, readable back.
+    assert_eq!(w.store.online_len(&w.group), ROWS);
+    for i in 1..=ROWS {
+        let (id, ts, amount, country, qty) = row(i, salt);
+        let record: BTreeMap<String, String> = w
+            .store
+            .record(&w.group, &id)
+            .unwrap_or_else(|| panic!("record {id} missing"))
+            .into_iter()
+            .collect();
+        let want: BTreeMap<String, String> = [
+            ("order_id", id),
+            ("order_ts", ts),
+            ("amount", amount),
+            ("country", country),
+            ("qty", qty),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(record, want);
+    }
+
+    // SageMaker: the training job as planned — managed spot, MaxWait ≥ MaxRuntime, checkpoints.
+    let jobs = w.training_jobs().await;
+    let job_name = run["output"]["plan"]["request"]["TrainingJobName"]
+        .as_str()
+        .expect("planned job name")
+        .to_string();
+    assert!(jobs.contains(&job_name), "{job_name} not in {jobs:?}");
+    let job = w
+        .sagemaker
+        .describe_training_job()
+        .training_job_name(&job_name)
+        .send()
+        .await
+        .expect("DescribeTrainingJob");
+    assert_eq!(job.enable_managed_spot_training(), Some(true), "{job:#?}");
+    let stop = job.stopping_condition().expect("stopping condition");
+    assert_eq!(stop.max_runtime_in_seconds(), Some(1800));
+    assert!(
+        stop.max_wait_time_in_seconds().unwrap_or(0) >= 1800,
+        "MaxWait must cover MaxRuntime: {stop:?}"
+    );
+    let checkpoint = job
+        .checkpoint_config()
+        .and_then(|c| c.s3_uri())
+        .expect("checkpoint config");
+    assert_eq!(
+        checkpoint,
+        format!("s3://{}/greenpipe/checkpoints/orders/{job_name}/", w.bucket)
+    );
+    assert_eq!(job.role_arn(), Some(ROLE));
+    let channel = &job.input_data_config()[0];
+    assert_eq!(
+        channel
+            .data_source()
+            .and_then(|d| d.s3_data_source())
+            .and_then(|s| s.s3_uri()),
+        Some(format!("s3://{}/{key}", w.bucket).as_str()),
+        "{channel:#?}"
+    );
+
+    // The model, then the batch transform over the dataset with it.
+    let model_name = run["output"]["plan"]["modelRequest"]["ModelName"]
+        .as_str()
+        .expect("planned model name");
+    w.sagemaker
+        .describe_model()
+        .model_name(model_name)
+        .send()
+        .await
+        .expect("DescribeModel: the model was created");
+    let transform_name = run["output"]["transformPlan"]["request"]["TransformJobName"]
+        .as_str()
+        .expect("planned transform job name");
+    let transform = w
+        .sagemaker
+        .describe_transform_job()
+        .transform_job_name(transform_name)
+        .send()
+        .await
+        .expect("DescribeTransformJob");
+    assert_eq!(transform.model_name(), Some(model_name));
+
+    // The run report, in S3.
+    let report_uri = run["reportUri"].as_str().expect("report uri").to_string();
+    let report_key = report_uri
+        .strip_prefix(&format!("s3://{}/", w.bucket))
+        .expect("report in the artifacts bucket");
+    let report: Value =
+        serde_json::from_slice(&w.aws.get(&w.bucket, report_key).await.expect("run report object"))
+            .expect("run report is JSON");
+    let text = report.to_string();
+    assert!(
+        text.contains(&job_name),
+        "report names the training job: {report:#}"
+    );
+    assert!(
+        text.contains(transform_name),
+        "report names the transform job: {report:#}"
+    );
+
+    // ---- Run 2, same data: training is skipped, no new training job.
+    let out = w.run("orders/dt=2026-11-27/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let again = only_run(&out);
+    assert_eq!(again["status"], "SUCCEEDED", "{again:#}");
+    assert_eq!(again["output"]["plan"]["train"], false, "{again:#}");
+    assert!(
+        again["output"]["plan"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unchanged")),
+        "{:#}",
+        again["output"]["plan"]
+    );
+    assert_outcome(&again, "Train", "skipped");
+    assert_outcome(&again, "CreateModel", "skipped");
+    assert_outcome(&again, "KeepLastModel", "ran");
+    assert_eq!(w.training_jobs().await, jobs, "no new training job");
+    assert_eq!(w.store.online_len(&w.group), ROWS, "the same records, no more");
+    assert_eq!(w.partitions().await, vec![vec!["2026-11-27".to_string()]]);
+
+    // ---- Run 3, invalid data: the failure path, its report, nothing downstream.
+    let bad_key = "orders/dt=2026-11-28/part-0.csv";
+    let bad =
+        "order_id,order_ts,amount,country,qty\n901,2026-11-28T10:00:00Z,1.5,US,1\n902,not-a-time,2.5,XX,0\n";
+    w.aws.put(&w.bucket, bad_key, bad).await;
+    let out = w.run("orders/dt=2026-11-28/").await;
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let failed = only_run(&out);
+    assert_eq!(failed["status"], "FAILED", "{failed:#}");
+    assert_eq!(failed["validation"]["valid"], false, "{failed:#}");
+    assert_outcome(&failed, "DatasetRejected", "ran");
+    assert_outcome(&failed, "RunFailed", "ran");
+    assert_outcome(&failed, "ReportRun", "ran");
+    for state in [
+        "RegisterCatalog",
+        "WriteFeatures",
+        "PlanTraining",
+        "Train",
+        "CreateModel",
+        "PlanTransform",
+        "Transform",
+    ] {
+        assert_outcome(&failed, state, "skipped");
+    }
+    // The failure report: the run report of that execution, saying it failed.
+    let reports = w.aws.keys(&w.bucket, "greenpipe/reports/runs/").await;
+    assert_eq!(reports.len(), 2, "one report per execution: {reports:?}");
+    let failure_key = reports
+        .iter()
+        .find(|k| format!("s3://{}/{k}", w.bucket) != report_uri)
+        .expect("the failed run's report");
+    let failure: Value =
+        serde_json::from_slice(&w.aws.get(&w.bucket, failure_key).await.expect("report")).expect("JSON");
+    assert_eq!(failure["status"], "FAILED", "{failure:#}");
+    // validate-dataset's own outcome: the validation report and the quarantined copy; source untouched.
+    assert_eq!(
+        w.aws.get(&w.bucket, bad_key).await.as_deref(),
+        Some(bad.as_bytes())
+    );
+    assert!(
+        !w.aws
+            .keys(&w.bucket, "greenpipe/quarantine/orders/dt=2026-11-28/")
+            .await
+            .is_empty(),
+        "the invalid object is quarantined"
+    );
+    // Nothing downstream: no partition, no records, no training job.
+    assert_eq!(w.partitions().await, vec![vec!["2026-11-27".to_string()]]);
+    assert_eq!(w.store.online_len(&w.group), ROWS);
+    assert!(w.store.record(&w.group, "901").is_none());
+    assert_eq!(w.training_jobs().await, jobs, "no training job for invalid data");
+}
