@@ -1,28 +1,46 @@
 #!/usr/bin/env bash
-# Builds every function in functions/ as an arm64 Lambda artifact with cargo-lambda (release profile:
-# fat LTO, one codegen unit, stripped), prints each bootstrap's size and fails when one exceeds the budget.
+# Builds every function in functions/ as a Lambda artifact with cargo-lambda (release profile: fat LTO,
+# one codegen unit, stripped), prints each bootstrap's size and fails when one exceeds the budget.
+# scripts/test.sh (and so CI) runs it.
 #
-#   bash scripts/lambda-artifacts.sh            # artifacts in $CARGO_TARGET_DIR/lambda/<function>/bootstrap
+#   bash scripts/lambda-artifacts.sh     # artifacts in $CARGO_TARGET_DIR/lambda/<function>/bootstrap
 #
-# Env: GREENPIPE_BOOTSTRAP_BUDGET_BYTES (default below, set from measurement: README, "Deploy").
+# Architecture: arm64, as deployed (infra/template.yaml). cargo-lambda brings zig as the cross linker
+# (PyPI), but the Rust standard library for aarch64 comes from rustup. When rustup cannot fetch it (a
+# machine with no route to static.rust-lang.org), the script says so and measures x86_64 artifacts
+# against the same budget instead (the same code; the two differ by a few percent in size), rather than
+# measuring nothing.
+#
+# Budget: 16 MB per bootstrap, set from measurement (2026-11-27, arm64: 10.8-14.6 MB, README "Deploy"),
+# about 10 % above the largest. Env GREENPIPE_BOOTSTRAP_BUDGET_BYTES overrides it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
-budget="${GREENPIPE_BOOTSTRAP_BUDGET_BYTES:-5000000}"
+budget="${GREENPIPE_BOOTSTRAP_BUDGET_BYTES:-16000000}"
 
 # cargo-lambda and its zig (the ziglang wheel) live in .tools/cargo-lambda.
-bash scripts/setup-tools.sh --cargo-lambda
+bash scripts/setup-tools.sh --cargo-lambda >/dev/null
 export PATH="$PWD/.tools/cargo-lambda/bin:$PATH"
-rustup target add aarch64-unknown-linux-gnu >/dev/null
+
+arch_flag=--arm64
+arch=arm64
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+    if ! rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+        echo "WARNING: rustup could not install the aarch64-unknown-linux-gnu standard library;" >&2
+        echo "         measuring x86_64 artifacts against the same budget instead." >&2
+        arch_flag=--x86-64
+        arch=x86_64
+    fi
+fi
 
 packages=()
 for dir in functions/*/; do
     packages+=(--package "$(basename "$dir")")
 done
-cargo lambda build --release --arm64 "${packages[@]}"
+cargo lambda build --release "$arch_flag" "${packages[@]}"
 
 status=0
-printf '%-20s %12s %12s\n' function bytes budget
+printf '%-20s %7s %12s %12s\n' function arch bytes budget
 for dir in functions/*/; do
     name="$(basename "$dir")"
     file="$CARGO_TARGET_DIR/lambda/$name/bootstrap"
@@ -34,6 +52,6 @@ for dir in functions/*/; do
     size="$(stat -c %s "$file")"
     flag=""
     if (( size > budget )); then flag="  OVER BUDGET"; status=1; fi
-    printf '%-20s %12d %12d%s\n' "$name" "$size" "$budget" "$flag"
+    printf '%-20s %7s %12d %12d%s\n' "$name" "$arch" "$size" "$budget" "$flag"
 done
 exit "$status"

@@ -6,7 +6,8 @@
 #      cargo-lambda for the `cargo lambda watch` test and the arm64 artifacts)
 #   2. cargo fmt --check
 #   3. cargo clippy on every target, warnings are errors
-#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
+#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov;
+#      the arm64 Lambda artifacts, each bootstrap's size against the budget (scripts/lambda-artifacts.sh)
 #   5. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
 #      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit.
 # Any failure stops the script with a non-zero exit code.
@@ -38,6 +39,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "static checks of infra/template.yaml"
 bash scripts/static-checks.sh
+
+step "arm64 Lambda artifacts: cargo lambda build --release --arm64, sizes vs budget"
+bash scripts/lambda-artifacts.sh
 
 moto_pid=""
 moto_log="$CARGO_TARGET_DIR/moto-test-server.log"

@@ -72,7 +72,7 @@ fn valid_file_exits_0_with_a_summary() {
     );
     assert!(text.contains("sales.csv: valid"), "{text}");
     assert!(text.contains("rows         200"), "{text}");
-    assert!(text.contains("fingerprint  blake3:"), "{text}");
+    assert!(text.contains("fingerprint  xxh3-128:"), "{text}");
     assert!(!text.contains("FAIL"), "{text}");
 }
 

@@ -29,7 +29,8 @@ pub struct ValidationReport {
     pub bytes_read: u64,
     /// Bytes after decompression.
     pub bytes_decoded: u64,
-    /// Content fingerprint of the decoded data, `blake3:<hex>`. Equal fingerprints mean equal data.
+    /// Content fingerprint of the decoded data, `xxh3-128:<hex>` ([`crate::validate::Fingerprint`]).
+    /// Equal fingerprints mean equal data.
     pub fingerprint: String,
     /// One outcome per rule (declared column constraints, row-count bounds and DQDL rules).
     pub rules: Vec<RuleOutcome>,

@@ -299,7 +299,7 @@ async fn s3_put_sample_event_validates_reports_and_starts_the_pipeline() {
         report.contract
     );
     assert!(
-        report.fingerprint.starts_with("blake3:"),
+        report.fingerprint.starts_with("xxh3-128:"),
         "{}",
         report.fingerprint
     );

@@ -31,6 +31,7 @@ use bytes::Bytes;
 
 use self::checks::{Run, Totals};
 use self::compile::Plan;
+pub use self::decode::Fingerprint;
 use self::decode::{Decoded, Prefetch, SourceState, StreamError};
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::error::{Error, Result};
@@ -174,7 +175,7 @@ impl Validator {
             });
             let (r, fingerprint, decoded) = match result {
                 Ok(x) => x,
-                Err(e) => (Err(e), blake3_empty(), 0),
+                Err(e) => (Err(e), Fingerprint::of(b""), 0),
             };
             match r {
                 Ok(()) => {}
@@ -249,8 +250,4 @@ fn compression_name(c: Compression) -> &'static str {
         Compression::Gzip => "gzip",
         Compression::Zstd => "zstd",
     }
-}
-
-fn blake3_empty() -> String {
-    format!("blake3:{}", blake3::hash(b"").to_hex())
 }

@@ -59,7 +59,7 @@ fn violations_of<'a>(r: &'a ValidationReport, name: &str) -> Vec<&'a Violation> 
 }
 
 fn fingerprint(data: &[u8]) -> String {
-    format!("blake3:{}", blake3::hash(data).to_hex())
+    super::Fingerprint::of(data)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
