@@ -101,7 +101,11 @@ pub fn run(args: &FeaturesArgs) -> Result<bool> {
                 "no feature group: pass --feature-group or set features.feature_group",
             )
         })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One thread for the writer loop, its PutRecord tasks and their connections: no cross-thread wake-up
+    // per record (the rows are parsed on a blocking thread of their own).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let config = greenpipe::aws::Config::from_lookup(|name| {

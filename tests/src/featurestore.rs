@@ -438,7 +438,10 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
         (faults.latency, fault)
     };
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        // tokio's timer has millisecond granularity and rounds up (10 ms took 11.7-11.9 ms), which would
+        // put the latency model's N/L ceiling out of every client's reach; a thread sleep is exact to
+        // tens of microseconds. The blocking pool holds one thread per request in flight.
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(latency)).await;
     }
     if let Some(reply) = fault {
         return reply;
