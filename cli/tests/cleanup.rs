@@ -1,27 +1,16 @@
 //! `greenpipe cleanup` and `greenpipe restore-endpoint` as a user runs them: the binary, the standard AWS
 //! environment pointing at moto, settings from the same GREENPIPE_CLEANUP_* variables as the Lambda.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use greenpipe_tests::{emulator, Aws, REGION};
+use greenpipe_tests::Aws;
 
 mod common;
-use common::{describe, root, stdout_json};
+use common::{describe, greenpipe_on_emulator, stdout_json};
 
 fn greenpipe(args: &[&str], bucket: &str) -> Output {
-    let isolated = root().join("cli/tests/no-such-aws-file");
-    Command::new(env!("CARGO_BIN_EXE_greenpipe"))
+    greenpipe_on_emulator()
         .args(args)
-        .current_dir(root())
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", &isolated)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &emulator().endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true")
         // Only greenpipe's own objects in this test's bucket, and everything under its prefixes is expired.
         .env("GREENPIPE_CLEANUP_AREAS", "objects")
         .env("GREENPIPE_CLEANUP_BUCKETS", bucket)

@@ -4,16 +4,14 @@
 //! summary and `--json` outcome, per-row failures with exit 1, and exit 2 for a missing feature group.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use aws_sdk_sagemaker::types::{
-    FeatureDefinition, FeatureType, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
-};
-use greenpipe_tests::featurestore::{Faults, FeatureStore};
-use greenpipe_tests::{emulator, unique_name, Aws, REGION};
+use aws_sdk_sagemaker::types::FeatureType;
+use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
+use greenpipe_tests::{unique_name, Aws};
 
 mod common;
-use common::{describe, root, stdout_json};
+use common::{describe, greenpipe_on_emulator, stdout_json};
 
 struct World {
     group: String,
@@ -26,36 +24,22 @@ impl World {
         let aws = Aws::new().await;
         let sagemaker = aws_sdk_sagemaker::Client::new(&aws.sdk);
         let group = unique_name("cli-fg");
-        let feature = |name: &str, kind: FeatureType| {
-            FeatureDefinition::builder()
-                .feature_name(name)
-                .feature_type(kind)
-                .build()
-        };
-        sagemaker
-            .create_feature_group()
-            .feature_group_name(&group)
-            .record_identifier_feature_name("id")
-            .event_time_feature_name("ts")
-            .feature_definitions(feature("id", FeatureType::String))
-            .feature_definitions(feature("ts", FeatureType::String))
-            .feature_definitions(feature("score", FeatureType::Fractional))
-            .feature_definitions(feature("clicks", FeatureType::Integral))
-            .online_store_config(OnlineStoreConfig::builder().enable_online_store(true).build())
-            // moto's CreateFeatureGroup fails (HTTP 500) without an offline store.
-            .offline_store_config(
-                OfflineStoreConfig::builder()
-                    .s3_storage_config(
-                        S3StorageConfig::builder()
-                            .s3_uri("s3://greenpipe-cli-tests/offline")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .role_arn("arn:aws:iam::123456789012:role/featurestore")
-            .send()
-            .await
-            .expect("CreateFeatureGroup");
+        let features = [
+            ("id", FeatureType::String),
+            ("ts", FeatureType::String),
+            ("score", FeatureType::Fractional),
+            ("clicks", FeatureType::Integral),
+        ];
+        create_feature_group(
+            &sagemaker,
+            &group,
+            "id",
+            "ts",
+            &features,
+            "s3://greenpipe-cli-tests/offline",
+        )
+        .await
+        .expect("CreateFeatureGroup");
         let store = FeatureStore::start(faults, Some(sagemaker))
             .await
             .expect("loopback feature store");
@@ -82,26 +66,16 @@ impl World {
     }
 
     async fn run_with(&self, file: &str, group: &str, args: &[&str], env: &[(&str, String)]) -> Output {
-        let isolated = root().join("cli/tests/no-such-aws-file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greenpipe"));
+        let mut command = greenpipe_on_emulator();
         command
             .args(["features", file, "--contract"])
             .arg(self.dir.path().join("contract.yaml"))
             .args(["--feature-group", group, "--no-progress"])
             .args(args)
-            .current_dir(root())
-            .env_remove("AWS_PROFILE")
-            .env("AWS_CONFIG_FILE", &isolated)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &emulator().endpoint)
             .env(
                 "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
                 self.store.endpoint(),
             )
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         // The loopback server runs on this test's runtime: wait for the binary off its worker threads.
         tokio::task::spawn_blocking(move || command.output().expect("run the greenpipe binary"))

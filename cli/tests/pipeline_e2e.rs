@@ -11,21 +11,29 @@
 //! downstream.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use aws_sdk_sagemaker::types::{
-    FeatureDefinition, FeatureType, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
-};
-use greenpipe_tests::featurestore::{Faults, FeatureStore};
-use greenpipe_tests::{emulator, unique_name, Aws, REGION};
+use aws_sdk_sagemaker::types::FeatureType;
+use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
+use greenpipe_tests::{emulator, unique_name, Aws};
 use serde_json::Value;
 
 mod common;
-use common::{describe, root, stdout_json};
+use common::{describe, greenpipe_on_emulator, stdout_json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/greenpipe-sagemaker";
 const ROWS: usize = 24;
 const COUNTRIES: [&str; 3] = ["US", "CA", "GB"];
+/// The states after validation that do the work: all run for valid data, none for invalid data.
+const DOWNSTREAM: [&str; 7] = [
+    "RegisterCatalog",
+    "WriteFeatures",
+    "PlanTraining",
+    "Train",
+    "CreateModel",
+    "PlanTransform",
+    "Transform",
+];
 
 fn contract(group: &str, database: &str) -> String {
     format!(
@@ -93,34 +101,15 @@ impl World {
         let glue = aws_sdk_glue::Client::new(&aws.sdk);
         let group = unique_name("orders-fg");
         let database = unique_name("e2e").replace('-', "_");
-        let feature = |name: &str, kind: FeatureType| {
-            FeatureDefinition::builder()
-                .feature_name(name)
-                .feature_type(kind)
-                .build()
-        };
-        sagemaker
-            .create_feature_group()
-            .feature_group_name(&group)
-            .record_identifier_feature_name("order_id")
-            .event_time_feature_name("order_ts")
-            .feature_definitions(feature("order_id", FeatureType::Integral))
-            .feature_definitions(feature("order_ts", FeatureType::String))
-            .feature_definitions(feature("amount", FeatureType::Fractional))
-            .feature_definitions(feature("country", FeatureType::String))
-            .feature_definitions(feature("qty", FeatureType::Integral))
-            .online_store_config(OnlineStoreConfig::builder().enable_online_store(true).build())
-            .offline_store_config(
-                OfflineStoreConfig::builder()
-                    .s3_storage_config(
-                        S3StorageConfig::builder()
-                            .s3_uri(format!("s3://{bucket}/offline"))
-                            .build(),
-                    )
-                    .build(),
-            )
-            .role_arn(ROLE)
-            .send()
+        let features = [
+            ("order_id", FeatureType::Integral),
+            ("order_ts", FeatureType::String),
+            ("amount", FeatureType::Fractional),
+            ("country", FeatureType::String),
+            ("qty", FeatureType::Integral),
+        ];
+        let offline = format!("s3://{bucket}/offline");
+        create_feature_group(&sagemaker, &group, "order_id", "order_ts", &features, &offline)
             .await
             .expect("CreateFeatureGroup");
         let store = FeatureStore::start(Faults::default(), Some(sagemaker.clone()))
@@ -141,25 +130,14 @@ impl World {
 
     /// `greenpipe run s3://<bucket>/<prefix> --emulator <moto> --json`, as a user would run it.
     async fn run(&self, prefix: &str) -> Output {
-        let isolated = root().join("cli/tests/no-such-aws-file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_greenpipe"));
+        let mut command = greenpipe_on_emulator();
         command
             .args(["run", &format!("s3://{}/{prefix}", self.bucket)])
             .args(["--emulator", &emulator().endpoint, "--json"])
-            .current_dir(root())
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env("AWS_CONFIG_FILE", &isolated)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env(
                 "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
                 self.store.endpoint(),
             )
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true")
             .env("GREENPIPE_CONTRACTS_CACHE_SECONDS", "0")
             .env("GREENPIPE_ARTIFACTS_BUCKET", &self.bucket);
         // The loopback feature store is served by this test's runtime: wait off its worker threads.
@@ -254,16 +232,7 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
         Some(0),
         "with an emulator nothing is only planned: {run:#}"
     );
-    for state in [
-        "RegisterCatalog",
-        "WriteFeatures",
-        "PlanTraining",
-        "Train",
-        "CreateModel",
-        "PlanTransform",
-        "Transform",
-        "ReportRun",
-    ] {
+    for state in DOWNSTREAM.iter().chain(&["ReportRun"]) {
         assert_outcome(&run, state, "ran");
     }
     assert_outcome(&run, "KeepLastModel", "skipped");
@@ -437,15 +406,7 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
     assert_outcome(&failed, "DatasetRejected", "ran");
     assert_outcome(&failed, "RunFailed", "ran");
     assert_outcome(&failed, "ReportRun", "ran");
-    for state in [
-        "RegisterCatalog",
-        "WriteFeatures",
-        "PlanTraining",
-        "Train",
-        "CreateModel",
-        "PlanTransform",
-        "Transform",
-    ] {
+    for state in DOWNSTREAM {
         assert_outcome(&failed, state, "skipped");
     }
     // The failure report: the run report of that execution, saying it failed.

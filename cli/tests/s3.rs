@@ -1,12 +1,12 @@
 //! `greenpipe validate s3://...` against moto's S3: the binary gets the emulator only through the standard
 //! AWS environment (AWS_ENDPOINT_URL, region, credentials), as a user would configure it.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use greenpipe_tests::{emulator, gzip, Aws, REGION};
+use greenpipe_tests::{gzip, Aws};
 
 mod common;
-use common::{describe, root, stdout_json};
+use common::{describe, greenpipe_on_emulator, root, stdout_json};
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
@@ -14,19 +14,8 @@ fn read(rel: &str) -> Vec<u8> {
 
 /// Run the binary with the emulator as its AWS endpoint and nothing from the user's own AWS setup.
 fn greenpipe(args: &[&str]) -> Output {
-    let isolated = root().join("cli/tests/no-such-aws-file");
-    Command::new(env!("CARGO_BIN_EXE_greenpipe"))
+    greenpipe_on_emulator()
         .args(args)
-        .current_dir(root())
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", &isolated)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &emulator().endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true")
         .output()
         .expect("run the greenpipe binary")
 }

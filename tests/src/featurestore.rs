@@ -168,6 +168,55 @@ struct Inner {
     control: Option<aws_sdk_sagemaker::Client>,
 }
 
+/// Create a feature group in the SageMaker control plane (moto) with an online store and an offline store
+/// at `offline_uri` (moto's CreateFeatureGroup fails with HTTP 500 without one). `features` lists every
+/// feature, the record identifier and event time included. A group that already exists (a rerun against a
+/// long-lived emulator) is fine.
+pub async fn create_feature_group(
+    sagemaker: &aws_sdk_sagemaker::Client,
+    name: &str,
+    record_identifier: &str,
+    event_time: &str,
+    features: &[(&str, aws_sdk_sagemaker::types::FeatureType)],
+    offline_uri: &str,
+) -> Result<(), String> {
+    use aws_sdk_sagemaker::types::{
+        FeatureDefinition, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
+    };
+    let definitions = features
+        .iter()
+        .map(|(feature, kind)| {
+            FeatureDefinition::builder()
+                .feature_name(*feature)
+                .feature_type(kind.clone())
+                .build()
+        })
+        .collect();
+    let created = sagemaker
+        .create_feature_group()
+        .feature_group_name(name)
+        .record_identifier_feature_name(record_identifier)
+        .event_time_feature_name(event_time)
+        .set_feature_definitions(Some(definitions))
+        .online_store_config(OnlineStoreConfig::builder().enable_online_store(true).build())
+        .offline_store_config(
+            OfflineStoreConfig::builder()
+                .s3_storage_config(S3StorageConfig::builder().s3_uri(offline_uri).build())
+                .build(),
+        )
+        .role_arn("arn:aws:iam::123456789012:role/featurestore")
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use()) => Ok(()),
+        Err(e) => Err(format!(
+            "CreateFeatureGroup {name}: {}",
+            aws_sdk_sagemaker::error::DisplayErrorContext(&e)
+        )),
+    }
+}
+
 /// A running loopback Feature Store runtime. Dropping it stops the server.
 pub struct FeatureStore {
     pub addr: SocketAddr,

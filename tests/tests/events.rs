@@ -11,14 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use aws_sdk_sagemaker::types::{
-    FeatureDefinition, FeatureType, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
-};
+use aws_sdk_sagemaker::types::FeatureType;
 use greenpipe::aws::features_stage;
 use greenpipe::aws::plan_stage::PlanConfig;
 use greenpipe::aws::Config;
 use greenpipe::cleanup::{Area, CleanupConfig};
-use greenpipe_tests::featurestore::{Faults, FeatureStore};
+use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{repo_root, unique_name, Aws};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -110,47 +108,18 @@ fn event_keys() -> BTreeSet<String> {
     keys
 }
 
-/// A feature group for the bundled sales contract's columns; one that already exists (a rerun against a
-/// long-lived emulator) is fine.
+/// A feature group for the bundled sales contract's columns.
 async fn create_group(sagemaker: &aws_sdk_sagemaker::Client, name: &str, bucket: &str) -> Result<(), String> {
-    let feature = |name: &str, kind: FeatureType| {
-        FeatureDefinition::builder()
-            .feature_name(name)
-            .feature_type(kind)
-            .build()
-    };
-    let mut create = sagemaker
-        .create_feature_group()
-        .feature_group_name(name)
-        .record_identifier_feature_name("order_id")
-        .event_time_feature_name("order_ts")
-        .online_store_config(OnlineStoreConfig::builder().enable_online_store(true).build())
-        // moto's CreateFeatureGroup fails (HTTP 500) without an offline store.
-        .offline_store_config(
-            OfflineStoreConfig::builder()
-                .s3_storage_config(
-                    S3StorageConfig::builder()
-                        .s3_uri(format!("s3://{bucket}/offline"))
-                        .build(),
-                )
-                .build(),
-        )
-        .role_arn(ROLE);
-    for (feature_name, kind) in [
+    let features = [
         ("order_id", FeatureType::Integral),
         ("customer_id", FeatureType::String),
         ("country", FeatureType::String),
         ("amount", FeatureType::Fractional),
         ("quantity", FeatureType::Integral),
         ("order_ts", FeatureType::String),
-    ] {
-        create = create.feature_definitions(feature(feature_name, kind));
-    }
-    match create.send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use()) => Ok(()),
-        Err(e) => Err(format!("{}", aws_sdk_sagemaker::error::DisplayErrorContext(&e))),
-    }
+    ];
+    let offline = format!("s3://{bucket}/offline");
+    create_feature_group(sagemaker, name, "order_id", "order_ts", &features, &offline).await
 }
 
 struct World {

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -25,4 +25,23 @@ pub fn describe(out: &Output) -> String {
 pub fn stdout_json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", describe(out)))
+}
+
+/// The `greenpipe` binary, run from the repository root with the emulator as its only AWS: the standard
+/// environment (endpoint, region, test credentials, path-style S3) and nothing from the user's own setup.
+pub fn greenpipe_on_emulator() -> Command {
+    let isolated = root().join("cli/tests/no-such-aws-file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_greenpipe"));
+    command
+        .current_dir(root())
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", &isolated)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &isolated)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", &greenpipe_tests::emulator().endpoint)
+        .env("AWS_REGION", greenpipe_tests::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("GREENPIPE_S3_FORCE_PATH_STYLE", "true");
+    command
 }
