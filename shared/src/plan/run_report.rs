@@ -172,19 +172,13 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
     let training_desc = state.get("training").filter(|t| t.is_object()).or(failed_job
         .as_ref()
         .filter(|d| d.get("TrainingJobStatus").is_some()));
-    match (train_planned, training_desc) {
-        (_, Some(desc)) => stages.push(training_stage(desc, settings)?),
-        (Some(false), None) => {
-            let reason = plan
-                .and_then(|p| p.get("reason"))
-                .and_then(Value::as_str)
-                .unwrap_or("not needed")
-                .to_string();
-            skips.push(json!({"stage": "training", "reason": reason}));
-            stages.push(skipped("training", "sagemaker:createTrainingJob.sync", &reason));
-        }
-        _ => stages.push(not_run("training", "sagemaker:createTrainingJob.sync")),
-    }
+    stages.push(job_stage(
+        ("training", "sagemaker:createTrainingJob.sync"),
+        plan,
+        train_planned,
+        training_desc.map(|d| training_stage(d, settings)).transpose()?,
+        &mut skips,
+    ));
     match state.get("model").filter(|m| m.is_object()) {
         Some(model) => {
             let mut s = not_run("model", "sagemaker:createModel");
@@ -206,19 +200,13 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
     let transform_desc = state.get("transform").filter(|t| t.is_object()).or(failed_job
         .as_ref()
         .filter(|d| d.get("TransformJobStatus").is_some()));
-    match (transform_planned, transform_desc) {
-        (_, Some(desc)) => stages.push(transform_stage(desc, settings)?),
-        (Some(false), None) => {
-            let reason = transform_plan
-                .and_then(|p| p.get("reason"))
-                .and_then(Value::as_str)
-                .unwrap_or("not needed")
-                .to_string();
-            skips.push(json!({"stage": "transform", "reason": reason}));
-            stages.push(skipped("transform", "sagemaker:createTransformJob.sync", &reason));
-        }
-        _ => stages.push(not_run("transform", "sagemaker:createTransformJob.sync")),
-    }
+    stages.push(job_stage(
+        ("transform", "sagemaker:createTransformJob.sync"),
+        transform_plan,
+        transform_planned,
+        transform_desc.map(|d| transform_stage(d, settings)).transpose()?,
+        &mut skips,
+    ));
     // report-run itself: nominal, it cannot time its own invocation before it ends.
     let mut own = lambda_stage(&json!({"report": {}}), "report", "report-run", settings)?;
     own.status = "succeeded".into();
@@ -327,6 +315,29 @@ fn base(stage: &str, resource: &str, status: &str) -> StageReport {
         measured: None,
         spot: None,
         basis: None,
+    }
+}
+
+/// A SageMaker job's line: the job's own report when it ran (or failed), skipped with the planner's reason
+/// (also listed in `skips`) when the plan said not to run it, else not run.
+fn job_stage(
+    (stage, resource): (&str, &str),
+    plan: Option<&Value>,
+    planned: Option<bool>,
+    ran: Option<StageReport>,
+    skips: &mut Vec<Value>,
+) -> StageReport {
+    match (planned, ran) {
+        (_, Some(report)) => report,
+        (Some(false), None) => {
+            let reason = plan
+                .and_then(|p| p.get("reason"))
+                .and_then(Value::as_str)
+                .unwrap_or("not needed");
+            skips.push(json!({"stage": stage, "reason": reason}));
+            skipped(stage, resource, reason)
+        }
+        _ => not_run(stage, resource),
     }
 }
 
