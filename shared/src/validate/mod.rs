@@ -69,10 +69,38 @@ impl RandomAccess for LocalFile {
     }
 
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        use std::os::unix::fs::FileExt;
         let end = (offset.saturating_add(len as u64)).min(self.len);
-        let mut buf = vec![0u8; end.saturating_sub(offset) as usize];
-        self.file.read_exact_at(&mut buf, offset)?;
+        let want = end.saturating_sub(offset) as usize;
+        // Read straight into the new buffer's spare capacity: zero-filling it first (`vec![0; n]` and
+        // `read_exact_at`) cost about 3 % of a 1 GB validation (a memset of every byte read).
+        let mut buf: Vec<u8> = Vec::with_capacity(want);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
+        while buf.len() < want {
+            let at = offset + buf.len() as u64;
+            let at = libc::off_t::try_from(at).map_err(|_| io::Error::other("offset beyond off_t"))?;
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`; pread writes at
+            // most that many bytes into it and reports how many it wrote.
+            let n = unsafe { libc::pread(fd, spare.as_mut_ptr().cast(), spare.len(), at) };
+            match n {
+                n if n > 0 => {
+                    // SAFETY: pread initialized the `n` bytes after the current length (n <= spare.len()).
+                    unsafe { buf.set_len(buf.len() + n as usize) };
+                }
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("file ended at byte {} while reading {want} bytes at {offset}", at),
+                    ))
+                }
+                _ => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+        }
         Ok(Bytes::from(buf))
     }
 }
