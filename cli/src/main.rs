@@ -18,6 +18,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc: `greenpipe features` allocates per request inside the AWS SDK, where glibc malloc took about
+/// a fifth of the CPU (bench/features.sh); it changes nothing else measurable.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The data is valid (or, for `demo`, every sample gave the expected result).
 const EXIT_VALID: u8 = 0;
 /// The data breaks its contract.

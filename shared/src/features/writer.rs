@@ -222,7 +222,9 @@ pub async fn write_online(
             let index = row.index;
             tasks.spawn(async move {
                 let id = record[0].1.clone();
-                let result = ctx.put(record, index).await;
+                // Boxed: the SDK's request future is large, and a task that holds it inline is copied
+                // whole when spawned and again when it completes (memmove was 8 % of the writer's CPU).
+                let result = Box::pin(ctx.put(record, index)).await;
                 drop(permit);
                 (index, id, result)
             });
