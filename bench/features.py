@@ -238,6 +238,26 @@ def run_one(tool: str, latency_ms: float, args, data: Path, contract: Path) -> d
     return result
 
 
+MEDIAN_KEYS = ("records_per_s", "process_records_per_s", "cpu_ms_per_1000", "ceiling_fraction",
+               "process_ceiling_fraction", "measured_ceiling_fraction", "probe_round_trip_ms")
+
+
+def combine(runs: list[dict]) -> dict:
+    """One tool at one latency over the rounds: the median of each figure (the lower middle one for an even
+    count), every round's records/s and CPU alongside; failed when any round failed."""
+    failed = next((r for r in runs if r["error"]), None)
+    if failed or len(runs) == 1:
+        return {**(failed or runs[0]), "rounds": len(runs)}
+    out = dict(runs[0])
+    for key in MEDIAN_KEYS:
+        vals = sorted(r[key] for r in runs if r.get(key) is not None)
+        out[key] = vals[(len(vals) - 1) // 2] if vals else None
+    out["rounds"] = len(runs)
+    out["all_records_per_s"] = [round(r["records_per_s"]) for r in runs]
+    out["all_cpu_ms_per_1000"] = [round(r["cpu_ms_per_1000"], 1) for r in runs]
+    return out
+
+
 def sample_ids(records: int) -> list[str]:
     """Record ids read back after each run, to check that every tool stored the same values."""
     return sorted({"1", str(records // 2 or 1), str(records)}, key=int)
@@ -296,6 +316,12 @@ def print_table(results: list[dict], concurrency: int) -> None:
               f"{pct(r['ceiling_fraction']):>11}{r['probe_round_trip_ms']:>14.2f}"
               f"{pct(r['measured_ceiling_fraction']):>9}{r['process_records_per_s']:>15.0f}"
               f"{r['cpu_ms_per_1000']:>15.1f}{r['server']['acceptedWrites']:>9}")
+    multi = [r for r in results if not r["error"] and r.get("rounds", 1) > 1]
+    if multi:
+        print("\nround by round (records/s; CPU ms per 1k records):")
+        for r in multi:
+            print(f"{r['latency_ms']:>5g}  {r['tool']:<10}{', '.join(map(str, r['all_records_per_s']))}; "
+                  f"{', '.join(map(str, r['all_cpu_ms_per_1000']))}")
 
 
 def targets(results: list[dict]) -> tuple[list[str], dict]:
@@ -351,7 +377,11 @@ def main() -> int:
     ap.add_argument("--server-cpu", default="1", help="core the loopback server is pinned to ('' for none)")
     ap.add_argument("--greenpipe", type=Path, help="use this greenpipe binary instead of building one")
     ap.add_argument("--loopback", type=Path, help="use this featurestore-loopback binary instead of building one")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every tool at every latency; figures are medians (default 3)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
 
     try:
         latencies = [float(x) for x in args.latencies.split(",") if x.strip()]
@@ -377,15 +407,23 @@ def main() -> int:
     contract.write_text(contract_yaml())
 
     started = time.time()
-    results = [run_one(t, lat, args, data, contract) for lat in latencies for t in tools]
+    # Rounds: every (latency, tool) once per round, so a slow spell of the machine (a VM's single-core
+    # speed swings by tens of percent) falls on every tool alike; each figure is the median over rounds.
+    all_runs = []
+    for k in range(args.repeat):
+        if args.repeat > 1:
+            log(f"round {k + 1} of {args.repeat}")
+        all_runs += [run_one(t, lat, args, data, contract) for lat in latencies for t in tools]
+    results = [combine([r for r in all_runs if (r["tool"], r["latency_ms"]) == (t, lat)])
+               for lat in latencies for t in tools]
     print_table(results, args.concurrency)
     lines, met = targets(results)
     if lines:
         print()
         print("\n".join(lines))
 
-    problems = [p for r in results for p in problems_of(r, args.records)]
-    mismatches = value_mismatches(results, data, args.records)
+    problems = [p for r in all_runs for p in problems_of(r, args.records)]
+    mismatches = value_mismatches(all_runs, data, args.records)
     for m in mismatches:
         log(f"note: {m}")
     out = {
@@ -397,7 +435,8 @@ def main() -> int:
         "records": args.records, "concurrency": args.concurrency, "latencies_ms": latencies,
         "file": str(data.relative_to(ROOT)), "group": group_spec(),
         "targets": {"ceiling_fraction": CEILING_TARGET, "cpu_vs_boto3": CPU_TARGET, "met": met},
-        "runs": results, "problems": problems, "value_mismatches": mismatches,
+        "repeat": args.repeat, "results": results, "runs": all_runs, "problems": problems,
+        "value_mismatches": mismatches,
     }
     (OUT / "features-results.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
     print(f"\nwrote {(OUT / 'features-results.json').relative_to(ROOT)}")

@@ -2,7 +2,8 @@
 
 Called by bench/validate.sh (which sets up the virtualenv); see bench/README.md. Each tool runs in its own
 process, one after another, pinned to one core (taskset -c 0) with every thread-count knob at 1. Wall time
-is measured around the process; peak RSS is the process's own ru_maxrss, from wait4() (what
+is measured around the process, in rounds (--repeat, default 3: every tool once per round, so a slow spell of
+the machine falls on all of them) and each tool's figure is its median run; peak RSS is the process's own ru_maxrss, from wait4() (what
 /usr/bin/time -v reports). The file is read once before each tool so every tool starts from a warm page
 cache. Exit status: 0 when every tool found the same number of bad rows as the generator planted, 1 when
 they disagree (or a tool failed), 2 for a usage error.
@@ -127,7 +128,7 @@ def run_tool(tool: str, data: Path, contract: Path, exe: Path | None, tag: str, 
     return result
 
 
-def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu: str) -> dict:
+def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu: str, repeat: int) -> dict:
     tag = f"data_{size_mb:g}mb"
     data = OUT / f"{tag}.csv"
     log(f"== {size_mb:g} MB ==")
@@ -136,14 +137,21 @@ def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu:
     meta = json.loads(Path(str(data) + ".meta.json").read_text())
     contract = OUT / "bench.yaml"
     contract.write_text(spec.contract_yaml("bench"))
-    results = [run_tool(t, data, contract, exe, tag, cpu) for t in tools]
     size = data.stat().st_size
-    for r in results:
+    # Rounds: every tool once per round, in the same order, so a slow spell of the machine (single-core
+    # speed on a VM swings by tens of percent) falls on all tools alike. A tool's figure is its median run.
+    rounds = []
+    for k in range(repeat):
+        if repeat > 1:
+            log(f" round {k + 1} of {repeat}")
+        rounds.append([run_tool(t, data, contract, exe, tag, cpu) for t in tools])
+    for r in (r for rnd in rounds for r in rnd):
         r["mb_per_s"] = size / MB / r["seconds"]
         r["mb_per_cpu_s"] = size / MB / max(r["cpu_seconds"], 1e-9)
+    results = [median_run([rnd[i] for rnd in rounds]) for i in range(len(tools))]
     expected = meta["bad_rows"]
     problems = []
-    for r in results:
+    for r in (r for rnd in rounds for r in rnd):
         if r["error"]:
             problems.append(f"{r['tool']} failed: {r['error']}")
             continue
@@ -155,7 +163,27 @@ def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu:
             problems.append(f"{r['tool']} found {r['bad_cells']} bad cells, the generator planted {expected}")
     return {"size_mb": size_mb, "file": str(data.relative_to(ROOT)), "bytes": size, "rows": meta["rows"],
             "planted_bad_rows": expected, "planted_by_kind": meta["bad_rows_by_kind"], "tools": results,
-            "problems": problems}
+            "rounds": rounds, "round_ratios": round_ratios(rounds), "problems": problems}
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median wall time (the lower middle one for an even count), with every run's
+    seconds and peak RSS alongside; peak RSS is the largest of all runs."""
+    ok = [r for r in runs if not r["error"]] or runs
+    mid = sorted(ok, key=lambda r: r["seconds"])[(len(ok) - 1) // 2]
+    return {**mid, "runs": len(runs), "all_seconds": [round(r["seconds"], 3) for r in runs],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok)}
+
+
+def round_ratios(rounds: list[list[dict]]) -> list[float]:
+    """Per round: greenpipe's MB/s over the fastest peer's in that round."""
+    out = []
+    for rnd in rounds:
+        gp = next((r for r in rnd if r["tool"] == "greenpipe" and not r["error"]), None)
+        peers = [r for r in rnd if r["tool"] != "greenpipe" and not r["error"]]
+        if gp and peers:
+            out.append(round(gp["mb_per_s"] / max(p["mb_per_s"] for p in peers), 2))
+    return out
 
 
 def print_table(run: dict) -> None:
@@ -173,8 +201,13 @@ def print_table(run: dict) -> None:
             print(f"{name:<16}{'FAILED (see results.json)':>40}")
             continue
         ratio = f"{gp['mb_per_s'] / r['mb_per_s']:.1f}x" if gp and r is not gp else ""
+        spread = ""
+        if r.get("runs", 1) > 1:
+            spread = f"  (runs: {', '.join(f'{x:.2f}' for x in r['all_seconds'])} s)"
         print(f"{name:<16}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}{r.get('in_tool_seconds', 0):>11.2f}"
-              f"{r['mb_per_s']:>8.1f}{r['peak_rss_mb']:>13.1f}{r['bad_rows']:>10}{ratio:>13}")
+              f"{r['mb_per_s']:>8.1f}{r['peak_rss_mb']:>13.1f}{r['bad_rows']:>10}{ratio:>13}{spread}")
+    if len(run.get("round_ratios", [])) > 1:
+        print(f"greenpipe / fastest peer, round by round: {', '.join(f'{x:.2f}x' for x in run['round_ratios'])}")
 
 
 def main() -> int:
@@ -186,7 +219,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--cpu", default="0", help="the core every tool is pinned to (taskset -c)")
     ap.add_argument("--greenpipe", type=Path, help="use this greenpipe binary instead of building one")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every tool; each tool's figure is its median run (default 3)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
 
     if args.sizes and args.size_mb is not None:
         ap.error("give either SIZE_MB or --sizes")
@@ -207,7 +244,7 @@ def main() -> int:
         exe = args.greenpipe.resolve() if args.greenpipe else build_greenpipe()
 
     started = time.time()
-    runs = [run_size(s, tools, exe, args.seed, args.cpu) for s in sizes]
+    runs = [run_size(s, tools, exe, args.seed, args.cpu, args.repeat) for s in sizes]
 
     for run in runs:
         print_table(run)
