@@ -78,13 +78,14 @@ impl RandomAccess for LocalFile {
         while buf.len() < want {
             let at = offset + buf.len() as u64;
             let at = libc::off_t::try_from(at).map_err(|_| io::Error::other("offset beyond off_t"))?;
-            let spare = buf.spare_capacity_mut();
-            // SAFETY: `spare` is writable memory of `spare.len()` bytes owned by `buf`; pread writes at
-            // most that many bytes into it and reports how many it wrote.
-            let n = unsafe { libc::pread(fd, spare.as_mut_ptr().cast(), spare.len(), at) };
+            let room = want - buf.len();
+            let spare = &mut buf.spare_capacity_mut()[..room];
+            // SAFETY: `spare` is writable memory of `room` bytes owned by `buf` (the capacity is at least
+            // `want`); pread writes at most that many bytes into it and reports how many it wrote.
+            let n = unsafe { libc::pread(fd, spare.as_mut_ptr().cast(), room, at) };
             match n {
                 n if n > 0 => {
-                    // SAFETY: pread initialized the `n` bytes after the current length (n <= spare.len()).
+                    // SAFETY: pread initialized the `n` bytes after the current length (n <= room).
                     unsafe { buf.set_len(buf.len() + n as usize) };
                 }
                 0 => {
