@@ -6,9 +6,14 @@
 #      cargo-lambda for the `cargo lambda watch` test and the arm64 artifacts)
 #   2. cargo fmt --check
 #   3. cargo clippy on every target, warnings are errors
-#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov;
-#      the arm64 Lambda artifacts, each bootstrap's size against the budget (scripts/lambda-artifacts.sh)
-#   5. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
+#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
+#   5. the arm64 Lambda artifacts, each bootstrap's size against the budget (scripts/lambda-artifacts.sh).
+#      It starts in the background before clippy (it builds under target/aarch64-unknown-linux-gnu and
+#      target/release, so it takes no lock clippy or the debug builds need), and the script waits for it
+#      and prints its log before the tests run. Its seven fat-LTO links run one or two at a time and take
+#      ~30 CPU-minutes of its ~19-26 minutes, leaving a core idle for long stretches that clippy and the
+#      debug builds fill. The tests themselves never share the machine with it (some assert on wall time).
+#   6. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
 #      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit.
 # Any failure stops the script with a non-zero exit code.
 #
@@ -34,24 +39,33 @@ bash scripts/setup-tools.sh --cargo-lambda
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
-
-step "static checks of infra/template.yaml"
-bash scripts/static-checks.sh
-
-step "arm64 Lambda artifacts: cargo lambda build --release --arm64, sizes vs budget"
-bash scripts/lambda-artifacts.sh
-
 moto_pid=""
 moto_log="$CARGO_TARGET_DIR/moto-test-server.log"
-stop_moto() {
+artifacts_pid=""
+artifacts_log="$CARGO_TARGET_DIR/lambda-artifacts.log"
+cleanup() {
+    if [[ -n "$artifacts_pid" ]]; then
+        # setsid made it a process group of its own: stop cargo and every rustc with it.
+        kill -- "-$artifacts_pid" 2>/dev/null || true
+        wait "$artifacts_pid" 2>/dev/null || true
+    fi
     if [[ -n "$moto_pid" ]]; then
         kill "$moto_pid" 2>/dev/null || true
         wait "$moto_pid" 2>/dev/null || true
     fi
 }
-trap stop_moto EXIT
+trap cleanup EXIT
+
+step "arm64 Lambda artifacts: cargo lambda build --release --arm64, sizes vs budget (in the background; log: $artifacts_log)"
+mkdir -p "$CARGO_TARGET_DIR"
+setsid bash scripts/lambda-artifacts.sh >"$artifacts_log" 2>&1 &
+artifacts_pid=$!
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "static checks of infra/template.yaml"
+bash scripts/static-checks.sh
 
 if [[ -z "${GREENPIPE_TEST_ENDPOINT:-}" ]]; then
     step "starting moto_server on 127.0.0.1 (log: $moto_log)"
@@ -81,14 +95,30 @@ print(f"moto_server answering at {sys.argv[1]}")
 PY
 fi
 
+# Waits for the background artifact build and prints its log; a failure there fails the run.
+artifacts() {
+    local rc=0
+    wait "$artifacts_pid" || rc=$?
+    artifacts_pid=""
+    step "arm64 Lambda artifacts: log of the background build (exit $rc)"
+    cat "$artifacts_log"
+    return "$rc"
+}
+
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
     # Doc tests first: nextest's summary line must close the run (CI reads the last runner's totals).
     step "cargo test --workspace --doc"
     cargo test --workspace --doc || status=$?
+    step "cargo nextest run --workspace --no-run (build the tests while the artifacts finish)"
+    cargo nextest run --workspace --no-run || status=$?
+    artifacts || exit $?
     step "cargo nextest run --workspace"
     cargo nextest run --workspace --no-fail-fast || status=$?
 else
+    step "cargo test --workspace --no-run"
+    cargo test --workspace --no-run || status=$?
+    artifacts || exit $?
     step "cargo test --workspace"
     cargo test --workspace --no-fail-fast || status=$?
 fi

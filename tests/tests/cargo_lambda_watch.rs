@@ -2,8 +2,11 @@
 //! over HTTP (the Lambda Invoke API path) runs against the emulator: the local development loop the README
 //! documents. cargo-lambda comes from PyPI into .tools/cargo-lambda (scripts/setup-tools.sh
 //! --cargo-lambda, which scripts/test.sh runs). The watcher builds the function itself on the first
-//! invocation (`cargo run` of the package, in this target directory), so the first answer can take
-//! minutes on a cold cache; the read timeout allows for that.
+//! invocation (`cargo run` of the package, in this target directory). It builds with the package's
+//! `workspace-graph` feature, whose dependency features equal the workspace test build's, so it reuses
+//! that build and only compiles the package itself (seconds, not the 7 minutes of a second tokio / hyper /
+//! AWS SDK build); `watch_graph_matches_the_workspace_test_graph` keeps the two graphs equal. The read
+//! timeout still allows for a build from nothing.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -132,7 +135,7 @@ async fn cargo_lambda_watch_serves_validate_dataset_over_http() {
             "--invoke-port",
             &port.to_string(),
         ])
-        .args(["--package", "validate-dataset"])
+        .args(["--package", "validate-dataset", "--features", "workspace-graph"])
         .arg("--env-var")
         .arg(format!(
             "AWS_ENDPOINT_URL={endpoint},AWS_REGION={REGION},AWS_ACCESS_KEY_ID=testing,\
@@ -159,4 +162,51 @@ async fn cargo_lambda_watch_serves_validate_dataset_over_http() {
     // The function really ran against the emulator: its report is in the bucket.
     let reports = aws.keys(&bucket, "greenpipe/reports/").await;
     assert_eq!(reports.len(), 1, "{reports:?}");
+}
+
+/// `cargo tree` lines (`name vX.Y.Z [features]`), one per package build, without the workspace's own
+/// packages.
+fn feature_graph(args: &[&str]) -> std::collections::BTreeSet<String> {
+    let out = Command::new("cargo")
+        .current_dir(repo_root())
+        .args(["tree", "--locked", "--prefix", "none", "-f", "{p} [{f}]"])
+        .args(args)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim_end_matches(" (*)").to_string())
+        // Path packages (the workspace's own) print as `name vX (/path)`.
+        .filter(|l| !l.is_empty() && !l.contains(" (/"))
+        .collect()
+}
+
+/// validate-dataset's `workspace-graph` feature must give every dependency exactly the features the
+/// workspace test build gives it (all members, dev-dependencies included); any difference makes the
+/// watcher above rebuild that crate and everything built on it. When this fails after a dependency
+/// change, add the listed features to `workspace-graph` in functions/validate-dataset/Cargo.toml.
+#[test]
+fn watch_graph_matches_the_workspace_test_graph() {
+    let workspace = feature_graph(&["--workspace", "-e", "normal,build,dev"]);
+    let watch = feature_graph(&[
+        "--package",
+        "validate-dataset",
+        "--features",
+        "workspace-graph",
+        "-e",
+        "normal,build",
+    ]);
+    assert!(watch.len() > 100, "{watch:?}");
+    let differing: Vec<&String> = watch.difference(&workspace).collect();
+    assert!(
+        differing.is_empty(),
+        "the watch build gives these dependencies other features than the workspace test build \
+         (compare `cargo tree --workspace -e normal,build,dev -f '{{p}} [{{f}}]'`): {differing:#?}"
+    );
 }
