@@ -281,7 +281,7 @@ impl Fixture {
             buckets: vec![self.bucket.clone(), self.kept_bucket.clone()],
             log_group_prefixes: vec![self.log_prefix.clone()],
             report_bucket: Some(self.report_bucket.clone()),
-            // moto has no Studio (ListApps / DeleteApp): that area is covered by the planner's unit tests.
+            // moto has no Studio (ListApps / DeleteApp): tests/cleanup_studio.rs covers that area.
             areas: Area::ALL.into_iter().filter(|a| *a != Area::StudioApps).collect(),
             page_size: Some(2),
             ..CleanupConfig::default()

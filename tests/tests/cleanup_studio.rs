@@ -1,0 +1,445 @@
+//! cleanup-idle's Studio apps area (ListApps, DescribeApp, ListTags, DeleteApp) and its jobs over budget
+//! (List/Describe/Stop for training, processing and transform jobs). moto has no Studio and its jobs
+//! complete at once (nothing is ever InProgress to stop), so the SageMaker client here sends its real, serialized and signed requests to a replay connector at the
+//! SDK's HTTP layer, which answers with recorded SageMaker (awsJson1.1) responses that the SDK then
+//! deserializes as usual; S3 (the report) is moto as everywhere else. The test reads back every request
+//! the code made: which operations, in which order, with which fields.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
+use greenpipe::cleanup::{Area, CleanupConfig, CleanupReport, Outcome};
+use greenpipe_tests::{unique_name, Aws};
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3600;
+/// The run's fixed "now" (2026-09-21T…Z); every timestamp below is relative to it.
+const NOW: i64 = 1_790_000_000;
+const DOMAIN: &str = "d-studio1";
+
+fn arn(app: &str) -> String {
+    format!("arn:aws:sagemaker:us-east-1:123456789012:app/{DOMAIN}/{app}")
+}
+
+/// One recorded SageMaker answer: HTTP status and JSON body.
+type Answer = (u16, Value);
+
+fn answer(status: u16, body: Value) -> Answer {
+    (status, body)
+}
+
+/// Hands out the recorded answers in order and keeps every request it was sent. Past the last answer it
+/// fails the request (a connector error), so an unexpected extra call shows up as a failed action.
+#[derive(Clone, Debug, Default)]
+struct Replay {
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
+}
+
+impl Replay {
+    fn new(answers: Vec<Answer>) -> Replay {
+        Replay {
+            answers: Arc::new(Mutex::new(answers.into())),
+            requests: Arc::default(),
+        }
+    }
+}
+
+impl HttpConnector for Replay {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_string();
+        self.requests.lock().unwrap().push(request);
+        let Some((status, body)) = self.answers.lock().unwrap().pop_front() else {
+            return HttpConnectorFuture::ready(Err(
+                aws_smithy_runtime_api::client::result::ConnectorError::other(
+                    format!("no recorded answer left for {target}").into(),
+                    None,
+                ),
+            ));
+        };
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(body.to_string()),
+        );
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.1");
+        HttpConnectorFuture::ready(Ok(response))
+    }
+}
+
+/// A ListApps entry. `owner` is ("user", name) or ("space", name).
+fn app(owner: (&str, &str), app_type: &str, name: &str, status: &str) -> Value {
+    let mut a = json!({"DomainId": DOMAIN, "AppType": app_type, "AppName": name, "Status": status,
+        "CreationTime": NOW - 48 * HOUR,
+        "ResourceSpec": {"InstanceType": "ml.t3.medium"}});
+    let key = if owner.0 == "user" {
+        "UserProfileName"
+    } else {
+        "SpaceName"
+    };
+    a[key] = json!(owner.1);
+    a
+}
+
+fn described(name: &str, last_activity: i64) -> Answer {
+    answer(
+        200,
+        json!({"AppArn": arn(name), "AppName": name, "DomainId": DOMAIN, "Status": "InService",
+            "LastUserActivityTimestamp": last_activity,
+            "ResourceSpec": {"InstanceType": "ml.m5.large"}}),
+    )
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Answer {
+    let tags: Vec<Value> = pairs.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+    answer(200, json!({"Tags": tags}))
+}
+
+/// Every request the SageMaker client sent: (operation, JSON body).
+fn sent(replay: &Replay) -> Vec<(String, Value)> {
+    replay
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let target = r.headers().get("x-amz-target").unwrap_or_default();
+            assert!(
+                r.headers()
+                    .get("authorization")
+                    .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256")),
+                "{target} was not SigV4-signed"
+            );
+            let body = serde_json::from_slice(r.body().bytes().unwrap_or(b"{}".as_slice())).unwrap();
+            (target.trim_start_matches("SageMaker.").to_string(), body)
+        })
+        .collect()
+}
+
+fn config(managed: &str, report_bucket: &str, dry_run: bool) -> CleanupConfig {
+    CleanupConfig {
+        dry_run,
+        managed_tag: ("greenpipe:managed".into(), Some(managed.to_string())),
+        min_age: Duration::from_secs(HOUR as u64),
+        studio_app_idle: Duration::from_secs(3 * HOUR as u64),
+        report_bucket: Some(report_bucket.to_string()),
+        areas: [Area::StudioApps].into(),
+        page_size: Some(3),
+        ..CleanupConfig::default()
+    }
+}
+
+/// The inventory's answers: two ListApps pages, then DescribeApp + ListTags for each billed InService
+/// app, in listing order.
+fn inventory(managed: &str) -> Vec<Answer> {
+    let m = ("greenpipe:managed", managed);
+    vec![
+        answer(
+            200,
+            json!({"Apps": [
+                app(("user", "alice"), "KernelGateway", "idle-kg", "InService"),
+                app(("space", "team"), "JupyterLab", "busy-lab", "InService"),
+                app(("user", "alice"), "JupyterServer", "default", "InService"),
+            ], "NextToken": "page-2"}),
+        ),
+        answer(
+            200,
+            json!({"Apps": [
+                app(("user", "carol"), "KernelGateway", "gone-kg", "Deleted"),
+                app(("space", "ops"), "CodeEditor", "kept-ce", "InService"),
+                app(("user", "bob"), "JupyterLab", "theirs", "InService"),
+                app(("space", "lab"), "JupyterLab", "stuck-lab", "InService"),
+            ]}),
+        ),
+        described("idle-kg", NOW - 5 * HOUR),
+        tags(&[m]),
+        described("busy-lab", NOW - 600),
+        tags(&[m]),
+        described("kept-ce", NOW - 30 * HOUR),
+        tags(&[m, ("greenpipe:keep", "until the demo")]),
+        described("theirs", NOW - 30 * HOUR),
+        tags(&[("team", "someone else")]),
+        described("stuck-lab", NOW - 10 * HOUR),
+        tags(&[m]),
+    ]
+}
+
+fn studio_deps(aws: &Aws, replay: &Replay, config: CleanupConfig) -> Deps {
+    let connector = replay.clone();
+    let sagemaker = aws_sdk_sagemaker::Client::from_conf(
+        aws_sdk_sagemaker::config::Builder::from(&aws.sdk)
+            .http_client(http_client_fn(move |_, _| {
+                SharedHttpConnector::new(connector.clone())
+            }))
+            .build(),
+    );
+    Deps {
+        config,
+        region: "us-east-1".into(),
+        sagemaker,
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&aws.sdk),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&aws.sdk),
+        s3: aws.s3.clone(),
+        clock: Clock::Fixed(NOW),
+    }
+}
+
+fn outcomes(report: &CleanupReport) -> BTreeMap<String, String> {
+    report
+        .actions
+        .iter()
+        .map(|a| {
+            let outcome = match &a.outcome {
+                Outcome::DryRun => "dry-run".to_string(),
+                Outcome::Done => "done".to_string(),
+                Outcome::Failed { error_type, .. } => format!("failed:{error_type}"),
+                Outcome::Skipped { why, .. } => format!("skipped:{why:?}"),
+                Outcome::Reported => "reported".to_string(),
+            };
+            (format!("{} {}", a.action.name(), a.resource), outcome)
+        })
+        .collect()
+}
+
+fn expected_inventory_requests() -> Vec<(String, Value)> {
+    let mut want = vec![
+        ("ListApps".to_string(), json!({"MaxResults": 3})),
+        (
+            "ListApps".to_string(),
+            json!({"MaxResults": 3, "NextToken": "page-2"}),
+        ),
+    ];
+    for (owner, app_type, name) in [
+        (("UserProfileName", "alice"), "KernelGateway", "idle-kg"),
+        (("SpaceName", "team"), "JupyterLab", "busy-lab"),
+        (("SpaceName", "ops"), "CodeEditor", "kept-ce"),
+        (("UserProfileName", "bob"), "JupyterLab", "theirs"),
+        (("SpaceName", "lab"), "JupyterLab", "stuck-lab"),
+    ] {
+        let mut d = json!({"DomainId": DOMAIN, "AppType": app_type, "AppName": name});
+        d[owner.0] = json!(owner.1);
+        want.push(("DescribeApp".to_string(), d));
+        // ListTags takes 50..=100 per page: the page size 3 is raised to 50.
+        want.push((
+            "ListTags".to_string(),
+            json!({"ResourceArn": arn(name), "MaxResults": 50}),
+        ));
+    }
+    want
+}
+
+#[tokio::test]
+async fn studio_apps_dry_run_then_delete_the_idle_managed_ones() {
+    let aws = Aws::new().await;
+    let managed = unique_name("studio");
+    let report_bucket = aws.bucket(false).await;
+
+    // Dry run: the inventory's requests and nothing else.
+    let replay = Replay::new(inventory(&managed));
+    let deps = studio_deps(&aws, &replay, config(&managed, &report_bucket, true));
+    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    assert_eq!(sent(&replay), expected_inventory_requests());
+    assert!(
+        report.inventory_errors.is_empty(),
+        "{:?}",
+        report.inventory_errors
+    );
+    let want: BTreeMap<String, String> = [
+        (
+            "delete-studio-app d-studio1/space:lab/JupyterLab/stuck-lab",
+            "dry-run",
+        ),
+        (
+            "delete-studio-app d-studio1/space:ops/CodeEditor/kept-ce",
+            "skipped:Kept",
+        ),
+        (
+            "delete-studio-app d-studio1/user:alice/KernelGateway/idle-kg",
+            "dry-run",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // busy-lab is active (10 min), default is a JupyterServer (not billed), gone-kg is Deleted, and
+    // bob's app is not greenpipe's: none is in the plan.
+    assert_eq!(outcomes(&report), want);
+    assert_eq!(report.listing_pages.get("sagemaker:ListApps"), Some(&2));
+    assert_eq!(report.listing_pages.get("sagemaker:ListTags"), Some(&5));
+
+    // Act: the same inventory, then one DeleteApp per idle managed app, in plan order (by id). The
+    // first is refused (ResourceInUse); the second still runs.
+    let mut events = inventory(&managed);
+    events.push(answer(
+        400,
+        json!({"__type": "ResourceInUse", "Message": "App is being updated"}),
+    ));
+    events.push(answer(200, json!({})));
+    let replay = Replay::new(events);
+    let deps = studio_deps(&aws, &replay, config(&managed, &report_bucket, false));
+    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    let requests = sent(&replay);
+    assert_eq!(requests[..12], expected_inventory_requests()[..]);
+    assert_eq!(
+        requests[12..],
+        [
+            (
+                "DeleteApp".to_string(),
+                json!({"DomainId": DOMAIN, "SpaceName": "lab", "AppType": "JupyterLab",
+                    "AppName": "stuck-lab"})
+            ),
+            (
+                "DeleteApp".to_string(),
+                json!({"DomainId": DOMAIN, "UserProfileName": "alice", "AppType": "KernelGateway",
+                    "AppName": "idle-kg"})
+            ),
+        ]
+    );
+    let got = outcomes(&report);
+    assert_eq!(
+        got["delete-studio-app d-studio1/space:lab/JupyterLab/stuck-lab"], "failed:AwsError",
+        "{got:?}"
+    );
+    assert_eq!(
+        got["delete-studio-app d-studio1/user:alice/KernelGateway/idle-kg"],
+        "done"
+    );
+    assert_eq!(
+        got["delete-studio-app d-studio1/space:ops/CodeEditor/kept-ce"],
+        "skipped:Kept"
+    );
+    let failed = report
+        .actions
+        .iter()
+        .find_map(|a| match &a.outcome {
+            Outcome::Failed { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        failed.contains("DeleteApp") && failed.contains("ResourceInUse"),
+        "{failed}"
+    );
+
+    // The report in S3 says the same.
+    let uri = report.report_uri.clone().unwrap();
+    let key = uri.trim_start_matches(&format!("s3://{report_bucket}/"));
+    let stored: Value = serde_json::from_slice(&aws.get(&report_bucket, key).await.unwrap()).unwrap();
+    assert_eq!(stored["dry_run"], json!(false));
+    assert_eq!(stored["actions"].as_array().unwrap().len(), 3);
+}
+
+fn job_summary(prefix: &str, name: &str) -> Value {
+    let mut j = json!({"CreationTime": NOW - 40 * HOUR});
+    j[format!("{prefix}JobName")] = json!(name);
+    j[format!("{prefix}JobArn")] = json!(format!(
+        "arn:aws:sagemaker:us-east-1:123456789012:{}-job/{name}",
+        prefix.to_lowercase()
+    ));
+    j[format!("{prefix}JobStatus")] = json!("InProgress");
+    j
+}
+
+#[tokio::test]
+async fn jobs_over_budget_are_stopped_with_the_right_call() {
+    let aws = Aws::new().await;
+    let managed = unique_name("jobs");
+    let report_bucket = aws.bucket(false).await;
+    let m = ("greenpipe:managed", managed.as_str());
+    let config = CleanupConfig {
+        areas: [Area::Jobs].into(),
+        job_budget: Duration::from_secs(24 * HOUR as u64),
+        ..config(&managed, &report_bucket, false)
+    };
+    let replay = Replay::new(vec![
+        answer(
+            200,
+            json!({"TrainingJobSummaries": [job_summary("Training", "long-train"),
+                job_summary("Training", "budgeted-train")]}),
+        ),
+        answer(
+            200,
+            json!({"TrainingJobStatus": "InProgress", "TrainingStartTime": NOW - 30 * HOUR,
+                "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 50}}),
+        ),
+        tags(&[m]),
+        answer(
+            200,
+            json!({"TrainingJobStatus": "InProgress", "TrainingStartTime": NOW - 30 * HOUR,
+                "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50}}),
+        ),
+        tags(&[m, ("greenpipe:budget-hours", "48")]),
+        answer(200, json!({"ProcessingJobSummaries": []})),
+        answer(
+            200,
+            json!({"TransformJobSummaries": [job_summary("Transform", "long-transform")]}),
+        ),
+        answer(
+            200,
+            json!({"TransformJobStatus": "InProgress", "TransformStartTime": NOW - 26 * HOUR,
+                "ModelName": "m1",
+                "TransformResources": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}}),
+        ),
+        tags(&[m]),
+        answer(200, json!({})),
+        answer(200, json!({})),
+    ]);
+    let deps = studio_deps(&aws, &replay, config);
+    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    assert!(
+        report.inventory_errors.is_empty(),
+        "{:?}",
+        report.inventory_errors
+    );
+    let ops: Vec<(String, Value)> = sent(&replay);
+    let names: Vec<&str> = ops.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ListTrainingJobs",
+            "DescribeTrainingJob",
+            "ListTags",
+            "DescribeTrainingJob",
+            "ListTags",
+            "ListProcessingJobs",
+            "ListTransformJobs",
+            "DescribeTransformJob",
+            "ListTags",
+            "StopTrainingJob",
+            "StopTransformJob",
+        ]
+    );
+    for (i, kind) in [(0, "TrainingJobs"), (5, "ProcessingJobs"), (6, "TransformJobs")] {
+        assert_eq!(
+            ops[i].1,
+            json!({"StatusEquals": "InProgress", "MaxResults": 3}),
+            "List{kind}"
+        );
+    }
+    assert_eq!(ops[9].1, json!({"TrainingJobName": "long-train"}));
+    assert_eq!(ops[10].1, json!({"TransformJobName": "long-transform"}));
+    let got = outcomes(&report);
+    assert_eq!(
+        got,
+        [
+            ("stop-job long-train".to_string(), "done".to_string()),
+            ("stop-job long-transform".to_string(), "done".to_string()),
+        ]
+        .into_iter()
+        .collect::<BTreeMap<_, _>>(),
+        "budgeted-train runs 30 h of its 48 h budget"
+    );
+}
