@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
 budget="${GREENPIPE_BOOTSTRAP_BUDGET_BYTES:-16000000}"
 
 # cargo-lambda and its zig (the ziglang wheel) live in .tools/cargo-lambda.
-bash scripts/setup-tools.sh --cargo-lambda >/dev/null
+bash scripts/setup-tools.sh --cargo-lambda-only >/dev/null
 export PATH="$PWD/.tools/cargo-lambda/bin:$PATH"
 
 arch_flag=--arm64

@@ -5,6 +5,7 @@
 #   .tools/cfnlint       cfn-lint + cfn-lint-serverless (the serverless rules)
 #   .tools/checkov       checkov
 #   .tools/cargo-lambda  cargo-lambda (brings zig for cross-compiling to arm64), only with --cargo-lambda
+#                        (or --cargo-lambda-only: that one alone, for scripts/lambda-artifacts.sh)
 # Idempotent: a tool already at its pinned version is left alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,9 +26,11 @@ install() { # name, pip requirement...
 }
 
 # One at a time: venv creation (ensurepip) is not safe to run concurrently.
-install sam aws-sam-cli==1.170.0
-install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6
-install checkov checkov==3.3.30
-if [[ "${1:-}" == "--cargo-lambda" ]]; then
+if [[ "${1:-}" != "--cargo-lambda-only" ]]; then
+    install sam aws-sam-cli==1.170.0
+    install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6
+    install checkov checkov==3.3.30
+fi
+if [[ "${1:-}" == "--cargo-lambda" || "${1:-}" == "--cargo-lambda-only" ]]; then
     install cargo-lambda cargo-lambda==1.9.2
 fi

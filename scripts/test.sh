@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this):
-#   1. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh),
+#   1. install cargo-lambda (PyPI, pinned; it brings zig) into .tools/cargo-lambda, then start the arm64
+#      Lambda artifacts in the background (scripts/lambda-artifacts.sh: cargo lambda build --release
+#      --arm64, each bootstrap's size against the budget). That build is the longest step (seven fat-LTO
+#      links of ~4 CPU-minutes each after the release build of the dependencies); it runs under
+#      target/aarch64-unknown-linux-gnu and target/release, so it takes no lock the debug builds need,
+#      and the steps below fill the cores it leaves idle. The script waits for it, and prints its log,
+#      before any test runs: the tests never share the machine with it (some assert on wall time).
+#   2. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh),
 #      asl-validator (npm, pinned) into tools/asl-validator             (scripts/setup-node.sh), and the
-#      deployment tools (sam, cfn-lint, checkov, cargo-lambda; pinned) into .tools/ (scripts/setup-tools.sh;
-#      cargo-lambda for the `cargo lambda watch` test and the arm64 artifacts)
-#   2. cargo fmt --check
-#   3. cargo clippy on every target, warnings are errors
-#   4. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
-#   5. the arm64 Lambda artifacts, each bootstrap's size against the budget (scripts/lambda-artifacts.sh).
-#      It starts in the background before clippy (it builds under target/aarch64-unknown-linux-gnu and
-#      target/release, so it takes no lock clippy or the debug builds need), and the script waits for it
-#      and prints its log before the tests run. Its seven fat-LTO links run one or two at a time and take
-#      ~30 CPU-minutes of its ~19-26 minutes, leaving a core idle for long stretches that clippy and the
-#      debug builds fill. The tests themselves never share the machine with it (some assert on wall time).
+#      deployment tools (sam, cfn-lint, checkov; pinned) into .tools/   (scripts/setup-tools.sh)
+#   3. cargo fmt --check
+#   4. cargo clippy on every target, warnings are errors
+#   5. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
 #   6. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
-#      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit.
+#      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit. The test binaries
+#      are built before the wait for the artifacts.
 # Any failure stops the script with a non-zero exit code.
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/greenpipe/target), GREENPIPE_TEST_ENDPOINT (use an already
@@ -24,20 +25,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A full run builds the workspace's own crates from scratch or not at all: incremental compilation would
+# only add the cost of writing its caches. (The `cargo lambda watch` test's build inherits this too, so it
+# still finds the test build's artifacts.)
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "emulator: moto[server] in .venv"
-bash scripts/setup-moto.sh
-
-step "asl-validator (npm, pinned) in tools/asl-validator"
-bash scripts/setup-node.sh
-
-step "deployment tools and cargo-lambda in .tools/"
-bash scripts/setup-tools.sh --cargo-lambda
-
-step "cargo fmt --all -- --check"
-cargo fmt --all -- --check
+step "cargo-lambda (PyPI, pinned) in .tools/cargo-lambda"
+bash scripts/setup-tools.sh --cargo-lambda-only
 
 moto_pid=""
 moto_log="$CARGO_TARGET_DIR/moto-test-server.log"
@@ -60,6 +56,18 @@ step "arm64 Lambda artifacts: cargo lambda build --release --arm64, sizes vs bud
 mkdir -p "$CARGO_TARGET_DIR"
 setsid bash scripts/lambda-artifacts.sh >"$artifacts_log" 2>&1 &
 artifacts_pid=$!
+
+step "emulator: moto[server] in .venv"
+bash scripts/setup-moto.sh
+
+step "asl-validator (npm, pinned) in tools/asl-validator"
+bash scripts/setup-node.sh
+
+step "deployment tools in .tools/"
+bash scripts/setup-tools.sh
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
