@@ -454,3 +454,16 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// A cleanup action's outcome as a short label for assertions: `dry-run`, `done`, `reported`,
+/// `failed:<error_type>` or `skipped:<reason>`.
+pub fn outcome_label(outcome: &greenpipe::cleanup::Outcome) -> String {
+    use greenpipe::cleanup::Outcome;
+    match outcome {
+        Outcome::DryRun => "dry-run".to_string(),
+        Outcome::Done => "done".to_string(),
+        Outcome::Failed { error_type, .. } => format!("failed:{error_type}"),
+        Outcome::Skipped { why, .. } => format!("skipped:{why:?}"),
+        Outcome::Reported => "reported".to_string(),
+    }
+}

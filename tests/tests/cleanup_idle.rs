@@ -20,7 +20,7 @@ use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
 use greenpipe::aws::endpoint_restore;
 use greenpipe::cleanup::{Area, CleanupConfig, CleanupReport, Outcome};
 use greenpipe_tests::cloudwatch::CloudWatch;
-use greenpipe_tests::{unique_name, Aws, ACCOUNT_ID};
+use greenpipe_tests::{outcome_label, unique_name, Aws, ACCOUNT_ID};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -318,13 +318,7 @@ impl Fixture {
                     .replace(&format!("{}-", self.p), "")
                     .replace(&self.kept_bucket, "KEPT")
                     .replace(&self.bucket, "BUCKET");
-                let outcome = match &a.outcome {
-                    Outcome::DryRun => "dry-run".to_string(),
-                    Outcome::Done => "done".to_string(),
-                    Outcome::Failed { error_type, .. } => format!("failed:{error_type}"),
-                    Outcome::Skipped { why, .. } => format!("skipped:{why:?}"),
-                    Outcome::Reported => "reported".to_string(),
-                };
+                let outcome = outcome_label(&a.outcome);
                 (
                     a.kind.name().to_string(),
                     resource,

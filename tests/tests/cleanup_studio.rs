@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
 use greenpipe::cleanup::{Area, CleanupConfig, CleanupReport, Outcome};
-use greenpipe_tests::{unique_name, Aws};
+use greenpipe_tests::{outcome_label, unique_name, Aws};
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3600;
@@ -202,14 +202,10 @@ fn outcomes(report: &CleanupReport) -> BTreeMap<String, String> {
         .actions
         .iter()
         .map(|a| {
-            let outcome = match &a.outcome {
-                Outcome::DryRun => "dry-run".to_string(),
-                Outcome::Done => "done".to_string(),
-                Outcome::Failed { error_type, .. } => format!("failed:{error_type}"),
-                Outcome::Skipped { why, .. } => format!("skipped:{why:?}"),
-                Outcome::Reported => "reported".to_string(),
-            };
-            (format!("{} {}", a.action.name(), a.resource), outcome)
+            (
+                format!("{} {}", a.action.name(), a.resource),
+                outcome_label(&a.outcome),
+            )
         })
         .collect()
 }
