@@ -11,9 +11,9 @@
 # against the same budget instead (the same code; the two differ by a few percent in size), rather than
 # measuring nothing.
 #
-# Budget: 16 MB per bootstrap, set from measurement (2026-11-27, arm64: 10.8-14.6 MB; 10.8-14.7 MB on
-# 2026-11-28, README "Deploy"), about 10 % above the largest. Env GREENPIPE_BOOTSTRAP_BUDGET_BYTES
-# overrides it.
+# Budget: 16 MB per bootstrap, set from measurement (2026-11-27, arm64: 10.8-14.6 MB; 10.2-14.7 MB on
+# 2026-11-28 with the control-plane functions at opt-level "s", README "Deploy"), about 10 % above the
+# largest. Env GREENPIPE_BOOTSTRAP_BUDGET_BYTES overrides it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"

@@ -3,7 +3,7 @@
 #   1. install cargo-lambda (PyPI, pinned; it brings zig) into .tools/cargo-lambda, then start the arm64
 #      Lambda artifacts in the background (scripts/lambda-artifacts.sh: cargo lambda build --release
 #      --arm64, each bootstrap's size against the budget). That build is the longest step (seven fat-LTO
-#      links of ~4 CPU-minutes each after the release build of the dependencies); it runs under
+#      links of 2.5-4 CPU-minutes each after the release build of the dependencies); it runs under
 #      target/aarch64-unknown-linux-gnu and target/release, so it takes no lock the debug builds need,
 #      and the steps below fill the cores it leaves idle. The script waits for it, and prints its log,
 #      before any test runs: the tests never share the machine with it (some assert on wall time).

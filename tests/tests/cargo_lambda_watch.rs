@@ -1,7 +1,7 @@
 //! `cargo lambda watch` serves the workspace's functions on an explicit free port, and a function invoked
 //! over HTTP (the Lambda Invoke API path) runs against the emulator: the local development loop the README
 //! documents. cargo-lambda comes from PyPI into .tools/cargo-lambda (scripts/setup-tools.sh
-//! --cargo-lambda, which scripts/test.sh runs). The watcher builds the function itself on the first
+//! --cargo-lambda-only, which scripts/test.sh runs). The watcher builds the function itself on the first
 //! invocation (`cargo run` of the package, in this target directory). It builds with the package's
 //! `workspace-graph` feature, whose dependency features equal the workspace test build's, so it reuses
 //! that build and only compiles the package itself (seconds, not the 7 minutes of a second tokio / hyper /

@@ -1,9 +1,10 @@
 //! cleanup-idle's Studio apps area (ListApps, DescribeApp, ListTags, DeleteApp) and its jobs over budget
 //! (List/Describe/Stop for training, processing and transform jobs). moto has no Studio and its jobs
-//! complete at once (nothing is ever InProgress to stop), so the SageMaker client here sends its real, serialized and signed requests to a replay connector at the
-//! SDK's HTTP layer, which answers with recorded SageMaker (awsJson1.1) responses that the SDK then
-//! deserializes as usual; S3 (the report) is moto as everywhere else. The test reads back every request
-//! the code made: which operations, in which order, with which fields.
+//! complete at once (nothing is ever InProgress to stop), so the SageMaker client here sends its real,
+//! serialized and signed requests to a replay connector at the SDK's HTTP layer, which answers with
+//! recorded SageMaker (awsJson1.1) responses that the SDK then deserializes as usual; S3 (the report) is
+//! moto as everywhere else. The test reads back every request the code made: which operations, in which
+//! order, with which fields.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -31,10 +32,6 @@ fn arn(app: &str) -> String {
 
 /// One recorded SageMaker answer: HTTP status and JSON body.
 type Answer = (u16, Value);
-
-fn answer(status: u16, body: Value) -> Answer {
-    (status, body)
-}
 
 /// Hands out the recorded answers in order and keeps every request it was sent. Past the last answer it
 /// fails the request (a connector error), so an unexpected extra call shows up as a failed action.
@@ -95,7 +92,7 @@ fn app(owner: (&str, &str), app_type: &str, name: &str, status: &str) -> Value {
 }
 
 fn described(name: &str, last_activity: i64) -> Answer {
-    answer(
+    (
         200,
         json!({"AppArn": arn(name), "AppName": name, "DomainId": DOMAIN, "Status": "InService",
             "LastUserActivityTimestamp": last_activity,
@@ -105,7 +102,7 @@ fn described(name: &str, last_activity: i64) -> Answer {
 
 fn tags(pairs: &[(&str, &str)]) -> Answer {
     let tags: Vec<Value> = pairs.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
-    answer(200, json!({"Tags": tags}))
+    (200, json!({"Tags": tags}))
 }
 
 /// Every request the SageMaker client sent: (operation, JSON body).
@@ -147,7 +144,7 @@ fn config(managed: &str, report_bucket: &str, dry_run: bool) -> CleanupConfig {
 fn inventory(managed: &str) -> Vec<Answer> {
     let m = ("greenpipe:managed", managed);
     vec![
-        answer(
+        (
             200,
             json!({"Apps": [
                 app(("user", "alice"), "KernelGateway", "idle-kg", "InService"),
@@ -155,7 +152,7 @@ fn inventory(managed: &str) -> Vec<Answer> {
                 app(("user", "alice"), "JupyterServer", "default", "InService"),
             ], "NextToken": "page-2"}),
         ),
-        answer(
+        (
             200,
             json!({"Apps": [
                 app(("user", "carol"), "KernelGateway", "gone-kg", "Deleted"),
@@ -279,11 +276,11 @@ async fn studio_apps_dry_run_then_delete_the_idle_managed_ones() {
     // Act: the same inventory, then one DeleteApp per idle managed app, in plan order (by id). The
     // first is refused (ResourceInUse); the second still runs.
     let mut events = inventory(&managed);
-    events.push(answer(
+    events.push((
         400,
         json!({"__type": "ResourceInUse", "Message": "App is being updated"}),
     ));
-    events.push(answer(200, json!({})));
+    events.push((200, json!({})));
     let replay = Replay::new(events);
     let deps = studio_deps(&aws, &replay, config(&managed, &report_bucket, false));
     let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
@@ -361,37 +358,37 @@ async fn jobs_over_budget_are_stopped_with_the_right_call() {
         ..config(&managed, &report_bucket, false)
     };
     let replay = Replay::new(vec![
-        answer(
+        (
             200,
             json!({"TrainingJobSummaries": [job_summary("Training", "long-train"),
                 job_summary("Training", "budgeted-train")]}),
         ),
-        answer(
+        (
             200,
             json!({"TrainingJobStatus": "InProgress", "TrainingStartTime": NOW - 30 * HOUR,
                 "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 50}}),
         ),
         tags(&[m]),
-        answer(
+        (
             200,
             json!({"TrainingJobStatus": "InProgress", "TrainingStartTime": NOW - 30 * HOUR,
                 "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50}}),
         ),
         tags(&[m, ("greenpipe:budget-hours", "48")]),
-        answer(200, json!({"ProcessingJobSummaries": []})),
-        answer(
+        (200, json!({"ProcessingJobSummaries": []})),
+        (
             200,
             json!({"TransformJobSummaries": [job_summary("Transform", "long-transform")]}),
         ),
-        answer(
+        (
             200,
             json!({"TransformJobStatus": "InProgress", "TransformStartTime": NOW - 26 * HOUR,
                 "ModelName": "m1",
                 "TransformResources": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}}),
         ),
         tags(&[m]),
-        answer(200, json!({})),
-        answer(200, json!({})),
+        (200, json!({})),
+        (200, json!({})),
     ]);
     let deps = studio_deps(&aws, &replay, config);
     let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
