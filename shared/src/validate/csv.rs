@@ -13,7 +13,7 @@
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use super::checks::{Loc, Run, Structural};
+use super::checks::{FieldOp, Loc, Run, Structural};
 use super::decode::{Decoded, StreamError, Window};
 use super::values::shown_bytes;
 
@@ -42,6 +42,8 @@ struct Records {
     width: usize,
     /// (field index, plan column), sorted by field.
     mapping: Vec<(usize, usize)>,
+    /// `mapping` with each column's kernel.
+    ops: Vec<FieldOp>,
     bounds: Vec<(usize, usize)>,
     row: u64,
     stop: bool,
@@ -76,6 +78,7 @@ fn reader(run: &Run, opts: &CsvOptions) -> CsvReader {
             schema_done: false,
             width: 0,
             mapping: Vec::new(),
+            ops: Vec::new(),
             bounds: Vec::with_capacity(64),
             row: 0,
             stop: false,
@@ -302,6 +305,11 @@ impl Records {
             }
         }
         self.mapping.sort_unstable();
+        self.ops = self
+            .mapping
+            .iter()
+            .map(|&(fi, ci)| run.field_op(fi, ci))
+            .collect();
         run.column_count = Some(self.width as u64);
     }
 
@@ -410,21 +418,22 @@ impl Records {
         if shape == Shape::Unquoted {
             // Fields of a csv-core record: their bounds need not be character boundaries of the
             // concatenated output, so slice with checks.
-            for &(fi, ci) in &self.mapping {
-                let (a, b) = self.bounds[fi];
-                run.text(ci, text.get(a..b).unwrap_or(""), &rec[a..], &loc);
+            for op in &self.ops {
+                let (a, b) = self.bounds[op.fi];
+                (op.kernel)(run, op, text.get(a..b).unwrap_or(""), &rec[a..], &loc);
             }
         } else {
-            for &(fi, ci) in &self.mapping {
-                let (a, b) = self.bounds[fi];
+            for op in &self.ops {
+                let (a, b) = self.bounds[op.fi];
                 debug_assert!(
                     a <= b && b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b)
                 );
                 // SAFETY: in a raw record, `a` is 0 or follows a delimiter and `b` is a delimiter or the end;
                 // the delimiter is one ASCII byte, so both are character boundaries of valid UTF-8 `text`,
                 // and the scan only produces bounds within the record.
-                run.text(
-                    ci,
+                (op.kernel)(
+                    run,
+                    op,
                     unsafe { text.get_unchecked(a..b) },
                     rec.get(a..).unwrap_or_default(),
                     &loc,
