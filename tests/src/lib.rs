@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -103,7 +103,7 @@ fn moto_binary() -> Result<PathBuf, String> {
     if let Some(bin) = std::env::var_os("MOTO_SERVER_BIN").filter(|b| !b.is_empty()) {
         return Ok(PathBuf::from(bin));
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    let venv = repo_root().join(".venv/bin/moto_server");
     if venv.exists() {
         return Ok(venv);
     }
@@ -451,8 +451,20 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// The repository root (for `events/`, `contracts/`, `samples/`).
+///
+/// The workspace above `CARGO_MANIFEST_DIR` as cargo and nextest set it when they run a test (of this or
+/// any other workspace package), so that a test binary reused from a build in another checkout sharing the
+/// target directory reads this checkout's files: cargo does not rebuild unchanged sources for a new path,
+/// and the compile-time value names the old checkout.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let built = || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return built();
+    };
+    Path::new(&dir)
+        .ancestors()
+        .find(|d| std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]")))
+        .map_or_else(built, Path::to_path_buf)
 }
 
 /// A cleanup action's outcome as a short label for assertions: `dry-run`, `done`, `reported`,

@@ -1,14 +1,18 @@
 //! Helpers shared by the CLI test binaries (each uses a subset, hence the allow).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // `CARGO_MANIFEST_DIR` from the environment when cargo or nextest runs the test: a binary reused from a
+    // build in another checkout still finds this one.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 /// Exit code, stdout and stderr of a run, for assertion messages.
