@@ -522,9 +522,9 @@ impl<'p> Run<'p> {
     /// Check one CSV field of column `ci`: the column's fast kernel when it has one. `pad` is the field's
     /// bytes followed by whatever follows them in memory (`pad[..s.len()] == s`), for word-at-a-time loads.
     ///
-    /// Inlined into the record loop: a call per field cost more than most of the checks.
-    ///
-    /// The CSV reader calls it through [`FieldOp`]'s kernel, one small function per column kind.
+    /// The CSV reader does not call this directly: each field's [`FieldOp`] kernel is this function for one
+    /// column kind, with [`Run::text_fast`] inlined and its match on the kind folded away. This general
+    /// entry is only the kernels' fallback.
     #[inline(never)]
     pub(crate) fn text(&mut self, ci: usize, s: &str, pad: &[u8], loc: &Loc) {
         match self.plan.columns[ci].fast {
