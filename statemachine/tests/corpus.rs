@@ -7,6 +7,8 @@
 //! [...], "default": outcome}}`, `"items"` (ItemReader listing), `"invocations"`,
 //! `"expect_reader"`, `"history_includes"` and `"history_types"`.
 
+mod common;
+
 use greenpipe_statemachine::{async_trait, load, ItemReaderRequest, RunContext, TaskError, TaskRunner};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -184,7 +186,7 @@ async fn run_case(path: &Path) -> Result<(), String> {
 }
 
 async fn run_dir(dir: &str) -> usize {
-    let root = manifest_dir().join(dir);
+    let root = common::manifest_dir().join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&root)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -220,7 +222,7 @@ async fn corpus_with_tasks() {
 /// The task-free corpus must not contain Task states, so that other executors can run it.
 #[test]
 fn corpus_has_no_task_states() {
-    let root = manifest_dir().join("tests/corpus");
+    let root = common::manifest_dir().join("tests/corpus");
     for e in std::fs::read_dir(root).unwrap() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
@@ -228,13 +230,4 @@ fn corpus_has_no_task_states() {
         let sm = load(&case["definition"].to_string()).unwrap();
         assert!(sm.task_resources().is_empty(), "{} has Task states", p.display());
     }
-}
-
-/// This package's directory: cargo and nextest set `CARGO_MANIFEST_DIR` when they run a test, which stays
-/// right when the binary is reused from a build in another checkout sharing the target directory (cargo
-/// does not rebuild unchanged sources for a new path, and the compile-time value would name the old one).
-fn manifest_dir() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

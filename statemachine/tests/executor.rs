@@ -1,5 +1,7 @@
 //! Loader diagnostics, history shape, clocks, limits and task plumbing.
 
+mod common;
+
 use greenpipe_statemachine::{
     async_trait, load, substitute, EventType, ExecutionStatus, HistoryEvent, ItemReaderRequest, NoTasks,
     ResultWriterRequest, RunContext, TaskError, TaskRunner,
@@ -642,7 +644,7 @@ async fn mutated_definitions_never_panic() {
             }
         }
     }
-    let root = manifest_dir().join("tests/corpus");
+    let root = common::manifest_dir().join("tests/corpus");
     let mut cases: Vec<Value> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap())
@@ -684,13 +686,4 @@ async fn mutated_definitions_never_panic() {
         }
     }
     assert!(loaded > 50, "mutations should still load sometimes ({loaded})");
-}
-
-/// This package's directory: cargo and nextest set `CARGO_MANIFEST_DIR` when they run a test, which stays
-/// right when the binary is reused from a build in another checkout sharing the target directory (cargo
-/// does not rebuild unchanged sources for a new path, and the compile-time value would name the old one).
-fn manifest_dir() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

@@ -6,13 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The repository root.
+/// The repository root (see [`greenpipe_tests::repo_root`]: found at run time, not where the test was built).
 pub fn root() -> PathBuf {
-    // `CARGO_MANIFEST_DIR` from the environment when cargo or nextest runs the test: a binary reused from a
-    // build in another checkout still finds this one.
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-        .join("..")
+    greenpipe_tests::repo_root()
 }
 
 /// Exit code, stdout and stderr of a run, for assertion messages.

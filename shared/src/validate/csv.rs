@@ -40,9 +40,7 @@ struct Records {
     schema_done: bool,
     /// Expected number of fields (the header's, or the first record's).
     width: usize,
-    /// (field index, plan column), sorted by field.
-    mapping: Vec<(usize, usize)>,
-    /// `mapping` with each column's kernel.
+    /// The mapped fields (field index, plan column, the column's kernel), sorted by field.
     ops: Vec<FieldOp>,
     bounds: Vec<(usize, usize)>,
     row: u64,
@@ -77,7 +75,6 @@ fn reader(run: &Run, opts: &CsvOptions) -> CsvReader {
             header: opts.header,
             schema_done: false,
             width: 0,
-            mapping: Vec::new(),
             ops: Vec::new(),
             bounds: Vec::with_capacity(64),
             row: 0,
@@ -277,14 +274,14 @@ impl Records {
     fn set_schema(&mut self, run: &mut Run, names: Option<Vec<String>>, width: usize) {
         self.schema_done = true;
         let plan = run.plan();
-        self.mapping.clear();
+        self.ops.clear();
         match names {
             Some(names) => {
                 self.width = names.len();
                 for (ci, col) in plan.columns.iter().enumerate() {
                     match names.iter().position(|n| *n == col.name) {
                         Some(fi) => {
-                            self.mapping.push((fi, ci));
+                            self.ops.push(run.field_op(fi, ci));
                             run.set_present(ci, true);
                         }
                         None => run.set_present(ci, false),
@@ -297,19 +294,14 @@ impl Records {
                 for ci in 0..plan.columns.len() {
                     let declared = ci < plan.n_declared;
                     if declared && ci < width {
-                        self.mapping.push((ci, ci));
+                        self.ops.push(run.field_op(ci, ci));
                     }
                     // An empty headerless input says nothing about its columns.
                     run.set_present(ci, declared && (ci < width || empty));
                 }
             }
         }
-        self.mapping.sort_unstable();
-        self.ops = self
-            .mapping
-            .iter()
-            .map(|&(fi, ci)| run.field_op(fi, ci))
-            .collect();
+        self.ops.sort_unstable_by_key(|op| (op.fi, op.ci));
         run.column_count = Some(self.width as u64);
     }
 
@@ -399,7 +391,7 @@ impl Records {
                     .iter()
                     .position(|&(a, b)| at >= a && at <= b)
                     .unwrap_or(0);
-                let col = self.mapping.iter().find(|&&(f, _)| f == field).map(|&(_, c)| c);
+                let col = self.ops.iter().find(|op| op.fi == field).map(|op| op.ci);
                 let (a, b) = self.bounds.get(field).copied().unwrap_or((0, bytes.len()));
                 run.record_violation(
                     Structural::Utf8,
