@@ -4,6 +4,9 @@
 //! The source is read in [`CHUNK`]-sized `read_at` calls (ranged GETs on S3) by [`READERS`] scoped
 //! threads, each at most one chunk ahead, so I/O latency overlaps with validation and at most
 //! `(2 × READERS + 1) × CHUNK` bytes of input are in memory at once.
+//!
+//! An uncompressed local file is read by [`Direct`] instead: `pread` straight into the record reader's
+//! buffer on the validating thread.
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read};
@@ -113,12 +116,76 @@ impl<'a> Prefetch<'a> {
 
     fn fail(&mut self, e: io::Error) -> io::Error {
         self.chunks = 0;
-        let msg = e.to_string();
-        let mut slot = self.state.error.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(e);
+        source_failed(self.state, e)
+    }
+}
+
+/// Keep the first source error in `state` (so the stream ends as [`StreamError::Source`]) and return the
+/// error the reading side passes on.
+fn source_failed(state: &SourceState, e: io::Error) -> io::Error {
+    let msg = e.to_string();
+    let mut slot = state.error.borrow_mut();
+    if slot.is_none() {
+        *slot = Some(e);
+    }
+    io::Error::other(format!("source read failed: {msg}"))
+}
+
+/// Sequential reader over a local file: `pread` on the calling thread, straight into the caller's buffer.
+/// The page cache and the kernel's readahead already keep a sequential file read ahead of its consumer,
+/// so this saves [`Prefetch`]'s threads, its chunk allocations and its copy from each chunk into the
+/// caller's buffer: one pass of `memcpy` over the whole file.
+pub(crate) struct Direct<'a> {
+    file: &'a std::fs::File,
+    pos: u64,
+    len: u64,
+    state: &'a SourceState,
+    progress: &'a (dyn Fn(u64) + Sync),
+}
+
+impl<'a> Direct<'a> {
+    /// Read `file`'s first `len` bytes (its length when it was opened).
+    pub(crate) fn new(
+        file: &'a std::fs::File,
+        len: u64,
+        state: &'a SourceState,
+        progress: &'a (dyn Fn(u64) + Sync),
+    ) -> Self {
+        Direct {
+            file,
+            pos: 0,
+            len,
+            state,
+            progress,
         }
-        io::Error::other(format!("source read failed: {msg}"))
+    }
+}
+
+impl Read for Direct<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let want = usize::try_from(self.len - self.pos).map_or(buf.len(), |left| left.min(buf.len()));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = match self.file.read_at(&mut buf[..want], self.pos) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("file ended at byte {} of {}", self.pos, self.len),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            r => r,
+        }
+        .map_err(|e| {
+            // Nothing more is read after a failure.
+            self.len = self.pos;
+            source_failed(self.state, e)
+        })?;
+        self.pos += n as u64;
+        let read = self.state.bytes_read.get() + n as u64;
+        self.state.bytes_read.set(read);
+        (self.progress)(read);
+        Ok(n)
     }
 }
 
@@ -198,7 +265,7 @@ pub(crate) struct Decoded<'a> {
 impl<'a> Decoded<'a> {
     /// Wrap `input` in the decoder for `compression`. `max_expanded` applies to compressed input only.
     pub(crate) fn new(
-        input: Prefetch<'a>,
+        input: impl Read + 'a,
         compression: Compression,
         max_expanded: u64,
         state: &'a SourceState,

@@ -32,7 +32,7 @@ use bytes::Bytes;
 use self::checks::{Run, Totals};
 use self::compile::Plan;
 pub use self::decode::Fingerprint;
-use self::decode::{Decoded, Prefetch, SourceState, StreamError};
+use self::decode::{Decoded, Direct, Prefetch, SourceState, StreamError};
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::error::{Error, Result};
 use crate::report::ValidationReport;
@@ -46,6 +46,12 @@ pub trait RandomAccess: Send + Sync {
     /// Whether the source is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The source as a local file, when it is one. An uncompressed local file is read on the validating
+    /// thread with `pread` straight into the record reader's buffer (see [`decode::Direct`]) instead of
+    /// through prefetch threads and a copy. `None` (the default): always [`RandomAccess::read_at`].
+    fn local_file(&self) -> Option<&std::fs::File> {
+        None
     }
 }
 
@@ -66,6 +72,10 @@ impl LocalFile {
 impl RandomAccess for LocalFile {
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn local_file(&self) -> Option<&std::fs::File> {
+        Some(&self.file)
     }
 
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
@@ -194,8 +204,14 @@ impl Validator {
         let state = SourceState::default();
         let max_expanded = self.plan.limits.max_expanded_bytes;
         let (fingerprint, decoded) = std::thread::scope(|scope| -> Result<(String, u64)> {
-            let prefetch = Prefetch::start(scope, source, &state, progress);
-            let result = Decoded::new(prefetch, compression, max_expanded, &state).map(|mut input| {
+            let input: Box<dyn io::Read + '_> = match source.local_file() {
+                // Decompression, not reading, bounds a compressed file: it keeps the prefetch threads.
+                Some(file) if compression == Compression::None => {
+                    Box::new(Direct::new(file, source.len(), &state, progress))
+                }
+                _ => Box::new(Prefetch::start(scope, source, &state, progress)),
+            };
+            let result = Decoded::new(input, compression, max_expanded, &state).map(|mut input| {
                 let r = match &csv_opts {
                     Some(opts) => csv::read(run, &mut input, opts),
                     None => jsonl::read(run, &mut input),

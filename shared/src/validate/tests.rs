@@ -981,3 +981,117 @@ fn bad_rows_counts_dqdl_rows_only_when_the_rule_fails() {
     assert!(!rule(&or, "IsUnique \"id\"").passed);
     assert_eq!(or.bad_rows, 2, "{or:#?}");
 }
+
+/// CSV of `rows` records over several of the record reader's 1 MiB reads, with a bad row every 1,000.
+fn many_rows(rows: usize) -> String {
+    let mut data = String::from("id,name,x\n");
+    for i in 0..rows {
+        let x = if i % 1000 == 999 {
+            "oops".to_string()
+        } else {
+            format!("{}.5", i % 97)
+        };
+        data.push_str(&format!("{i},name {i} é,{x}\n"));
+    }
+    data
+}
+
+const MANY_ROWS_CONTRACT: &str =
+    "format: { type: csv }\ncolumns:\n  - { name: id, type: int, unique: true }\n  \
+    - { name: name, type: string, max_length: 20 }\n  - { name: x, type: float, min: 0 }\n";
+
+/// A local file, as `greenpipe validate FILE` reads it: uncompressed through `Direct` (`pread` into the
+/// record reader's buffer), gzip through the prefetch threads. Both give the report an in-memory source
+/// gives, with records straddling the reads, and report progress up to the file's size.
+#[test]
+fn local_files_give_the_same_report_as_memory() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let data = many_rows(150_000);
+    assert!(data.len() > 3 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("d.csv");
+    std::fs::write(&plain, &data).unwrap();
+    let gz = dir.path().join("d.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data.as_bytes()).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+
+    let v = Validator::new(contract(MANY_ROWS_CONTRACT), "c").unwrap();
+    let json = |r: &ValidationReport| {
+        let mut j = serde_json::to_value(r).unwrap();
+        j.as_object_mut().unwrap().remove("duration_ms");
+        j
+    };
+    let from_mem = v
+        .validate(&Mem(Bytes::copy_from_slice(data.as_bytes())), "d.csv", &|_| {})
+        .unwrap();
+    assert!(!from_mem.valid);
+    assert_eq!(from_mem.rows, 150_000);
+    assert_eq!(rule(&from_mem, "column \"x\": type float").failed_rows, 150);
+
+    let file = super::LocalFile::open(&plain).unwrap();
+    assert!(file.local_file().is_some());
+    let seen = AtomicU64::new(0);
+    let from_file = v
+        .validate(&file, "d.csv", &|n| seen.store(n, Ordering::Relaxed))
+        .unwrap();
+    assert_eq!(json(&from_file), json(&from_mem));
+    assert_eq!(seen.load(Ordering::Relaxed), data.len() as u64);
+
+    let file = super::LocalFile::open(&gz).unwrap();
+    let from_gz = v.validate(&file, "d.csv.gz", &|_| {}).unwrap();
+    assert_eq!(from_gz.rows, from_mem.rows);
+    assert_eq!(from_gz.fingerprint, from_mem.fingerprint);
+    assert_eq!(from_gz.bytes_decoded, from_mem.bytes_decoded);
+}
+
+/// A local file that shrinks while it is read is a source error (`Err`), not a report about the data.
+#[test]
+fn a_local_file_cut_short_while_read_is_an_error() {
+    let data = many_rows(150_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.csv");
+    std::fs::write(&path, &data).unwrap();
+    let file = super::LocalFile::open(&path).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(3 << 19)
+        .unwrap();
+    let v = Validator::new(contract(MANY_ROWS_CONTRACT), "c").unwrap();
+    match v.validate(&file, "d.csv", &|_| {}) {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+            assert!(e.to_string().contains("file ended at byte 1572864"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `Direct` reads the file in order into the buffers it is given, counts the bytes and stops at the length
+/// the file had when it was opened.
+#[test]
+fn direct_reads_fill_the_callers_buffers() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.txt");
+    std::fs::write(&path, b"hello, world").unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let state = SourceState::default();
+    let calls = std::sync::Mutex::new(Vec::new());
+    let progress = |n| calls.lock().unwrap().push(n);
+    let mut d = super::decode::Direct::new(&file, 10, &state, &progress);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4];
+    loop {
+        let n = d.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(out, b"hello, wor");
+    assert_eq!(state.bytes_read.get(), 10);
+    assert_eq!(*calls.lock().unwrap(), [4, 8, 10]);
+}
