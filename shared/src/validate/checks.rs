@@ -30,6 +30,8 @@ pub(crate) struct FieldOp {
     pub fi: usize,
     pub ci: usize,
     fast: Option<Fast>,
+    /// An empty value (NULL) is allowed and needs no report.
+    null_ok: bool,
     pub kernel: Kernel,
 }
 
@@ -60,6 +62,155 @@ mod kernels {
 
     pub(super) fn cell(run: &mut Run<'_>, op: &FieldOp, s: &str, _pad: &[u8], loc: &Loc) {
         run.cell(op.ci, Cell::Text(s), loc);
+    }
+
+    /// Hot kernels, for a column whose value no uniqueness rule needs and whose rules are all in its
+    /// [`Fast`] kind (plus, for strings, an allowed list and a fixed-class regex). Each one accepts only the
+    /// common case: a value in its parser's short form (at most 8 digits, the canonical timestamp) that
+    /// passes every check. It commits nothing until then, and hands any other value to [`slow`], the
+    /// general [`Run::text`], which parses it fully and reports it. So the hot path carries no fallback
+    /// parser, no failure reporting and no lookup of the column's plan (string columns without an allowed
+    /// list or a regex), and takes one decision per value. callgrind on the benchmark's 20 MB CSV: 469 M
+    /// → 434 M instructions (−7.5 %).
+    pub(super) mod hot {
+        use super::super::{allowed_str, padded_prefix8, FieldOp, Loc, Run};
+        use crate::validate::compile::{Allowed, Fast};
+        use crate::validate::swar;
+        use crate::validate::values::{parse_bool, parse_date, parse_timestamp_canonical};
+
+        /// Anything but the common path.
+        #[cold]
+        #[inline(never)]
+        fn slow(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            run.text(op.ci, s, pad, loc)
+        }
+
+        /// A kernel for an integer-valued kind: `$parse` gives the value, which must lie in `min..=max`.
+        macro_rules! ranged {
+            ($name:ident, $variant:ident, $parse:expr) => {
+                pub(in super::super) fn $name(
+                    run: &mut Run<'_>,
+                    op: &FieldOp,
+                    s: &str,
+                    pad: &[u8],
+                    loc: &Loc,
+                ) {
+                    let (Some(Fast::$variant { min, max }), Some(st)) = (op.fast, run.cols.get_mut(op.ci))
+                    else {
+                        return slow(run, op, s, pad, loc);
+                    };
+                    if s.is_empty() && op.null_ok {
+                        st.nulls += 1;
+                        st.hash = None;
+                        return;
+                    }
+                    #[allow(clippy::redundant_closure_call)]
+                    match ($parse)(s, pad) {
+                        Some(v) if v >= min && v <= max => {
+                            st.count += 1;
+                            st.stats.int(i64::from(v));
+                        }
+                        _ => slow(run, op, s, pad, loc),
+                    }
+                }
+            };
+        }
+        // The parsers' short forms only: anything longer or unusual is parsed again, fully, by `slow`.
+        ranged!(int, Int, |s: &str, pad| swar::int_short(s.as_bytes(), pad));
+        ranged!(date, Date, |s: &str, _| parse_date(s.as_bytes()));
+        ranged!(ts, Ts, |s: &str, _| parse_timestamp_canonical(s.as_bytes()));
+
+        pub(in super::super) fn float(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            let (Some(Fast::Float { min, max }), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
+                return slow(run, op, s, pad, loc);
+            };
+            if s.is_empty() && op.null_ok {
+                st.nulls += 1;
+                st.hash = None;
+                return;
+            }
+            match swar::float_short(s, pad) {
+                // NaN is in no range: the general path reports it.
+                Some(v) if (min..=max).contains(&v) => {
+                    st.count += 1;
+                    st.stats.float(v);
+                }
+                _ => slow(run, op, s, pad, loc),
+            }
+        }
+
+        pub(in super::super) fn bool(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            let (Some(Fast::Bool), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
+                return slow(run, op, s, pad, loc);
+            };
+            if s.is_empty() && op.null_ok {
+                st.nulls += 1;
+                st.hash = None;
+                return;
+            }
+            match parse_bool(s.as_bytes()) {
+                Some(v) => {
+                    st.count += 1;
+                    st.stats.int(i64::from(v));
+                }
+                None => slow(run, op, s, pad, loc),
+            }
+        }
+
+        /// A string column with no allowed list and no regex: only the length, and the min/max.
+        pub(in super::super) fn str(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            let (Some(Fast::Str { min_len, max_len }), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
+                return slow(run, op, s, pad, loc);
+            };
+            if s.is_empty() && op.null_ok {
+                st.nulls += 1;
+                st.hash = None;
+                return;
+            }
+            if length_ok(s, min_len, max_len) {
+                st.count += 1;
+                // Last, so that its rare call to move the min or max is a tail call.
+                st.stats.str_prefixed(s, padded_prefix8(s, pad));
+            } else {
+                slow(run, op, s, pad, loc)
+            }
+        }
+
+        /// A string column with an allowed list or a fixed-class regex (or both).
+        pub(in super::super) fn str_checked(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            let plan = run.plan;
+            let (Some(Fast::Str { min_len, max_len }), Some(p), Some(st)) =
+                (op.fast, plan.columns.get(op.ci), run.cols.get_mut(op.ci))
+            else {
+                return slow(run, op, s, pad, loc);
+            };
+            if s.is_empty() && op.null_ok {
+                st.nulls += 1;
+                st.hash = None;
+                return;
+            }
+            let prefix = padded_prefix8(s, pad);
+            let regex_ok = p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s));
+            let allowed_ok = match &p.allowed {
+                None => true,
+                Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),
+                Some(_) => false,
+            };
+            if regex_ok && allowed_ok && length_ok(s, min_len, max_len) {
+                st.count += 1;
+                st.stats.str_prefixed(s, prefix);
+            } else {
+                slow(run, op, s, pad, loc)
+            }
+        }
+
+        /// Surely within the length bounds (in characters) without counting them: characters are at
+        /// least bytes / 4 and at most bytes, as in `Run::text_fast`. An empty value is not (NULL).
+        #[inline(always)]
+        fn length_ok(s: &str, min_len: u64, max_len: u64) -> bool {
+            let n = s.len() as u64;
+            n != 0 && n <= max_len && (n >= min_len.saturating_mul(4) || (n >= min_len && s.is_ascii()))
+        }
     }
 }
 
@@ -535,17 +686,42 @@ impl<'p> Run<'p> {
 
     /// The [`FieldOp`] for field `fi` of a record holding column `ci`.
     pub(crate) fn field_op(&self, fi: usize, ci: usize) -> FieldOp {
-        let fast = self.plan.columns[ci].fast;
-        let kernel: Kernel = match fast {
-            Some(Fast::Int { .. }) => kernels::int,
-            Some(Fast::Float { .. }) => kernels::float,
-            Some(Fast::Bool) => kernels::bool,
-            Some(Fast::Date { .. }) => kernels::date,
-            Some(Fast::Ts { .. }) => kernels::ts,
-            Some(Fast::Str { .. }) => kernels::str,
-            None => kernels::cell,
+        let p = &self.plan.columns[ci];
+        let fast = p.fast;
+        // The hot kernels check nothing but the `Fast` kind's rules, a string's allowed list and a
+        // fixed-class regex, and keep no value hash.
+        let hot = !p.hashed
+            && match fast {
+                Some(Fast::Str { .. }) => {
+                    p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed())
+                        && matches!(p.allowed, None | Some((Allowed::Str(_), _)))
+                }
+                Some(_) => p.allowed.is_none() && p.regex.is_none(),
+                None => false,
+            };
+        let kernel: Kernel = match (fast, hot) {
+            (Some(Fast::Int { .. }), true) => kernels::hot::int,
+            (Some(Fast::Float { .. }), true) => kernels::hot::float,
+            (Some(Fast::Bool), true) => kernels::hot::bool,
+            (Some(Fast::Date { .. }), true) => kernels::hot::date,
+            (Some(Fast::Ts { .. }), true) => kernels::hot::ts,
+            (Some(Fast::Str { .. }), true) if p.allowed.is_none() && p.regex.is_none() => kernels::hot::str,
+            (Some(Fast::Str { .. }), true) => kernels::hot::str_checked,
+            (Some(Fast::Int { .. }), false) => kernels::int,
+            (Some(Fast::Float { .. }), false) => kernels::float,
+            (Some(Fast::Bool), false) => kernels::bool,
+            (Some(Fast::Date { .. }), false) => kernels::date,
+            (Some(Fast::Ts { .. }), false) => kernels::ts,
+            (Some(Fast::Str { .. }), false) => kernels::str,
+            (None, _) => kernels::cell,
         };
-        FieldOp { fi, ci, fast, kernel }
+        FieldOp {
+            fi,
+            ci,
+            fast,
+            null_ok: p.null_leaf.is_none(),
+            kernel,
+        }
     }
 
     /// [`Run::text`] with the column's fast kernel `fast`.

@@ -284,6 +284,22 @@ impl Pattern {
         })
     }
 
+    /// Whether the pattern has the fixed byte-set form (see [`Pattern`]).
+    pub(crate) fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
+    /// [`Pattern::is_match`] for a fixed pattern, inline and without a call; `false` for any other.
+    #[inline(always)]
+    pub(crate) fn is_fixed_match(&self, s: &str) -> bool {
+        self.fixed.as_ref().is_some_and(|sets| {
+            s.len() == sets.len()
+                && s.bytes()
+                    .zip(sets)
+                    .all(|(b, set)| set[usize::from(b >> 6)] >> (b & 63) & 1 == 1)
+        })
+    }
+
     #[inline]
     pub(crate) fn is_match(&self, s: &str) -> bool {
         match &self.fixed {

@@ -37,17 +37,31 @@ fn digits8(w: u64, len: usize) -> Option<u64> {
 /// `[+-]?[0-9]+` as an i64, like [`parse_i64`].
 #[inline(always)]
 pub(crate) fn int(s: &[u8], pad: &[u8]) -> Option<i64> {
+    match int_word(s, pad) {
+        Some(v) => v,
+        None => parse_i64(s),
+    }
+}
+
+/// [`int`] for up to 8 digits and a sign, read as one word: `Some(value)`, or `None` when the field is
+/// not in that form (which may still be a valid integer: ask [`int`]).
+#[inline(always)]
+pub(crate) fn int_short(s: &[u8], pad: &[u8]) -> Option<i64> {
+    int_word(s, pad).flatten()
+}
+
+/// `None`: not in the short form; `Some(parsed)` otherwise.
+#[inline(always)]
+fn int_word(s: &[u8], pad: &[u8]) -> Option<Option<i64>> {
     let first = *s.first()?;
     let sign = usize::from(first == b'-' || first == b'+');
     let n = s.len() - sign;
-    if (1..=8).contains(&n) {
-        if let Some(w) = pad.get(sign..sign + 8) {
-            let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-            let v = digits8(w, n)? as i64;
-            return Some(if first == b'-' { -v } else { v });
-        }
+    if !(1..=8).contains(&n) {
+        return None;
     }
-    parse_i64(s)
+    let w = pad.get(sign..sign + 8)?;
+    let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+    Some(digits8(w, n).map(|v| if first == b'-' { -(v as i64) } else { v as i64 }))
 }
 
 const POW10: [f64; 9] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
@@ -57,6 +71,22 @@ const POW10: [f64; 9] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 /// division is correctly rounded (Clinger's fast path).
 #[inline(always)]
 pub(crate) fn float(s: &str, pad: &[u8]) -> Option<f64> {
+    match float_word(s, pad) {
+        Some(v) => v,
+        None => parse_f64(s),
+    }
+}
+
+/// [`float`] for its fast form (up to 8 digits, at most one `.`, no exponent): `Some(value)`, or `None`
+/// when the field is not in that form (which may still be a valid float: ask [`float`]).
+#[inline(always)]
+pub(crate) fn float_short(s: &str, pad: &[u8]) -> Option<f64> {
+    float_word(s, pad).flatten()
+}
+
+/// `None`: not in the fast form; `Some(parsed)` otherwise.
+#[inline(always)]
+fn float_word(s: &str, pad: &[u8]) -> Option<Option<f64>> {
     let b = s.as_bytes();
     let first = *b.first()?;
     let sign = usize::from(first == b'-' || first == b'+');
@@ -77,17 +107,17 @@ pub(crate) fn float(s: &str, pad: &[u8]) -> Option<f64> {
                 let joined = (a & below) | ((a >> 8) & !below) | (u64::from(w[8]) << 56);
                 (joined, n - 1, n - 1 - k as usize)
             } else {
-                return parse_f64(s);
+                return None;
             };
             if (1..=8).contains(&n_digits) {
                 if let Some(m) = digits8(digits, n_digits) {
                     let v = m as f64 / POW10[frac];
-                    return Some(if first == b'-' { -v } else { v });
+                    return Some(Some(if first == b'-' { -v } else { v }));
                 }
             }
         }
     }
-    parse_f64(s)
+    None
 }
 
 const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;

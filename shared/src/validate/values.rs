@@ -530,6 +530,36 @@ fn date_prefix(b: &[u8]) -> Option<i64> {
     Some(days_from_civil(y, m, d))
 }
 
+/// [`parse_timestamp`] of the canonical `YYYY-MM-DDTHH:MM:SSZ` only: `None` for any other form, which
+/// may still be a valid timestamp.
+#[inline(always)]
+pub(crate) fn parse_timestamp_canonical(b: &[u8]) -> Option<i64> {
+    canonical_timestamp(b).flatten()
+}
+
+/// `None`: not in the canonical form (20 bytes, `T`, `:`, six digits, `Z`); `Some(parsed)` otherwise.
+#[inline(always)]
+fn canonical_timestamp(b: &[u8]) -> Option<Option<i64>> {
+    let &[.., b'T', h1, h0, b':', m1, m0, b':', s1, s0, b'Z'] = b.first_chunk::<20>()? else {
+        return None;
+    };
+    // One check for the six time digits.
+    let hms = u64::from_be_bytes([h1, h0, m1, m0, s1, s0, b'0', b'0']);
+    let d = hms.wrapping_sub(0x3030_3030_3030_3030);
+    // Every byte is a digit: no borrow, and each byte is at most 9.
+    let digits = (hms & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030
+        && ((d + 0x7676_7676_7676_7676) & 0x8080_8080_8080_8080) == 0;
+    if b.len() != 20 || !digits {
+        return None;
+    }
+    let at = |k: u32| ((d >> (56 - 8 * k)) & 0xff) as i64;
+    let (hh, mm, ss) = (at(0) * 10 + at(1), at(2) * 10 + at(3), at(4) * 10 + at(5));
+    if hh > 23 || mm > 59 || ss > 59 {
+        return Some(None);
+    }
+    Some(date_prefix(b).map(|days| days * MICROS_PER_DAY + (hh * 3600 + mm * 60 + ss) * 1_000_000))
+}
+
 /// `YYYY-MM-DD` → days since 1970-01-01.
 #[inline]
 pub(crate) fn parse_date(b: &[u8]) -> Option<i32> {
@@ -544,22 +574,8 @@ pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// An ISO 8601 / RFC 3339 timestamp (see the module doc) → microseconds since the epoch, UTC.
 #[inline]
 pub(crate) fn parse_timestamp(b: &[u8]) -> Option<i64> {
-    if let Some(&[.., b'T', h1, h0, b':', m1, m0, b':', s1, s0, b'Z']) = b.first_chunk::<20>() {
-        // The canonical `YYYY-MM-DDTHH:MM:SSZ`: one check for the six time digits.
-        let hms = u64::from_be_bytes([h1, h0, m1, m0, s1, s0, b'0', b'0']);
-        let d = hms.wrapping_sub(0x3030_3030_3030_3030);
-        // Every byte is a digit: no borrow, and each byte is at most 9.
-        let digits = (hms & 0xf0f0_f0f0_f0f0_f0f0) == 0x3030_3030_3030_3030
-            && ((d + 0x7676_7676_7676_7676) & 0x8080_8080_8080_8080) == 0;
-        if b.len() == 20 && digits {
-            let at = |k: u32| ((d >> (56 - 8 * k)) & 0xff) as i64;
-            let (hh, mm, ss) = (at(0) * 10 + at(1), at(2) * 10 + at(3), at(4) * 10 + at(5));
-            if hh > 23 || mm > 59 || ss > 59 {
-                return None;
-            }
-            let days = date_prefix(b)?;
-            return Some(days * MICROS_PER_DAY + (hh * 3600 + mm * 60 + ss) * 1_000_000);
-        }
+    if let Some(v) = canonical_timestamp(b) {
+        return v;
     }
     let days = date_prefix(b)?;
     let mut micros = days * MICROS_PER_DAY;
