@@ -190,7 +190,7 @@ mod kernels {
                 return;
             }
             let prefix = padded_prefix8(s, pad);
-            let regex_ok = p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s));
+            let regex_ok = p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s, pad));
             let allowed_ok = match &p.allowed {
                 None => true,
                 Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),

@@ -274,13 +274,18 @@ impl ColPlan {
 pub(crate) struct Pattern {
     re: Regex,
     fixed: Option<Vec<[u64; 4]>>,
+    /// A fixed pattern of at most 8 positions whose sets are each one range of bytes: (low bytes, high
+    /// bytes, length), checked as one word (see [`Pattern::is_fixed_match`]).
+    word: Option<(u64, u64, usize)>,
 }
 
 impl Pattern {
     pub(crate) fn new(pattern: &str) -> std::result::Result<Pattern, regex::Error> {
+        let fixed = fixed_classes(pattern);
         Ok(Pattern {
             re: Regex::new(&format!("^(?:{pattern})$"))?,
-            fixed: fixed_classes(pattern),
+            word: fixed.as_deref().and_then(range_word),
+            fixed,
         })
     }
 
@@ -289,9 +294,18 @@ impl Pattern {
         self.fixed.is_some()
     }
 
-    /// [`Pattern::is_match`] for a fixed pattern, inline and without a call; `false` for any other.
+    /// [`Pattern::is_match`] for a fixed pattern, inline and without a call; `false` for any other. `pad`
+    /// is `s` and the bytes after it (as in [`super::swar`]): a pattern of ranges is checked as one word.
     #[inline(always)]
-    pub(crate) fn is_fixed_match(&self, s: &str) -> bool {
+    pub(crate) fn is_fixed_match(&self, s: &str, pad: &[u8]) -> bool {
+        if let (Some((lo, hi, len)), Some(w)) = (self.word, pad.first_chunk::<8>()) {
+            const HIGH: u64 = 0x8080_8080_8080_8080;
+            // The bytes past the value read as zero, as do their bounds.
+            let x = u64::from_le_bytes(*w) & (u64::MAX >> (8 * (8 - len)));
+            // With every byte ASCII, `(x | HIGH) - lo` keeps a byte's high bit exactly when it is at least
+            // its low bound, and `(hi | HIGH) - x` when it is at most its high bound (no borrows).
+            return s.len() == len && x & HIGH == 0 && ((x | HIGH) - lo) & ((hi | HIGH) - x) & HIGH == HIGH;
+        }
         self.fixed.as_ref().is_some_and(|sets| {
             s.len() == sets.len()
                 && s.bytes()
@@ -312,6 +326,27 @@ impl Pattern {
             None => self.re.is_match(s),
         }
     }
+}
+
+/// The low and high bytes of fixed-pattern `sets` of 1 to 8 positions when each set is one range of
+/// bytes (`[A-Z]`, `-`), with the length: see [`Pattern::is_fixed_match`].
+fn range_word(sets: &[[u64; 4]]) -> Option<(u64, u64, usize)> {
+    if sets.is_empty() || sets.len() > 8 {
+        return None;
+    }
+    let (mut lo, mut hi) = (0u64, 0u64);
+    for (k, set) in sets.iter().enumerate() {
+        let has = |c: u8| set[usize::from(c >> 6)] >> (c & 63) & 1 == 1;
+        let first = (0..128u8).find(|&c| has(c))?;
+        let last = (0..128u8).rev().find(|&c| has(c))?;
+        // Only ASCII, and every byte between the first and the last.
+        if (128..=255u8).any(has) || !(first..=last).all(has) {
+            return None;
+        }
+        lo |= u64::from(first) << (8 * k);
+        hi |= u64::from(last) << (8 * k);
+    }
+    Some((lo, hi, sets.len()))
 }
 
 /// The per-position byte sets of a fixed-length ASCII pattern (see [`Pattern`]); `None` for anything
@@ -827,7 +862,7 @@ fn allowed(ty: ColumnType, values: &[Json]) -> std::result::Result<Allowed, Stri
 
 #[cfg(test)]
 mod pattern_tests {
-    use super::{fixed_classes, Pattern};
+    use super::{fixed_classes, range_word, Pattern};
     use regex::Regex;
 
     #[test]
@@ -903,7 +938,30 @@ mod pattern_tests {
             let re = Regex::new(&format!("^(?:{p})$")).unwrap();
             for s in inputs {
                 assert_eq!(pattern.is_match(s), re.is_match(s), "{p:?} on {s:?}");
+                if pattern.is_fixed() {
+                    // As a CSV field: followed by the rest of the record, possibly not ASCII.
+                    for tail in ["", ",", ",ABC-1234,xyz", ",\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"] {
+                        let pad = format!("{s}{tail}");
+                        assert_eq!(
+                            pattern.is_fixed_match(s, pad.as_bytes()),
+                            re.is_match(s),
+                            "{p:?} on {s:?} followed by {tail:?}"
+                        );
+                    }
+                }
             }
         }
+        // The one-word form is used where it applies.
+        assert_eq!(
+            range_word(&fixed_classes("[A-Z]{3}-[0-9]{4}").unwrap()),
+            Some((
+                u64::from_le_bytes(*b"AAA-0000"),
+                u64::from_le_bytes(*b"ZZZ-9999"),
+                8
+            ))
+        );
+        assert!(range_word(&fixed_classes("[a-c0-9_]{2}x").unwrap()).is_none());
+        assert!(range_word(&fixed_classes("[A-Za-z][0-9]{10}").unwrap()).is_none());
+        assert!(range_word(&fixed_classes("").unwrap()).is_none());
     }
 }
