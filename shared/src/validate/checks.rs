@@ -35,20 +35,21 @@ pub(crate) struct FieldOp {
     pub kernel: Kernel,
 }
 
-/// Check one field: `(run, op, text, pad, location)` as in [`Run::text`].
-pub(crate) type Kernel = fn(&mut Run<'_>, &FieldOp, &str, &[u8], &Loc);
+/// Check one field: `(run, op, text, pad)` as in [`Run::text`], at the location [`Run::set_loc`] gave.
+pub(crate) type Kernel = fn(&mut Run<'_>, &FieldOp, &str, &[u8]);
 
 mod kernels {
-    use super::{Cell, FieldOp, Loc, Run};
+    use super::{Cell, FieldOp, Run};
     use crate::validate::compile::Fast;
 
     macro_rules! kernel {
         ($name:ident, $kind:pat) => {
-            pub(super) fn $name(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+            pub(super) fn $name(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
+                let loc = run.loc;
                 match op.fast {
                     // The kind is known here, so the match inside `text_fast` folds away.
-                    Some(f @ $kind) => run.text_fast(op.ci, f, s, pad, loc),
-                    _ => run.text(op.ci, s, pad, loc),
+                    Some(f @ $kind) => run.text_fast(op.ci, f, s, pad, &loc),
+                    _ => run.text(op.ci, s, pad, &loc),
                 }
             }
         };
@@ -60,8 +61,9 @@ mod kernels {
     kernel!(ts, Fast::Ts { .. });
     kernel!(str, Fast::Str { .. });
 
-    pub(super) fn cell(run: &mut Run<'_>, op: &FieldOp, s: &str, _pad: &[u8], loc: &Loc) {
-        run.cell(op.ci, Cell::Text(s), loc);
+    pub(super) fn cell(run: &mut Run<'_>, op: &FieldOp, s: &str, _pad: &[u8]) {
+        let loc = run.loc;
+        run.cell(op.ci, Cell::Text(s), &loc);
     }
 
     /// Hot kernels, for a column whose value no uniqueness rule needs and whose rules are all in its
@@ -73,7 +75,7 @@ mod kernels {
     /// list or a regex), and takes one decision per value. callgrind on the benchmark's 20 MB CSV: 469 M
     /// → 434 M instructions (−7.5 %).
     pub(super) mod hot {
-        use super::super::{allowed_str, padded_prefix8, FieldOp, Loc, Run};
+        use super::super::{allowed_str, padded_prefix8, FieldOp, Run};
         use crate::validate::compile::{Allowed, Fast};
         use crate::validate::swar;
         use crate::validate::values::{parse_bool, parse_date, parse_timestamp_canonical};
@@ -81,23 +83,18 @@ mod kernels {
         /// Anything but the common path.
         #[cold]
         #[inline(never)]
-        fn slow(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
-            run.text(op.ci, s, pad, loc)
+        fn slow(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
+            let loc = run.loc;
+            run.text(op.ci, s, pad, &loc)
         }
 
         /// A kernel for an integer-valued kind: `$parse` gives the value, which must lie in `min..=max`.
         macro_rules! ranged {
             ($name:ident, $variant:ident, $parse:expr) => {
-                pub(in super::super) fn $name(
-                    run: &mut Run<'_>,
-                    op: &FieldOp,
-                    s: &str,
-                    pad: &[u8],
-                    loc: &Loc,
-                ) {
+                pub(in super::super) fn $name(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
                     let (Some(Fast::$variant { min, max }), Some(st)) = (op.fast, run.cols.get_mut(op.ci))
                     else {
-                        return slow(run, op, s, pad, loc);
+                        return slow(run, op, s, pad);
                     };
                     if s.is_empty() && op.null_ok {
                         st.nulls += 1;
@@ -110,7 +107,7 @@ mod kernels {
                             st.count += 1;
                             st.stats.int(i64::from(v));
                         }
-                        _ => slow(run, op, s, pad, loc),
+                        _ => slow(run, op, s, pad),
                     }
                 }
             };
@@ -120,9 +117,9 @@ mod kernels {
         ranged!(date, Date, |s: &str, _| parse_date(s.as_bytes()));
         ranged!(ts, Ts, |s: &str, _| parse_timestamp_canonical(s.as_bytes()));
 
-        pub(in super::super) fn float(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+        pub(in super::super) fn float(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
             let (Some(Fast::Float { min, max }), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
-                return slow(run, op, s, pad, loc);
+                return slow(run, op, s, pad);
             };
             if s.is_empty() && op.null_ok {
                 st.nulls += 1;
@@ -135,13 +132,13 @@ mod kernels {
                     st.count += 1;
                     st.stats.float(v);
                 }
-                _ => slow(run, op, s, pad, loc),
+                _ => slow(run, op, s, pad),
             }
         }
 
-        pub(in super::super) fn bool(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+        pub(in super::super) fn bool(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
             let (Some(Fast::Bool), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
-                return slow(run, op, s, pad, loc);
+                return slow(run, op, s, pad);
             };
             if s.is_empty() && op.null_ok {
                 st.nulls += 1;
@@ -153,14 +150,14 @@ mod kernels {
                     st.count += 1;
                     st.stats.int(i64::from(v));
                 }
-                None => slow(run, op, s, pad, loc),
+                None => slow(run, op, s, pad),
             }
         }
 
         /// A string column with no allowed list and no regex: only the length, and the min/max.
-        pub(in super::super) fn str(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+        pub(in super::super) fn str(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
             let (Some(Fast::Str { min_len, max_len }), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
-                return slow(run, op, s, pad, loc);
+                return slow(run, op, s, pad);
             };
             if s.is_empty() && op.null_ok {
                 st.nulls += 1;
@@ -172,17 +169,17 @@ mod kernels {
                 // Last, so that its rare call to move the min or max is a tail call.
                 st.stats.str_prefixed(s, padded_prefix8(s, pad));
             } else {
-                slow(run, op, s, pad, loc)
+                slow(run, op, s, pad)
             }
         }
 
         /// A string column with an allowed list or a fixed-class regex (or both).
-        pub(in super::super) fn str_checked(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8], loc: &Loc) {
+        pub(in super::super) fn str_checked(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
             let plan = run.plan;
             let (Some(Fast::Str { min_len, max_len }), Some(p), Some(st)) =
                 (op.fast, plan.columns.get(op.ci), run.cols.get_mut(op.ci))
             else {
-                return slow(run, op, s, pad, loc);
+                return slow(run, op, s, pad);
             };
             if s.is_empty() && op.null_ok {
                 st.nulls += 1;
@@ -200,7 +197,7 @@ mod kernels {
                 st.count += 1;
                 st.stats.str_prefixed(s, prefix);
             } else {
-                slow(run, op, s, pad, loc)
+                slow(run, op, s, pad)
             }
         }
 
@@ -552,6 +549,8 @@ pub(crate) struct Run<'p> {
     max_examples: usize,
     scratch: String,
     keybuf: Vec<u8>,
+    /// Where the record whose fields the [`Kernel`]s are checking is (see [`Run::set_loc`]).
+    loc: Loc,
 }
 
 const NULL_KEY_PART: [u8; 8] = *b"\0NULL\0\0\0";
@@ -589,7 +588,15 @@ impl<'p> Run<'p> {
             max_examples: usize::try_from(plan.limits.max_examples).unwrap_or(usize::MAX),
             scratch: String::new(),
             keybuf: Vec::new(),
+            loc: Loc::default(),
         }
+    }
+
+    /// The location of the record whose fields the next [`Kernel`] calls check: a field of `Run`, so
+    /// that a kernel takes its six arguments in registers and reads it only to report a failure.
+    #[inline]
+    pub(crate) fn set_loc(&mut self, loc: Loc) {
+        self.loc = loc;
     }
 
     pub(crate) fn plan(&self) -> &'p Plan {

@@ -407,29 +407,31 @@ impl Records {
                 return;
             }
         };
+        run.set_loc(loc);
         if shape == Shape::Unquoted {
             // Fields of a csv-core record: their bounds need not be character boundaries of the
             // concatenated output, so slice with checks.
             for op in &self.ops {
                 let (a, b) = self.bounds[op.fi];
-                (op.kernel)(run, op, text.get(a..b).unwrap_or(""), &rec[a..], &loc);
+                (op.kernel)(run, op, text.get(a..b).unwrap_or(""), &rec[a..]);
             }
         } else {
+            // The hottest loop: no bounds checks, and the bounds in a local slice, so that the values it
+            // keeps across the kernel calls fit in registers.
+            let bounds = &self.bounds[..];
             for op in &self.ops {
-                let (a, b) = self.bounds[op.fi];
+                debug_assert!(op.fi < bounds.len());
+                // SAFETY: every op's field index is below `width` (`set_schema`), and a record whose field
+                // count is not `width` was turned away above.
+                let (a, b) = unsafe { *bounds.get_unchecked(op.fi) };
                 debug_assert!(
                     a <= b && b <= text.len() && text.is_char_boundary(a) && text.is_char_boundary(b)
                 );
                 // SAFETY: in a raw record, `a` is 0 or follows a delimiter and `b` is a delimiter or the end;
                 // the delimiter is one ASCII byte, so both are character boundaries of valid UTF-8 `text`,
-                // and the scan only produces bounds within the record.
-                (op.kernel)(
-                    run,
-                    op,
-                    unsafe { text.get_unchecked(a..b) },
-                    rec.get(a..).unwrap_or_default(),
-                    &loc,
-                );
+                // and the scan only produces bounds within the record, so `a <= b <= len <= rec.len()`.
+                let (s, pad) = unsafe { (text.get_unchecked(a..b), rec.get_unchecked(a..)) };
+                (op.kernel)(run, op, s, pad);
             }
         }
         if !run.end_row(&loc) {
