@@ -21,10 +21,10 @@ use crate::contract::ColumnType;
 use crate::report::{ColumnStats, ContractInfo, FatalError, RuleOutcome, ValidationReport, Violation};
 
 /// One mapped field of a CSV record: its index in the record, its plan column, and the function that checks
-/// it. Each kernel is [`Run::text`] for one column kind, so the record loop makes one predictable indirect
-/// call per field into a small function whose kind is fixed, instead of inlining every kind into one large
-/// loop body (callgrind: that loop spent ~62 instructions per field on overhead and register spills before
-/// any check ran).
+/// it: a hot kernel ([`kernels::hot`]) when the column has one, else [`Run::text`] specialised for the
+/// column's kind. The record loop makes one predictable indirect call per field into a small function whose
+/// kind is fixed, instead of inlining every kind into one large loop body (callgrind: that loop spent ~62
+/// instructions per field on overhead and register spills before any check ran).
 #[derive(Clone, Copy)]
 pub(crate) struct FieldOp {
     pub fi: usize,
