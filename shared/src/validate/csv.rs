@@ -8,12 +8,17 @@
 //! - slow: a record that contains the quote character is handed to `csv_core::Reader` from its first byte
 //!   (streaming, so quoted fields may span reads).
 //!
+//! Records are then checked a batch at a time, each column in one loop ([`RowBatch`]), when every mapped
+//! column has a hot kernel and nothing is kept per row (no uniqueness rule); otherwise, or for a record
+//! that cannot join a batch (wrong width, invalid UTF-8, over the size limit), one at a time
+//! ([`Records::record`]). Both give the same report.
+//!
 //! An unterminated quote swallows the rest of the input; it is reported as a `UnterminatedQuote` fatal
 //! error at the record's offset. Records longer than the size limit are skipped without being buffered.
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use super::checks::{FieldOp, Loc, Run, Structural};
+use super::checks::{Batch, FieldOp, Loc, Run, Structural, QUOTED};
 use super::decode::{Decoded, StreamError, Window};
 use super::values::shown_bytes;
 
@@ -45,10 +50,42 @@ struct Records {
     bounds: Vec<(usize, usize)>,
     row: u64,
     stop: bool,
+    /// Every op has a column kernel and the run keeps nothing per row: records go to a [`RowBatch`].
+    batching: bool,
     /// Tests: every data record's fields, as parsed.
     #[cfg(test)]
     captured: Option<Vec<Vec<String>>>,
 }
+
+/// Records kept to be checked a column at a time (see [`checks::ColKernel`](super::checks::ColKernel)):
+/// each column's values go through one small loop whose constants and counters stay in registers, instead
+/// of one indirect call per field. Well-formed records whose fields are valid UTF-8 are kept: in place in
+/// the read window, or, for quoted ones, their unquoted contents copied here. The batch is checked before
+/// any other record, and before the window moves.
+struct RowBatch {
+    /// Each record's index in the window's data.
+    starts: Vec<usize>,
+    /// Each record's offset in the stream.
+    offsets: Vec<u64>,
+    /// `width` field bounds per record, relative to its start.
+    bounds: Vec<(usize, usize)>,
+    /// The field contents of quoted records, which [`quoted`] unquotes out of the window: their starts
+    /// have [`QUOTED`] set and index this.
+    qdata: Vec<u8>,
+    /// Values the column kernels left to the general path: [`defer`](super::checks::defer)`(row, op)`.
+    deferred: Vec<u64>,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests, on the validating thread: keep every record out of batches (`.0`), and count the batches
+    /// checked (`.1`).
+    pub(crate) static BATCH_TEST: std::cell::Cell<(bool, u64)> = const { std::cell::Cell::new((false, 0)) };
+}
+
+/// Records per [`RowBatch`]: their bounds (20 fields: 40 KB) and bytes stay in the core's L2 cache while
+/// each column is checked.
+const BATCH_ROWS: usize = 128;
 
 /// Read CSV from `input` into `run`.
 pub(crate) fn read(run: &mut Run, input: &mut Decoded, opts: &CsvOptions) -> Result<(), StreamError> {
@@ -79,8 +116,16 @@ fn reader(run: &Run, opts: &CsvOptions) -> CsvReader {
             bounds: Vec::with_capacity(64),
             row: 0,
             stop: false,
+            batching: false,
             #[cfg(test)]
             captured: None,
+        },
+        batch: RowBatch {
+            starts: Vec::with_capacity(BATCH_ROWS),
+            offsets: Vec::with_capacity(BATCH_ROWS),
+            bounds: Vec::new(),
+            qdata: Vec::new(),
+            deferred: Vec::new(),
         },
     }
 }
@@ -98,6 +143,7 @@ struct CsvReader {
     scratch_out: Vec<u8>,
     scratch_ends: Vec<usize>,
     rec: Records,
+    batch: RowBatch,
 }
 
 impl CsvReader {
@@ -109,27 +155,79 @@ impl CsvReader {
         while !self.rec.stop && run.fatal.is_none() {
             let hay = &self.win.data[self.win.start..self.win.end];
             let mut ascii = false;
-            self.rec.bounds.clear();
-            match scan(hay, 0, self.delim, self.quote, &mut self.rec.bounds, &mut ascii) {
-                Scan::Quote(at) => {
-                    let (delim, quote) = (self.delim, self.quote);
-                    match quoted(hay, at, delim, quote, &mut self.rec.bounds, &mut self.qout) {
-                        Quoted::Record(len) => {
-                            let offset = self.win.offset(self.win.start);
-                            self.win.start += len + 1;
-                            if len > self.max_record {
-                                self.rec.oversized(run, offset, len);
-                            } else {
-                                self.rec
-                                    .record(run, &self.qout, self.qout.len(), offset, Shape::Unquoted);
-                            }
+            let scanned = if self.rec.batching {
+                // Scan straight into the batch; a record that does not join it takes its bounds back.
+                let mark = self.batch.bounds.len();
+                let scanned = scan(hay, 0, self.delim, self.quote, &mut self.batch.bounds, &mut ascii);
+                if let Scan::Record(len) = scanned {
+                    let fields = self.batch.bounds.len() - mark;
+                    if len > 0
+                        && len <= self.max_record
+                        && fields == self.rec.width
+                        && (ascii || std::str::from_utf8(&hay[..len]).is_ok())
+                    {
+                        let start = self.win.start;
+                        self.batch.starts.push(start);
+                        self.batch.offsets.push(self.win.offset(start));
+                        self.win.start += len + 1;
+                        if self.batch.starts.len() == BATCH_ROWS {
+                            self.batch.check(&mut self.rec, run, &self.win.data);
                         }
-                        Quoted::Incomplete if !self.win.eof && hay.len() <= self.max_record => {
-                            self.win.fill(input)?;
-                        }
-                        Quoted::Incomplete | Quoted::Other => self.slow(run, input, false)?,
+                        continue;
                     }
                 }
+                self.rec.bounds.clear();
+                self.rec.bounds.extend_from_slice(&self.batch.bounds[mark..]);
+                self.batch.bounds.truncate(mark);
+                scanned
+            } else {
+                self.rec.bounds.clear();
+                scan(hay, 0, self.delim, self.quote, &mut self.rec.bounds, &mut ascii)
+            };
+            if let Scan::Quote(at) = scanned {
+                let (delim, quote) = (self.delim, self.quote);
+                match quoted(hay, at, delim, quote, &mut self.rec.bounds, &mut self.qout) {
+                    Quoted::Record(len) => {
+                        let offset = self.win.offset(self.win.start);
+                        self.win.start += len + 1;
+                        if self.rec.batching
+                            && len <= self.max_record
+                            && self
+                                .batch
+                                .keep_quoted(&self.rec.bounds, &self.qout, self.rec.width, offset)
+                        {
+                            if self.batch.starts.len() == BATCH_ROWS {
+                                self.batch.check(&mut self.rec, run, &self.win.data);
+                            }
+                            continue;
+                        }
+                        self.batch.check(&mut self.rec, run, &self.win.data);
+                        if len > self.max_record {
+                            self.rec.oversized(run, offset, len);
+                        } else {
+                            self.rec
+                                .record(run, &self.qout, self.qout.len(), offset, Shape::Unquoted);
+                        }
+                    }
+                    Quoted::Incomplete if !self.win.eof && hay.len() <= self.max_record => {
+                        self.batch.check(&mut self.rec, run, &self.win.data);
+                        self.win.fill(input)?;
+                    }
+                    Quoted::Incomplete | Quoted::Other => {
+                        self.batch.check(&mut self.rec, run, &self.win.data);
+                        self.slow(run, input, false)?
+                    }
+                }
+                continue;
+            }
+            // Any other record is checked after the batch, and the window may move.
+            self.batch.check(&mut self.rec, run, &self.win.data);
+            if self.rec.stop || run.fatal.is_some() {
+                break;
+            }
+            let hay = &self.win.data[self.win.start..self.win.end];
+            match scanned {
+                Scan::Quote(_) => unreachable!("handled above"),
                 Scan::Record(0) => self.win.start += 1,
                 Scan::Record(len) => {
                     let start = self.win.start;
@@ -152,6 +250,7 @@ impl CsvReader {
                 }
             }
         }
+        self.batch.check(&mut self.rec, run, &self.win.data);
         if !self.rec.schema_done && run.fatal.is_none() {
             if self.rec.header {
                 run.record_violation(
@@ -269,6 +368,89 @@ impl CsvReader {
     }
 }
 
+impl RowBatch {
+    /// Keep a quoted record (its fields `bounds` over its unquoted contents `out`) when it has `width`
+    /// fields, each valid UTF-8. `false`: it is checked on its own.
+    fn keep_quoted(&mut self, bounds: &[(usize, usize)], out: &[u8], width: usize, offset: u64) -> bool {
+        let ok = bounds.len() == width
+            && (out.is_ascii()
+                || std::str::from_utf8(out).is_ok_and(|t| {
+                    // The contents are concatenated: a character may span two fields.
+                    bounds
+                        .iter()
+                        .all(|&(a, b)| t.is_char_boundary(a) && t.is_char_boundary(b))
+                }));
+        if ok {
+            self.starts.push(self.qdata.len() | QUOTED);
+            self.offsets.push(offset);
+            self.bounds.extend_from_slice(bounds);
+            self.qdata.extend_from_slice(out);
+        }
+        ok
+    }
+
+    /// Check the kept records, a column at a time, then the values the column kernels left to the general
+    /// path, record by record in order (so violations are reported as [`Records::record`] would report
+    /// them), and empty the batch. `data`: the window's bytes, which the records' starts index.
+    fn check(&mut self, rec: &mut Records, run: &mut Run, data: &[u8]) {
+        let rows = self.starts.len();
+        if rows == 0 {
+            return;
+        }
+        debug_assert!(rec.batching && self.bounds.len() == rows * rec.width);
+        #[cfg(test)]
+        BATCH_TEST.set((BATCH_TEST.get().0, BATCH_TEST.get().1 + 1));
+        // SAFETY: each kept unquoted record is `data[start..start + len]`, valid UTF-8 (checked when it was
+        // kept), with exactly `width` fields whose bounds the scan produced within it; the delimiter is one
+        // ASCII byte, so every field is valid UTF-8 too. The window has not moved since: it is checked
+        // first. Each kept quoted record is in `qdata`, its fields checked one by one in `keep_quoted`.
+        let batch = unsafe { Batch::new(data, &self.qdata, &self.starts, &self.bounds, rec.width) };
+        self.deferred.clear();
+        for (k, op) in rec.ops.iter().enumerate() {
+            if let Some(col) = op.col {
+                col(run, op, k as u32, &batch, &mut self.deferred);
+            }
+        }
+        self.deferred.sort_unstable();
+        let mut r = 0;
+        let mut d = 0;
+        while r < rows {
+            let next = self.deferred.get(d).map_or(rows, |&x| (x >> 32) as usize);
+            let clean = (next - r) as u64;
+            rec.row += clean;
+            run.rows += clean;
+            run.clean_rows(clean);
+            if next == rows {
+                break;
+            }
+            r = next;
+            rec.row += 1;
+            run.rows += 1;
+            let loc = Loc {
+                row: rec.row,
+                byte_offset: Some(self.offsets[r]),
+                row_group: None,
+            };
+            while let Some(&x) = self.deferred.get(d).filter(|&&x| (x >> 32) as usize == r) {
+                let op = &rec.ops[x as u32 as usize];
+                // SAFETY: r < rows, and every op's field is below `width` (`set_schema`).
+                let (s, pad) = unsafe { batch.field(r, op.fi) };
+                run.text(op.ci, s, pad, &loc);
+                d += 1;
+            }
+            if !run.end_row(&loc) {
+                rec.stop = true;
+                break;
+            }
+            r += 1;
+        }
+        self.starts.clear();
+        self.offsets.clear();
+        self.bounds.clear();
+        self.qdata.clear();
+    }
+}
+
 impl Records {
     /// Learn the columns from the header (`names`) or, without one, from the first record's width.
     fn set_schema(&mut self, run: &mut Run, names: Option<Vec<String>>, width: usize) {
@@ -303,6 +485,11 @@ impl Records {
         }
         self.ops.sort_unstable_by_key(|op| (op.fi, op.ci));
         run.column_count = Some(self.width as u64);
+        self.batching = run.batchable() && self.ops.iter().all(|op| op.col.is_some());
+        #[cfg(test)]
+        if self.captured.is_some() || BATCH_TEST.get().0 {
+            self.batching = false;
+        }
     }
 
     fn oversized(&mut self, run: &mut Run, offset: u64, len: usize) {

@@ -1162,3 +1162,89 @@ fn hot_and_general_kernels_agree() {
         .collect();
     assert!(failed.len() >= 12, "{failed:?}");
 }
+
+/// Records checked a column at a time (a batch) give the same report as records checked one at a time:
+/// the same rule outcomes, the same first violations in the same order, the same row counts, offsets and
+/// column stats. The input mixes the edge-case rows above with what must leave a batch early: quoted
+/// records, ragged rows, blank lines, invalid UTF-8, records over the size limit, CRLF, a missing final
+/// newline, and enough bytes (1.9 MB) that the read window moves several times.
+#[test]
+fn batched_and_record_at_a_time_agree() {
+    use super::csv::BATCH_TEST;
+    let yaml = "format: { type: csv }\nmax_record_bytes: 200\nlimits: { max_examples: 40 }\ncolumns:\n\
+                - { name: i, type: int, min: -5, max: 1000000000000 }\n\
+                - { name: f, type: float, min: -1.5, max: 1e9, nullable: false }\n\
+                - { name: b, type: bool }\n\
+                - { name: d, type: date, min: \"2000-01-01\", max: \"2030-12-31\" }\n\
+                - { name: t, type: timestamp, min: \"2001-01-01T00:00:00Z\" }\n\
+                - { name: s, type: string, min_length: 2, max_length: 6 }\n\
+                - { name: c, type: string, allowed: [aa, bb, cc, ééé, dd], nullable: false }\n\
+                - { name: r, type: string, regex: \"[a-z]{2}[0-9]\" }\n";
+    let edge: [&[u8]; 11] = [
+        b"123456789012,-1.5,false,2000-01-01,2020-01-01 10:00,abcdef,bb,cd2",
+        b"-0,NaN,0,2030-13-01,2020-01-03T25:00:00Z,a,cc,g4",
+        "9999999999999,,TRUE,2024-02-30,2020-01-04t01:02:03+01:00,ééééééé,dd,ab12".as_bytes(),
+        b",99999999.5,,2024-2-01,,xy,zz,jk6",
+        b"\"7\",\"2.5\",true,2020-01-01,2020-01-01T00:00:00Z,\"a,b\",aa,ab1",
+        b"1,2,3",
+        b"1,1.5,true,2020-01-01,2020-01-01T00:00:00Z,a\xffb,aa,ab1",
+        b"",
+        "\"-3\",\"\"\"0.5\"\"\",false,2020-02-02,2020-01-01T00:00:00Z,\"é,\"\"é\",\"ééé\",zz9".as_bytes(),
+        // After unquoting, the two halves of `é` sit side by side: valid UTF-8, but not field by field.
+        b"4,0.5,true,2020-01-01,2020-01-01T00:00:00Z,\"ab\xc3\",\"\xa9\",ab1",
+        b"8,0.5,true,2020-01-01,2020-01-01T00:00:00Z,\"abc\",dd,\"ab1\"",
+    ];
+    let mut data = b"i,f,b,d,t,s,c,r\n".to_vec();
+    for n in 0..30_000u32 {
+        match n % 97 {
+            k @ 0..=10 => data.extend_from_slice(edge[k as usize]),
+            11 => data.extend_from_slice(
+                format!(
+                    "1,1.5,true,2020-01-01,2020-01-01T00:00:00Z,{},aa,ab1",
+                    "x".repeat(250)
+                )
+                .as_bytes(),
+            ),
+            _ => data.extend_from_slice(
+                format!(
+                    "{},{}.{},{},20{:02}-0{}-1{},2020-01-0{}T10:00:00Z,{},{},{}{}",
+                    n,
+                    n % 1000,
+                    n % 7,
+                    n % 2 == 0,
+                    n % 30,
+                    1 + n % 9,
+                    n % 10,
+                    1 + n % 9,
+                    ["ab", "abc", "ééé", "abcdef"][(n % 4) as usize],
+                    ["aa", "bb", "cc", "ééé", "dd"][(n % 5) as usize],
+                    ["ab", "cd", "zz"][(n % 3) as usize],
+                    n % 10,
+                )
+                .as_bytes(),
+            ),
+        }
+        data.extend_from_slice(if n % 7 == 0 { b"\r\n" } else { b"\n" });
+    }
+    data.extend_from_slice(b"5,1.5,true,2020-01-01,2020-01-01T00:00:00Z,ab,aa,ab1");
+    assert!(data.len() > 1_800_000, "{}", data.len());
+    let run = |batched: bool| {
+        BATCH_TEST.set((!batched, 0));
+        let mut j = serde_json::to_value(check(yaml, "x.csv", &data)).unwrap();
+        j.as_object_mut().unwrap().remove("duration_ms");
+        (j, BATCH_TEST.get().1)
+    };
+    let ((batched, batches), (single, none)) = (run(true), run(false));
+    assert!(batches > 200 && none == 0, "{batches} batches, {none}");
+    assert_eq!(batched, single);
+    // Rows of every kind were read, and rules of every kind broken.
+    let blank_lines = (0..30_000).filter(|n| n % 97 == 7).count();
+    assert_eq!(batched["rows"], 30_001 - blank_lines, "{batched:#}");
+    let failed = batched["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .count();
+    assert!(failed >= 10, "{batched:#}");
+}
