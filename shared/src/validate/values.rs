@@ -486,8 +486,9 @@ const fn month_starts() -> [i32; TABLE_YEARS * 12 + 1] {
 }
 
 /// `YYYY-MM-DD` at the start of `b` → days since the epoch. The ten bytes are checked as two words: the
-/// eight of `YYYY-MM-` at once (digits and dashes in place), then the two of `DD`.
-#[inline]
+/// eight of `YYYY-MM-` at once (digits and dashes in place), then the two of `DD`. Inlined into the hot
+/// date and timestamp kernels: a call cost ~15 of its ~80 instructions.
+#[inline(always)]
 fn date_prefix(b: &[u8]) -> Option<i64> {
     const DASHES: u64 = 0x2d00_002d_0000_0000;
     const DASH_BYTES: u64 = 0xff00_00ff_0000_0000;
