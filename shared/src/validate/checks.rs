@@ -100,6 +100,16 @@ impl<'a> Batch<'a> {
     #[inline(always)]
     pub(crate) unsafe fn field(&self, r: usize, fi: usize) -> (&'a str, &'a [u8]) {
         debug_assert!(r < self.rows() && fi < self.width);
+        // SAFETY: the caller keeps `r` and `fi` in range, so `r * width + fi` indexes `bounds`.
+        unsafe { self.at(r, r * self.width + fi) }
+    }
+
+    /// Row `r`'s field whose bounds are `bounds[j]`.
+    ///
+    /// # Safety
+    /// `r < self.rows()` and `j = r * self.width + fi` for some `fi < self.width`.
+    #[inline(always)]
+    unsafe fn at(&self, r: usize, j: usize) -> (&'a str, &'a [u8]) {
         // SAFETY: `new`'s contract, for a row and field the caller keeps in range.
         unsafe {
             let start = *self.starts.get_unchecked(r);
@@ -109,7 +119,7 @@ impl<'a> Batch<'a> {
                 self.qdata
             };
             let start = start & !QUOTED;
-            let (a, b) = *self.bounds.get_unchecked(r * self.width + fi);
+            let (a, b) = *self.bounds.get_unchecked(j);
             debug_assert!(a <= b && start + b <= buf.len());
             let s = std::str::from_utf8_unchecked(buf.get_unchecked(start + a..start + b));
             (s, buf.get_unchecked(start + a..))
@@ -129,9 +139,12 @@ impl<'a> Batch<'a> {
         assert!(fi < self.width, "field {fi} of a {}-field batch", self.width);
         // A local copy keeps the counters and the min and max in registers across the loop.
         let mut acc = st.take();
+        // Field `fi`'s bounds, one row apart: `j` steps by `width` instead of being multiplied out.
+        let mut j = fi;
         for r in 0..self.rows() {
-            // SAFETY: r < rows, and fi < width was checked above.
-            let (s, pad) = unsafe { self.field(r, fi) };
+            // SAFETY: r < rows, and j = r * width + fi with fi < width (checked above).
+            let (s, pad) = unsafe { self.at(r, j) };
+            j += self.width;
             if !accept(&mut acc, s, pad) {
                 deferred.push(defer(r, k));
             }
@@ -647,8 +660,12 @@ impl Stats {
     /// A string value and its [`prefix8`].
     #[inline(always)]
     fn str_prefixed(&mut self, s: &str, p: u64) {
-        // Strictly between the current min and max: the common case, decided without a call.
-        if !(self.has && p > self.lo_p && p < self.hi_p) {
+        // Strictly between the current min and max, or (a short value, as in a categorical column) the
+        // min or the max itself: the common cases, decided without a call. Equal prefixes and lengths of
+        // at most 8 bytes: the same string.
+        let inside = p > self.lo_p && p < self.hi_p;
+        let same = |q: u64, t: &str| q == p && t.len() == s.len() && s.len() <= 8;
+        if !(self.has && (inside || same(self.lo_p, &self.lo_s) || same(self.hi_p, &self.hi_s))) {
             self.str_bounds(s, p);
         }
     }
@@ -656,11 +673,6 @@ impl Stats {
     /// [`Stats::str_prefixed`] for a value that may move the min or the max.
     #[inline(never)]
     fn str_bounds(&mut self, s: &str, p: u64) {
-        // Equal prefixes and lengths of at most 8 bytes: the same string as the min or the max.
-        let same = |q: u64, t: &str| q == p && t.len() == s.len() && s.len() <= 8;
-        if self.has && (same(self.lo_p, &self.lo_s) || same(self.hi_p, &self.hi_s)) {
-            return;
-        }
         if !self.has {
             self.has = true;
             (self.lo_p, self.hi_p) = (p, p);
