@@ -325,33 +325,11 @@ mod kernels {
             int
         );
 
-        /// A string column with no allowed list and no regex: only the length, and the min/max.
-        #[inline(always)]
-        fn take_str(
-            st: &mut ColState,
-            op: &FieldOp,
-            s: &str,
-            pad: &[u8],
-            min_len: u64,
-            max_len: u64,
-        ) -> bool {
-            if allowed_null(st, op, s) {
-                return true;
-            }
-            if !length_ok(s, min_len, max_len) {
-                return false;
-            }
-            st.count += 1;
-            // Last, so that its rare call to move the min or max is a tail call.
-            st.stats.str_prefixed(s, padded_prefix8(s, pad));
-            true
-        }
-
         pub(in super::super) fn str(run: &mut Run<'_>, op: &FieldOp, s: &str, pad: &[u8]) {
             let (Some(Fast::Str { min_len, max_len }), Some(st)) = (op.fast, run.cols.get_mut(op.ci)) else {
                 return slow(run, op, s, pad);
             };
-            if !take_str(st, op, s, pad, min_len, max_len) {
+            if !take_str(st, op, None, s, pad, min_len, max_len) {
                 slow(run, op, s, pad)
             }
         }
@@ -367,16 +345,17 @@ mod kernels {
                 return b.defer_all(k, deferred);
             };
             b.column(st, op.fi, k, deferred, |st, s, pad| {
-                take_str(st, op, s, pad, min_len, max_len)
+                take_str(st, op, None, s, pad, min_len, max_len)
             });
         }
 
-        /// A string column with an allowed list or a fixed-class regex (or both).
+        /// A string value: its length and, with `checks` (the column's plan), its allowed list and its
+        /// fixed-class regex. `None`: a column with neither, whose kernel need not look up its plan.
         #[inline(always)]
-        fn take_str_checked(
+        fn take_str(
             st: &mut ColState,
             op: &FieldOp,
-            p: &ColPlan,
+            checks: Option<&ColPlan>,
             s: &str,
             pad: &[u8],
             min_len: u64,
@@ -386,16 +365,19 @@ mod kernels {
                 return true;
             }
             let prefix = padded_prefix8(s, pad);
-            let regex_ok = p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s, pad));
-            let allowed_ok = match &p.allowed {
-                None => true,
-                Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),
-                Some(_) => false,
-            };
-            if !(regex_ok && allowed_ok && length_ok(s, min_len, max_len)) {
+            let checked = checks.is_none_or(|p| {
+                p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s, pad))
+                    && match &p.allowed {
+                        None => true,
+                        Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),
+                        Some(_) => false,
+                    }
+            });
+            if !(checked && length_ok(s, min_len, max_len)) {
                 return false;
             }
             st.count += 1;
+            // Last, so that its rare call to move the min or max is a tail call.
             st.stats.str_prefixed(s, prefix);
             true
         }
@@ -407,7 +389,7 @@ mod kernels {
             else {
                 return slow(run, op, s, pad);
             };
-            if !take_str_checked(st, op, p, s, pad, min_len, max_len) {
+            if !take_str(st, op, Some(p), s, pad, min_len, max_len) {
                 slow(run, op, s, pad)
             }
         }
@@ -426,7 +408,7 @@ mod kernels {
                 return b.defer_all(k, deferred);
             };
             b.column(st, op.fi, k, deferred, |st, s, pad| {
-                take_str_checked(st, op, p, s, pad, min_len, max_len)
+                take_str(st, op, Some(p), s, pad, min_len, max_len)
             });
         }
 
