@@ -365,14 +365,18 @@ mod kernels {
                 return true;
             }
             let prefix = padded_prefix8(s, pad);
-            let checked = checks.is_none_or(|p| {
-                p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s, pad))
-                    && match &p.allowed {
-                        None => true,
-                        Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),
-                        Some(_) => false,
-                    }
-            });
+            // A `match`, not `is_none_or`: its closure was not inlined (callgrind: +7 M instructions).
+            let checked = match checks {
+                None => true,
+                Some(p) => {
+                    p.regex.as_ref().is_none_or(|(re, _)| re.is_fixed_match(s, pad))
+                        && match &p.allowed {
+                            None => true,
+                            Some((Allowed::Str(list), _)) => allowed_str(list, s, prefix),
+                            Some(_) => false,
+                        }
+                }
+            };
             if !(checked && length_ok(s, min_len, max_len)) {
                 return false;
             }
