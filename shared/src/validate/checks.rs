@@ -55,6 +55,12 @@ pub(crate) fn defer(r: usize, k: u32) -> u64 {
     ((r as u64) << 32) | u64::from(k)
 }
 
+/// The row and the op of a [`defer`]red value.
+#[inline(always)]
+pub(crate) fn deferred_at(x: u64) -> (usize, usize) {
+    ((x >> 32) as usize, x as u32 as usize)
+}
+
 /// Records gathered to be checked a column at a time ([`ColKernel`]): row `r`'s field `fi` is
 /// `data[starts[r] + a..starts[r] + b]` for `(a, b) = bounds[r * width + fi]`, and the bytes after it in
 /// `data` are its pad (as in [`Run::text`]). A start with [`QUOTED`] set indexes `qdata` instead.
@@ -949,33 +955,25 @@ impl<'p> Run<'p> {
                 Some(_) => p.allowed.is_none() && p.regex.is_none(),
                 None => false,
             };
-        let col: Option<ColKernel> = match (fast, hot) {
-            (Some(Fast::Int { .. }), true) => Some(kernels::hot::int_col),
-            (Some(Fast::Float { .. }), true) => Some(kernels::hot::float_col),
-            (Some(Fast::Bool), true) => Some(kernels::hot::bool_col),
-            (Some(Fast::Date { .. }), true) => Some(kernels::hot::date_col),
-            (Some(Fast::Ts { .. }), true) => Some(kernels::hot::ts_col),
+        use kernels::hot;
+        // A hot kernel comes with its column-at-a-time twin.
+        let (kernel, col): (Kernel, Option<ColKernel>) = match (fast, hot) {
+            (Some(Fast::Int { .. }), true) => (hot::int, Some(hot::int_col)),
+            (Some(Fast::Float { .. }), true) => (hot::float, Some(hot::float_col)),
+            (Some(Fast::Bool), true) => (hot::bool, Some(hot::bool_col)),
+            (Some(Fast::Date { .. }), true) => (hot::date, Some(hot::date_col)),
+            (Some(Fast::Ts { .. }), true) => (hot::ts, Some(hot::ts_col)),
             (Some(Fast::Str { .. }), true) if p.allowed.is_none() && p.regex.is_none() => {
-                Some(kernels::hot::str_col)
+                (hot::str, Some(hot::str_col))
             }
-            (Some(Fast::Str { .. }), true) => Some(kernels::hot::str_checked_col),
-            _ => None,
-        };
-        let kernel: Kernel = match (fast, hot) {
-            (Some(Fast::Int { .. }), true) => kernels::hot::int,
-            (Some(Fast::Float { .. }), true) => kernels::hot::float,
-            (Some(Fast::Bool), true) => kernels::hot::bool,
-            (Some(Fast::Date { .. }), true) => kernels::hot::date,
-            (Some(Fast::Ts { .. }), true) => kernels::hot::ts,
-            (Some(Fast::Str { .. }), true) if p.allowed.is_none() && p.regex.is_none() => kernels::hot::str,
-            (Some(Fast::Str { .. }), true) => kernels::hot::str_checked,
-            (Some(Fast::Int { .. }), false) => kernels::int,
-            (Some(Fast::Float { .. }), false) => kernels::float,
-            (Some(Fast::Bool), false) => kernels::bool,
-            (Some(Fast::Date { .. }), false) => kernels::date,
-            (Some(Fast::Ts { .. }), false) => kernels::ts,
-            (Some(Fast::Str { .. }), false) => kernels::str,
-            (None, _) => kernels::cell,
+            (Some(Fast::Str { .. }), true) => (hot::str_checked, Some(hot::str_checked_col)),
+            (Some(Fast::Int { .. }), false) => (kernels::int, None),
+            (Some(Fast::Float { .. }), false) => (kernels::float, None),
+            (Some(Fast::Bool), false) => (kernels::bool, None),
+            (Some(Fast::Date { .. }), false) => (kernels::date, None),
+            (Some(Fast::Ts { .. }), false) => (kernels::ts, None),
+            (Some(Fast::Str { .. }), false) => (kernels::str, None),
+            (None, _) => (kernels::cell, None),
         };
         FieldOp {
             fi,

@@ -18,7 +18,7 @@
 
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 
-use super::checks::{Batch, FieldOp, Loc, Run, Structural, QUOTED};
+use super::checks::{deferred_at, Batch, FieldOp, Loc, Run, Structural, QUOTED};
 use super::decode::{Decoded, StreamError, Window};
 use super::values::shown_bytes;
 
@@ -415,7 +415,7 @@ impl RowBatch {
         let mut r = 0;
         let mut d = 0;
         while r < rows {
-            let next = self.deferred.get(d).map_or(rows, |&x| (x >> 32) as usize);
+            let next = self.deferred.get(d).map_or(rows, |&x| deferred_at(x).0);
             let clean = (next - r) as u64;
             rec.row += clean;
             run.rows += clean;
@@ -424,15 +424,14 @@ impl RowBatch {
                 break;
             }
             r = next;
-            rec.row += 1;
-            run.rows += 1;
-            let loc = Loc {
-                row: rec.row,
-                byte_offset: Some(self.offsets[r]),
-                row_group: None,
-            };
-            while let Some(&x) = self.deferred.get(d).filter(|&&x| (x >> 32) as usize == r) {
-                let op = &rec.ops[x as u32 as usize];
+            let loc = rec.next_row(run, self.offsets[r]);
+            while let Some((_, k)) = self
+                .deferred
+                .get(d)
+                .map(|&x| deferred_at(x))
+                .filter(|&(at, _)| at == r)
+            {
+                let op = &rec.ops[k];
                 // SAFETY: r < rows, and every op's field is below `width` (`set_schema`).
                 let (s, pad) = unsafe { batch.field(r, op.fi) };
                 run.text(op.ci, s, pad, &loc);
@@ -492,6 +491,17 @@ impl Records {
         }
     }
 
+    /// The next data record, at stream offset `offset`: counted, and its location.
+    fn next_row(&mut self, run: &mut Run, offset: u64) -> Loc {
+        self.row += 1;
+        run.rows += 1;
+        Loc {
+            row: self.row,
+            byte_offset: Some(offset),
+            row_group: None,
+        }
+    }
+
     fn oversized(&mut self, run: &mut Run, offset: u64, len: usize) {
         let loc = if !self.schema_done && self.header {
             Loc {
@@ -500,13 +510,7 @@ impl Records {
                 row_group: None,
             }
         } else {
-            self.row += 1;
-            run.rows += 1;
-            Loc {
-                row: self.row,
-                byte_offset: Some(offset),
-                row_group: None,
-            }
+            self.next_row(run, offset)
         };
         let limit = run.plan().max_record_bytes;
         run.record_violation(
@@ -547,13 +551,7 @@ impl Records {
                     .collect(),
             );
         }
-        self.row += 1;
-        run.rows += 1;
-        let loc = Loc {
-            row: self.row,
-            byte_offset: Some(offset),
-            row_group: None,
-        };
+        let loc = self.next_row(run, offset);
         if self.bounds.len() != self.width {
             run.record_violation(
                 Structural::WellFormed,
