@@ -5,6 +5,11 @@
 //! - At most `concurrency` PutRecord requests are in flight. The limit adapts (AIMD): a throttling answer
 //!   cuts it by a quarter (at most once per 50 ms), and every `limit` successes raise it by one back up to
 //!   `concurrency`.
+//! - Requests are made by up to `concurrency` long-lived slots (tasks), each writing one record at a time.
+//!   The slot that finished last takes the next record, so the next request is built in memory its
+//!   predecessor just used: no task and no boxed request future per record. The SDK's request future is
+//!   about 5 KB and is copied several times while it is built; in a fresh block, between waves of responses
+//!   after an idle gap, those copies and the task's bookkeeping were cold cache misses (bench/README.md).
 //! - Throttling, 5xx, timeouts and connection failures are retried with full-jitter exponential backoff
 //!   (`random(0, min(cap, base × 2^attempt))`). The SDK's own retries are off for this client, so every
 //!   attempt is seen here and a row is counted exactly once: `written` on its first success, `failed`
@@ -21,7 +26,7 @@ use aws_sdk_sagemakerfeaturestoreruntime::error::{ProvideErrorMetadata, SdkError
 use aws_sdk_sagemakerfeaturestoreruntime::types::{FeatureValue, TargetStore as SdkTargetStore};
 use aws_sdk_sagemakerfeaturestoreruntime::Client as FeatureStoreClient;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::rows::{Resume, Row};
@@ -89,9 +94,8 @@ pub struct WriteOutcome {
     pub continuation: Option<Resume>,
 }
 
-/// AIMD limit on requests in flight.
+/// AIMD limit on requests in flight (the writer loop keeps the number in flight under it).
 struct Limiter {
-    permits: Arc<Semaphore>,
     max: usize,
     limit: AtomicUsize,
     successes: AtomicUsize,
@@ -101,7 +105,6 @@ struct Limiter {
 impl Limiter {
     fn new(max: usize) -> Limiter {
         Limiter {
-            permits: Arc::new(Semaphore::new(max)),
             max,
             limit: AtomicUsize::new(max),
             successes: AtomicUsize::new(0),
@@ -109,12 +112,15 @@ impl Limiter {
         }
     }
 
+    fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
     fn on_success(&self) {
         let limit = self.limit.load(Ordering::Relaxed);
         if limit < self.max && self.successes.fetch_add(1, Ordering::Relaxed) + 1 >= limit {
             self.successes.store(0, Ordering::Relaxed);
             self.limit.fetch_add(1, Ordering::Relaxed);
-            self.permits.add_permits(1);
         }
     }
 
@@ -125,11 +131,7 @@ impl Limiter {
         }
         *last = Instant::now();
         let limit = self.limit.load(Ordering::Relaxed);
-        let cut = limit / 4;
-        if cut > 0 {
-            let forgotten = self.permits.forget_permits(cut);
-            self.limit.fetch_sub(forgotten, Ordering::Relaxed);
-        }
+        self.limit.fetch_sub(limit / 4, Ordering::Relaxed);
     }
 }
 
@@ -176,26 +178,23 @@ pub async fn write_online(
     });
 
     let mut out = WriteOutcome::default();
-    let mut tasks: JoinSet<(u64, String, std::result::Result<(), Attempt>)> = JoinSet::new();
+    let mut slots = Slots::new(ctx);
     let mut fatal: Option<Error> = None;
     let mut next = start;
     let mut stopped = false;
     'rows: while let Some(batch) = rows.recv().await {
         for row in batch {
-            while let Some(done) = tasks.try_join_next() {
+            while let Some(done) = slots.try_done() {
                 settle(done, &mut out, opts, &mut fatal, &limiter);
             }
             if fatal.is_some() || opts.deadline.is_some_and(|d| Instant::now() >= d) {
                 stopped = true;
                 break 'rows;
             }
-            let permit = tokio::select! {
-                p = limiter.permits.clone().acquire_owned() => p.map_err(|_| Error::Retryable("writer stopped".into()))?,
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    settle(done, &mut out, opts, &mut fatal, &limiter);
-                    limiter.permits.clone().acquire_owned().await.map_err(|_| Error::Retryable("writer stopped".into()))?
-                }
-            };
+            while slots.busy >= limiter.limit().max(1) {
+                let done = slots.done().await;
+                settle(done, &mut out, opts, &mut fatal, &limiter);
+            }
             if fatal.is_some() || opts.deadline.is_some_and(|d| Instant::now() >= d) {
                 stopped = true;
                 break 'rows;
@@ -209,32 +208,19 @@ pub async fn write_online(
                 .values
                 .map_err(|m| RowError::new("InvalidRecord", m))
                 .and_then(|values| mapping.record(&values));
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    drop(permit);
-                    fail(&mut out, opts, row.index, None, e);
-                    progress(out.written + out.failed);
-                    continue;
-                }
-            };
-            let ctx = ctx.clone();
-            let index = row.index;
-            tasks.spawn(async move {
-                let id = record[0].1.clone();
-                // Boxed: the SDK's request future is large, and a task that holds it inline is copied
-                // whole when spawned and again when it completes (memmove was 8 % of the writer's CPU).
-                let result = Box::pin(ctx.put(record, index)).await;
-                drop(permit);
-                (index, id, result)
-            });
+            match record {
+                Ok(record) => slots.start(row.index, record),
+                Err(e) => fail(&mut out, opts, row.index, None, e),
+            }
             progress(out.written + out.failed);
         }
     }
     // Drain: every row taken ends written or failed.
-    while let Some(done) = tasks.join_next().await {
+    while slots.busy > 0 {
+        let done = slots.done().await;
         settle(done, &mut out, opts, &mut fatal, &limiter);
     }
+    slots.close().await;
     progress(out.written + out.failed);
     out.retries = retries.load(Ordering::Relaxed);
     out.throttled = throttled.load(Ordering::Relaxed);
@@ -247,20 +233,127 @@ pub async fn write_online(
     Ok(out)
 }
 
+/// One record handed to a slot: its row index and its (feature, value) pairs.
+type Job = (u64, Vec<(String, String)>);
+/// A slot's answer: the row index, the record id and how the write ended; `None` when the slot's task
+/// itself failed (a panic), which stops the run.
+type Done = Option<(u64, String, std::result::Result<(), Attempt>)>;
+
+/// The long-lived request slots (see the module documentation).
+struct Slots {
+    ctx: Arc<Ctx>,
+    /// One job channel per slot.
+    jobs: Vec<mpsc::Sender<Job>>,
+    /// Slots waiting for a job; the last one to finish is taken first.
+    idle: Vec<usize>,
+    /// Jobs started and not yet answered.
+    busy: usize,
+    done_tx: mpsc::UnboundedSender<(usize, Done)>,
+    done_rx: mpsc::UnboundedReceiver<(usize, Done)>,
+    tasks: JoinSet<()>,
+}
+
+impl Slots {
+    fn new(ctx: Arc<Ctx>) -> Slots {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Slots {
+            ctx,
+            jobs: Vec::new(),
+            idle: Vec::new(),
+            busy: 0,
+            done_tx,
+            done_rx,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Write `record` (row `index`) on an idle slot, or on a new one.
+    fn start(&mut self, index: u64, record: Vec<(String, String)>) {
+        let slot = match self.idle.pop() {
+            Some(slot) => slot,
+            None => self.spawn(),
+        };
+        self.busy += 1;
+        // An idle slot's channel is empty and its task is waiting on it, so this cannot fail; if the task
+        // is gone anyway, the job is answered as a failed task.
+        if self.jobs[slot].try_send((index, record)).is_err() {
+            let _ = self.done_tx.send((slot, None));
+        }
+    }
+
+    fn spawn(&mut self) -> usize {
+        let slot = self.jobs.len();
+        let (tx, mut rx) = mpsc::channel::<Job>(1);
+        self.jobs.push(tx);
+        let ctx = self.ctx.clone();
+        let done = self.done_tx.clone();
+        self.tasks.spawn(async move {
+            // Answers `None` if this task unwinds while a job is running.
+            struct Guard(Option<(usize, mpsc::UnboundedSender<(usize, Done)>)>);
+            impl Drop for Guard {
+                fn drop(&mut self) {
+                    if let Some((slot, done)) = self.0.take() {
+                        let _ = done.send((slot, None));
+                    }
+                }
+            }
+            while let Some((index, record)) = rx.recv().await {
+                let mut guard = Guard(Some((slot, done.clone())));
+                let id = record[0].1.clone();
+                let result = ctx.put(record, index).await;
+                guard.0 = None;
+                if done.send((slot, Some((index, id, result)))).is_err() {
+                    return;
+                }
+            }
+        });
+        slot
+    }
+
+    fn answered(&mut self, (slot, done): (usize, Done)) -> Done {
+        self.busy -= 1;
+        if done.is_some() {
+            self.idle.push(slot);
+        }
+        done
+    }
+
+    /// An answer that is already there.
+    fn try_done(&mut self) -> Option<Done> {
+        let answer = self.done_rx.try_recv().ok()?;
+        Some(self.answered(answer))
+    }
+
+    /// The next answer; only called while a job is running (`busy > 0`).
+    async fn done(&mut self) -> Done {
+        match self.done_rx.recv().await {
+            Some(answer) => self.answered(answer),
+            // Unreachable: `self` holds a sender.
+            None => None,
+        }
+    }
+
+    /// Stop the slots' tasks (every job has been answered).
+    async fn close(mut self) {
+        self.jobs.clear();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
 fn settle(
-    done: std::result::Result<(u64, String, std::result::Result<(), Attempt>), tokio::task::JoinError>,
+    done: Done,
     out: &mut WriteOutcome,
     opts: &WriteOptions,
     fatal: &mut Option<Error>,
     limiter: &Limiter,
 ) {
     match done {
-        Ok((_, _, Ok(()))) => {
+        Some((_, _, Ok(()))) => {
             out.written += 1;
             limiter.on_success();
         }
-        Ok((index, id, Err(Attempt::Reject(e)))) => fail(out, opts, index, Some(id), e),
-        Ok((index, id, Err(Attempt::Retry { throttled, text }))) => {
+        Some((index, id, Err(Attempt::Reject(e)))) => fail(out, opts, index, Some(id), e),
+        Some((index, id, Err(Attempt::Retry { throttled, text }))) => {
             let kind = if throttled { "Throttled" } else { "Retryable" };
             fail(
                 out,
@@ -270,7 +363,7 @@ fn settle(
                 RowError::new(kind, format!("gave up after retries: {text}")),
             )
         }
-        Ok((index, id, Err(Attempt::Fatal(e)))) => {
+        Some((index, id, Err(Attempt::Fatal(e)))) => {
             fail(
                 out,
                 opts,
@@ -280,8 +373,8 @@ fn settle(
             );
             fatal.get_or_insert(e);
         }
-        Err(e) => {
-            fatal.get_or_insert(Error::Retryable(format!("a PutRecord task failed: {e}")));
+        None => {
+            fatal.get_or_insert(Error::Retryable("a PutRecord task failed".into()));
         }
     }
 }
