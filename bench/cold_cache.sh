@@ -7,7 +7,9 @@
 #   bash bench/cold_cache.sh
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exe="$(mktemp -d)/cold_cache"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+exe="$tmp/cold_cache"
 gcc -O2 -o "$exe" "$here/cold_cache.c"
 pin=(); command -v taskset >/dev/null && pin=(taskset -c "${CPU:-0}")
 median() { sort -n | sed -n 2p; }

@@ -94,7 +94,8 @@ pub struct WriteOutcome {
     pub continuation: Option<Resume>,
 }
 
-/// AIMD limit on requests in flight (the writer loop keeps the number in flight under it).
+/// AIMD limit on requests in flight (the writer loop keeps the number in flight under it). It stays in
+/// `1..=max`: a cut takes a quarter, rounded down.
 struct Limiter {
     max: usize,
     limit: AtomicUsize,
@@ -184,14 +185,11 @@ pub async fn write_online(
     let mut stopped = false;
     'rows: while let Some(batch) = rows.recv().await {
         for row in batch {
+            // Settle what has been answered, then wait for a free slot under the limit (never 0).
             while let Some(done) = slots.try_done() {
                 settle(done, &mut out, opts, &mut fatal, &limiter);
             }
-            if fatal.is_some() || opts.deadline.is_some_and(|d| Instant::now() >= d) {
-                stopped = true;
-                break 'rows;
-            }
-            while slots.busy >= limiter.limit().max(1) {
+            while slots.busy >= limiter.limit() {
                 let done = slots.done().await;
                 settle(done, &mut out, opts, &mut fatal, &limiter);
             }
