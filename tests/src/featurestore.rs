@@ -137,6 +137,41 @@ pub struct Counters {
     pub rejected: u64,
     /// `PutRecord`s accepted, per (feature group, record identifier).
     pub writes: HashMap<(String, String), u64>,
+    /// `PutRecord` requests per user agent they carried.
+    pub user_agents: HashMap<UserAgent, u64>,
+}
+
+/// A request's `User-Agent` and `X-Amz-User-Agent` headers, and whether the signature covers the second.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct UserAgent {
+    pub user_agent: Option<String>,
+    pub x_amz_user_agent: Option<String>,
+    pub signed: bool,
+}
+
+impl UserAgent {
+    fn of(headers: &http::HeaderMap) -> UserAgent {
+        // Every value, so a header sent twice shows.
+        let text = |name: &str| {
+            let values: Vec<&str> = headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("<not UTF-8>"))
+                .collect();
+            (!values.is_empty()).then(|| values.join(" | "))
+        };
+        // `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=a;b;c, Signature=...`
+        let signed = text("authorization").is_some_and(|auth| {
+            auth.split(", ")
+                .find_map(|part| part.strip_prefix("SignedHeaders="))
+                .is_some_and(|names| names.split(';').any(|n| n == "x-amz-user-agent"))
+        });
+        UserAgent {
+            user_agent: text("user-agent"),
+            x_amz_user_agent: text("x-amz-user-agent"),
+            signed,
+        }
+    }
 }
 
 impl Counters {
@@ -376,6 +411,7 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query().unwrap_or(""));
+    let user_agent = UserAgent::of(req.headers());
     if path == "/_loopback/counters" {
         let state = lock(inner);
         let c = &state.counters;
@@ -452,7 +488,10 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
         let c = &mut state.counters;
         c.requests += 1;
         match op {
-            Op::Put => c.put_requests += 1,
+            Op::Put => {
+                c.put_requests += 1;
+                *c.user_agents.entry(user_agent).or_default() += 1;
+            }
             Op::Get => c.get_requests += 1,
             Op::BatchGet => c.batch_get_requests += 1,
             Op::Delete => c.delete_requests += 1,

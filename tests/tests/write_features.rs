@@ -342,6 +342,26 @@ async fn faults_every_record_written_exactly_once_or_reported() {
         "{counters:?}"
     );
     assert!(out.retries > 0);
+    // Every PutRecord, first attempt or retry, carried the same user agent (built once per client, see
+    // `featurestore_client`), each header once, with X-Amz-User-Agent signed.
+    assert_eq!(counters.user_agents.len(), 1, "{:?}", counters.user_agents);
+    let (ua, &requests) = counters.user_agents.iter().next().expect("one user agent");
+    assert_eq!(requests, counters.put_requests);
+    assert!(
+        ua.user_agent
+            .as_deref()
+            .is_some_and(|v| v.starts_with("aws-sdk-rust/") && !v.contains(" | ")),
+        "{ua:?}"
+    );
+    assert!(
+        ua.x_amz_user_agent.as_deref().is_some_and(|v| {
+            v.starts_with("aws-sdk-rust/")
+                && v.contains("api/sagemakerfeaturestoreruntime")
+                && !v.contains(" | ")
+        }),
+        "{ua:?}"
+    );
+    assert!(ua.signed, "{ua:?}");
     assert_eq!(out.read, 400);
     assert_eq!(out.written + out.failed, 400, "{out:?}");
     // Never double-counted: a record counted written was accepted exactly once by the store.
