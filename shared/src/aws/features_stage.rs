@@ -573,7 +573,7 @@ async fn write_offline(
             let record = row
                 .values
                 .map_err(|m| crate::features::RowError::new("InvalidRecord", m))
-                .and_then(|values| mapping.record(&values));
+                .and_then(|values| mapping.record(values));
             match record {
                 Ok(record) => {
                     let id = record[0].1.clone();

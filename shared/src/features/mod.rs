@@ -164,6 +164,8 @@ pub struct Mapping {
     pub features: Vec<(String, FeatureType, Source)>,
     /// The run's event time in microseconds (used when the event time has no column).
     pub run_event_micros: i64,
+    /// Per feature: no later feature reads its column, so [`Mapping::record`] can move the value.
+    last_use: Vec<bool>,
 }
 
 /// Why one row was not written.
@@ -261,24 +263,40 @@ impl Mapping {
                 )));
             }
         }
+        let last_use = features
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, source))| !features[i + 1..].iter().any(|(_, _, later)| later == source))
+            .collect();
         Ok(Mapping {
             columns,
             features,
             run_event_micros,
+            last_use,
         })
     }
 
     /// The record for one row (`values` in projection order), or why it cannot be written.
     /// Values are checked against the feature types; empty and null values are left out of the record
     /// (a feature without a value), except the record identifier and the event time, which must be there.
-    pub fn record(&self, values: &[Option<String>]) -> std::result::Result<Vec<(String, String)>, RowError> {
+    pub fn record(
+        &self,
+        mut values: Vec<Option<String>>,
+    ) -> std::result::Result<Vec<(String, String)>, RowError> {
         let mut record = Vec::with_capacity(self.features.len());
         for (i, (name, ty, source)) in self.features.iter().enumerate() {
-            let raw = match source {
-                Source::Column(c) => values.get(*c).and_then(|v| v.as_deref()).map(str::trim),
+            // The column and the range of its trimmed value; empty and null values are `None`.
+            let span = match source {
+                Source::Column(c) => values.get(*c).and_then(|v| v.as_deref()).and_then(|v| {
+                    let t = v.trim();
+                    let start = t.as_ptr() as usize - v.as_ptr() as usize;
+                    (!t.is_empty()).then(|| (*c, start..start + t.len()))
+                }),
                 Source::RunEventTime => None,
             };
-            let raw = raw.filter(|v| !v.is_empty());
+            let raw = span
+                .clone()
+                .map(|(c, r)| &values[c].as_deref().unwrap_or_default()[r]);
             match i {
                 0 => {
                     let Some(v) = raw else {
@@ -288,7 +306,6 @@ impl Mapping {
                         ));
                     };
                     check_type(name, *ty, v)?;
-                    record.push((name.clone(), v.to_string()));
                 }
                 1 => {
                     let micros = match (source, raw) {
@@ -313,14 +330,26 @@ impl Mapping {
                         )
                     })?;
                     record.push((name.clone(), text));
+                    continue;
                 }
-                _ => {
-                    if let Some(v) = raw {
-                        check_type(name, *ty, v)?;
-                        record.push((name.clone(), v.to_string()));
-                    }
-                }
+                _ => match raw {
+                    Some(v) => check_type(name, *ty, v)?,
+                    None => continue,
+                },
             }
+            // The value itself, moved out of the row when it needs no trimming and no later feature
+            // reads its column.
+            let Some((c, r)) = span else { continue };
+            let value = match values[c].take() {
+                Some(whole) if self.last_use[i] && r.start == 0 && r.end == whole.len() => whole,
+                Some(whole) => {
+                    let part = whole[r].to_string();
+                    values[c] = Some(whole);
+                    part
+                }
+                None => String::new(),
+            };
+            record.push((name.clone(), value));
         }
         Ok(record)
     }

@@ -69,7 +69,7 @@ fn maps_rows_to_records() {
     let m = Mapping::plan(&s, &group(), None, 0).unwrap();
     assert_eq!(m.columns, ["order_id", "ts", "amount", "quantity"]);
     let r = m
-        .record(&strings(&[
+        .record(strings(&[
             Some("7"),
             Some("2026-11-27 10:00:00.25"),
             Some(" 1.5 "),
@@ -84,7 +84,7 @@ fn maps_rows_to_records() {
             ("amount".to_string(), "1.5".to_string()),
         ]
     );
-    let err = |v: &[Option<&str>]| m.record(&strings(v)).unwrap_err().error_type;
+    let err = |v: &[Option<&str>]| m.record(strings(v)).unwrap_err().error_type;
     assert_eq!(
         err(&[None, Some("2026-11-27T10:00:00Z"), None, None]),
         "MissingRecordIdentifier"
@@ -106,6 +106,34 @@ fn maps_rows_to_records() {
 }
 
 #[test]
+fn a_column_read_by_two_features_reaches_both() {
+    // `qty` and `amount` both read column "n": the first must leave the value for the second, trimmed
+    // or not.
+    let s = section(json!({
+        "event_time_column": "ts",
+        "features": [{"column": "n", "name": "qty"}, {"column": "n", "name": "amount"}, "country"]
+    }));
+    let m = Mapping::plan(&s, &group(), None, 0).unwrap();
+    assert_eq!(m.columns, ["order_id", "ts", "n", "country"]);
+    for n in ["3", " 3 "] {
+        let r = m
+            .record(strings(&[Some(" 7"), Some("1700000000"), Some(n), Some("FR ")]))
+            .unwrap();
+        assert_eq!(
+            r,
+            vec![
+                ("order_id".to_string(), "7".to_string()),
+                ("event_time".to_string(), "2023-11-14T22:13:20Z".to_string()),
+                ("qty".to_string(), "3".to_string()),
+                ("amount".to_string(), "3".to_string()),
+                ("country".to_string(), "FR".to_string()),
+            ],
+            "{n:?}"
+        );
+    }
+}
+
+#[test]
 fn default_mapping_and_run_event_time() {
     let s = section(json!({}));
     let cols: Vec<String> = ["order_id", "amount", "country", "other"]
@@ -114,7 +142,7 @@ fn default_mapping_and_run_event_time() {
     let run = parse_event_time("2026-11-27T09:30:00Z").unwrap();
     let m = Mapping::plan(&s, &group(), Some(&cols), run).unwrap();
     assert_eq!(m.columns, ["order_id", "amount", "country"]);
-    let r = m.record(&strings(&[Some("1"), Some("2"), Some("FR")])).unwrap();
+    let r = m.record(strings(&[Some("1"), Some("2"), Some("FR")])).unwrap();
     assert_eq!(
         r[1],
         ("event_time".to_string(), "2026-11-27T09:30:00Z".to_string())

@@ -205,7 +205,7 @@ pub async fn write_online(
             let record = row
                 .values
                 .map_err(|m| RowError::new("InvalidRecord", m))
-                .and_then(|values| mapping.record(&values));
+                .and_then(|values| mapping.record(values));
             match record {
                 Ok(record) => slots.start(row.index, record),
                 Err(e) => fail(&mut out, opts, row.index, None, e),
@@ -233,9 +233,9 @@ pub async fn write_online(
 
 /// One record handed to a slot: its row index and its (feature, value) pairs.
 type Job = (u64, Vec<(String, String)>);
-/// A slot's answer: the row index, the record id and how the write ended; `None` when the slot's task
-/// itself failed (a panic), which stops the run.
-type Done = Option<(u64, String, std::result::Result<(), Attempt>)>;
+/// A slot's answer: the row index and how the write ended (with the record id when it failed); `None`
+/// when the slot's task itself failed (a panic), which stops the run.
+type Done = Option<(u64, std::result::Result<(), (String, Attempt)>)>;
 
 /// The long-lived request slots (see the module documentation).
 struct Slots {
@@ -297,10 +297,9 @@ impl Slots {
             }
             while let Some((index, record)) = rx.recv().await {
                 let mut guard = Guard(Some((slot, done.clone())));
-                let id = record[0].1.clone();
                 let result = ctx.put(record, index).await;
                 guard.0 = None;
-                if done.send((slot, Some((index, id, result)))).is_err() {
+                if done.send((slot, Some((index, result)))).is_err() {
                     return;
                 }
             }
@@ -346,12 +345,12 @@ fn settle(
     limiter: &Limiter,
 ) {
     match done {
-        Some((_, _, Ok(()))) => {
+        Some((_, Ok(()))) => {
             out.written += 1;
             limiter.on_success();
         }
-        Some((index, id, Err(Attempt::Reject(e)))) => fail(out, opts, index, Some(id), e),
-        Some((index, id, Err(Attempt::Retry { throttled, text }))) => {
+        Some((index, Err((id, Attempt::Reject(e))))) => fail(out, opts, index, Some(id), e),
+        Some((index, Err((id, Attempt::Retry { throttled, text })))) => {
             let kind = if throttled { "Throttled" } else { "Retryable" };
             fail(
                 out,
@@ -361,7 +360,7 @@ fn settle(
                 RowError::new(kind, format!("gave up after retries: {text}")),
             )
         }
-        Some((index, id, Err(Attempt::Fatal(e)))) => {
+        Some((index, Err((id, Attempt::Fatal(e))))) => {
             fail(
                 out,
                 opts,
@@ -403,16 +402,21 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn put(&self, record: Vec<(String, String)>, index: u64) -> std::result::Result<(), Attempt> {
-        let values: Vec<FeatureValue> = record
-            .into_iter()
-            .map(|(name, value)| {
-                FeatureValue::builder()
-                    .feature_name(name)
-                    .value_as_string(value)
-                    .build()
-            })
-            .collect();
+    /// Write one record; on failure, the record id and why.
+    async fn put(
+        &self,
+        record: Vec<(String, String)>,
+        index: u64,
+    ) -> std::result::Result<(), (String, Attempt)> {
+        // Each attempt's input is moved into the SDK: the first gets the record's own strings, a retry
+        // is rebuilt from this copy (one buffer instead of a string per feature name and value).
+        let kept = Kept::new(&record);
+        let mut values = Some(
+            record
+                .into_iter()
+                .map(|(name, value)| feature_value(name, value))
+                .collect::<Vec<FeatureValue>>(),
+        );
         let mut rng = seed(index);
         let mut attempt = 0u32;
         loop {
@@ -421,7 +425,7 @@ impl Ctx {
                 .client
                 .put_record()
                 .feature_group_name(&self.group)
-                .set_record(Some(values.clone()))
+                .set_record(Some(values.take().unwrap_or_else(|| kept.values())))
                 .set_target_stores(self.stores.clone())
                 .send()
                 .await;
@@ -430,24 +434,75 @@ impl Ctx {
                 Err(e) => classify(&self.group, e),
             };
             let Attempt::Retry { throttled, .. } = &err else {
-                return Err(err);
+                return Err((kept.id(), err));
             };
             if *throttled {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 self.limiter.on_throttle();
             }
             if attempt >= self.max_attempts {
-                return Err(err);
+                return Err((kept.id(), err));
             }
             // Full jitter: uniform in [0, min(cap, base × 2^attempt)).
             let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
             let sleep = ceiling.mul_f64(next_f64(&mut rng));
             if self.drain_deadline.is_some_and(|d| Instant::now() + sleep >= d) {
-                return Err(err);
+                return Err((kept.id(), err));
             }
             self.retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(sleep).await;
         }
+    }
+}
+
+fn feature_value(name: String, value: String) -> FeatureValue {
+    FeatureValue::builder()
+        .feature_name(name)
+        .value_as_string(value)
+        .build()
+}
+
+/// A record's (feature, value) pairs in one buffer, for retries and the failure report.
+struct Kept {
+    /// Every name and value, one after the other.
+    text: String,
+    /// Where each name and each value ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Kept {
+    fn new(record: &[(String, String)]) -> Kept {
+        let mut text = String::with_capacity(record.iter().map(|(n, v)| n.len() + v.len()).sum());
+        let mut ends = Vec::with_capacity(record.len() * 2);
+        for (name, value) in record {
+            text.push_str(name);
+            ends.push(text.len());
+            text.push_str(value);
+            ends.push(text.len());
+        }
+        Kept { text, ends }
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ends.chunks_exact(2).scan(0, |start, ends| {
+            let (name, value) = (&self.text[*start..ends[0]], &self.text[ends[0]..ends[1]]);
+            *start = ends[1];
+            Some((name, value))
+        })
+    }
+
+    fn values(&self) -> Vec<FeatureValue> {
+        self.pairs()
+            .map(|(name, value)| feature_value(name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    /// The record identifier (the first value).
+    fn id(&self) -> String {
+        self.pairs()
+            .next()
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -514,4 +569,29 @@ fn next_f64(state: &mut u64) -> f64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_records_rebuild_the_same_input() {
+        let record: Vec<(String, String)> = [("id", "7"), ("prénom", "Zoë"), ("note", "a b"), ("x", "1")]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .to_vec();
+        let kept = Kept::new(&record);
+        let pairs: Vec<(String, String)> = kept
+            .pairs()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(pairs, record);
+        let first: Vec<FeatureValue> = record
+            .iter()
+            .map(|(n, v)| feature_value(n.clone(), v.clone()))
+            .collect();
+        assert_eq!(kept.values(), first);
+        assert_eq!(kept.id(), "7");
+        assert_eq!(Kept::new(&[]).id(), "");
+    }
 }
