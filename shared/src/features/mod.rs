@@ -295,8 +295,8 @@ impl Mapping {
                 Source::RunEventTime => None,
             };
             let raw = span
-                .clone()
-                .map(|(c, r)| &values[c].as_deref().unwrap_or_default()[r]);
+                .as_ref()
+                .and_then(|(c, r)| values[*c].as_deref()?.get(r.clone()));
             match i {
                 0 => {
                     let Some(v) = raw else {
@@ -343,7 +343,7 @@ impl Mapping {
             let value = match values[c].take() {
                 Some(whole) if self.last_use[i] && r.start == 0 && r.end == whole.len() => whole,
                 Some(whole) => {
-                    let part = whole[r].to_string();
+                    let part = whole.get(r).unwrap_or_default().to_string();
                     values[c] = Some(whole);
                     part
                 }
