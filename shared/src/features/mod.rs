@@ -340,14 +340,13 @@ impl Mapping {
             // The value itself, moved out of the row when it needs no trimming and no later feature
             // reads its column.
             let Some((c, r)) = span else { continue };
-            let value = match values[c].take() {
-                Some(whole) if self.last_use[i] && r.start == 0 && r.end == whole.len() => whole,
-                Some(whole) => {
-                    let part = whole.get(r).unwrap_or_default().to_string();
-                    values[c] = Some(whole);
-                    part
-                }
-                None => String::new(),
+            let whole = values[c].take().unwrap_or_default();
+            let value = if self.last_use[i] && r.start == 0 && r.end == whole.len() {
+                whole
+            } else {
+                let part = whole.get(r).unwrap_or_default().to_string();
+                values[c] = Some(whole);
+                part
             };
             record.push((name.clone(), value));
         }
