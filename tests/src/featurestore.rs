@@ -411,7 +411,8 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = parse_query(req.uri().query().unwrap_or(""));
-    let user_agent = UserAgent::of(req.headers());
+    // Only PutRecord's user agent is counted (the headers are gone once the body is read).
+    let user_agent = (method == Method::PUT).then(|| UserAgent::of(req.headers()));
     if path == "/_loopback/counters" {
         let state = lock(inner);
         let c = &state.counters;
@@ -490,7 +491,7 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
         match op {
             Op::Put => {
                 c.put_requests += 1;
-                *c.user_agents.entry(user_agent).or_default() += 1;
+                *c.user_agents.entry(user_agent.unwrap_or_default()).or_default() += 1;
             }
             Op::Get => c.get_requests += 1,
             Op::BatchGet => c.batch_get_requests += 1,
