@@ -168,7 +168,9 @@ pub fn featurestore_client(sdk: &SdkConfig, endpoint: Option<&str>) -> FeatureSt
     if let Some(endpoint) = endpoint {
         conf = conf.endpoint_url(endpoint);
     }
-    conf = conf.interceptor(user_agent::OncePerClient::default());
+    conf = conf
+        .interceptor(user_agent::OncePerClient::default())
+        .http_client(super::http1::Http1Client::default());
     FeatureStoreClient::from_conf(conf.build())
 }
 

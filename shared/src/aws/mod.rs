@@ -11,6 +11,7 @@ pub mod contracts;
 pub mod endpoint_restore;
 pub mod events;
 pub mod features_stage;
+pub mod http1;
 pub mod plan_stage;
 pub mod report_stage;
 pub mod s3;
