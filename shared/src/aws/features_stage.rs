@@ -154,6 +154,9 @@ impl Deps {
 /// Stalled-stream protection is off: PutRecord bodies are a few hundred bytes and every attempt is already
 /// bounded by the attempt timeout, while the per-request throughput monitor cost about 5 % of the writer's
 /// CPU (profiled with `perf record` on `greenpipe features`, bench/features.sh).
+///
+/// HTTP goes through [`Http1Client`](super::http1::Http1Client): each connection driven in the request's
+/// own task, requests of one scheduler pass written together (see its module).
 pub fn featurestore_client(sdk: &SdkConfig, endpoint: Option<&str>) -> FeatureStoreClient {
     use aws_sdk_sagemakerfeaturestoreruntime::config::StalledStreamProtectionConfig;
     let mut conf = aws_sdk_sagemakerfeaturestoreruntime::config::Builder::from(sdk)

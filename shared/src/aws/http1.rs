@@ -1,25 +1,25 @@
 //! An HTTP/1.1 client for the SDK that drives each connection inside the calling request's own task.
 //!
 //! The SDK's default client (hyper-util's pooled client) runs every connection as a task of its own and
-//! passes each request and response between that task and the caller through channels, with a pool
-//! checkout, a connection-capture hook and a read-timeout wrapper around each call. For the Feature
-//! Store writer (one small PutRecord after another, 32 in flight) that hand-over is a large share of the
-//! client's CPU per record. Here a request takes an idle connection out of the pool (or opens one),
-//! polls hyper's HTTP/1 connection itself until the whole response is in, and puts the connection back:
-//! no connection task, no cross-task wake-ups.
+//! hands each request and response between that task and the caller through channels, with a pool
+//! checkout, a connection-capture hook and a read-timeout wrapper around each call. Here a request takes
+//! an idle connection out of the pool (or opens one), polls hyper's HTTP/1 connection itself until the
+//! whole response is in, and puts the connection back: no connection task, no hand-over. Requests made
+//! while one batch of tasks runs are written after that batch, back to back (one `yield_now`), so a peer
+//! that went idle is woken once for them rather than once per request; on this VM that wake-up is a
+//! large part of a small request's kernel time (bench/README.md, "Feature Store writes").
 //!
 //! What it keeps from the SDK's client: TLS through rustls with aws-lc-rs, the same cipher suites and the
 //! platform's root certificates (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured); TCP_NODELAY; the connect and
-//! read timeouts of the client's config; idle connections dropped after [`IDLE_TIMEOUT`] or when the
-//! server closed them; a request that a reused connection could not send (closed meanwhile) is sent once
-//! more on a new connection, as hyper-util does. Errors map to the SDK's [`ConnectorError`] kinds
-//! (timeout, I/O, other), so retries classify them as they would the default client's. Proxies are not
-//! supported (the SDK's client has them off unless configured).
+//! read timeouts of the client's config; idle connections dropped after [`IDLE_TIMEOUT`] or once the
+//! server closed them; a request that a reused connection gives back unsent (closed meanwhile) is sent
+//! once more, on a new connection, as hyper-util does. Errors map to the SDK's [`ConnectorError`] kinds
+//! (timeout, I/O, other), so they classify for retries as the default client's do. No proxy support (the
+//! SDK's client has it off unless configured) and no HTTP/2.
 //!
-//! Responses are read in full before they are handed to the SDK: this client is for APIs with small
-//! JSON responses (the Feature Store runtime), not for streaming downloads.
+//! Responses are read in full before the SDK gets them: this client is for APIs with small JSON
+//! responses (the Feature Store runtime), not for streaming downloads.
 
-use std::collections::HashMap;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::{pin, Pin};
@@ -78,39 +78,48 @@ impl HttpConnector for Connector {
     }
 }
 
-/// Where a connection goes: scheme, host and port, and the `Host` header for it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Where a connection goes (scheme, host, port), and the `Host` header of its requests.
+#[derive(Debug)]
 struct Origin {
     tls: bool,
     host: String,
     port: u16,
+    host_header: HeaderValue,
 }
 
+/// An origin as a request's URI names it.
+type Key<'a> = (bool, &'a str, u16);
+
 impl Origin {
-    fn of(uri: &Uri) -> Result<Self, ConnectorError> {
+    fn key(uri: &Uri) -> Result<Key<'_>, ConnectorError> {
         let tls = match uri.scheme() {
             Some(s) if *s == Scheme::HTTPS => true,
             Some(s) if *s == Scheme::HTTP => false,
             _ => return Err(user(format!("unsupported URI scheme in {uri}"))),
         };
         let host = uri.host().ok_or_else(|| user(format!("no host in {uri}")))?;
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        Ok((tls, host, uri.port_u16().unwrap_or(if tls { 443 } else { 80 })))
+    }
+
+    /// With the `Host` header hyper-util's client would set: the host, and the port unless it is the
+    /// scheme's default.
+    fn new((tls, host, port): Key<'_>) -> Result<Self, ConnectorError> {
+        let default = if tls { 443 } else { 80 };
+        let host_header = if port == default {
+            HeaderValue::from_str(host)
+        } else {
+            HeaderValue::from_str(&format!("{host}:{port}"))
+        };
         Ok(Origin {
             tls,
             host: host.to_owned(),
             port,
+            host_header: host_header.map_err(|e| user(format!("invalid host {host}: {e}")))?,
         })
     }
 
-    /// The `Host` header hyper-util's client would set: the host, and the port unless it is the scheme's.
-    fn host_header(&self) -> Result<HeaderValue, ConnectorError> {
-        let default = if self.tls { 443 } else { 80 };
-        let value = if self.port == default {
-            HeaderValue::from_str(&self.host)
-        } else {
-            HeaderValue::from_str(&format!("{}:{}", self.host, self.port))
-        };
-        value.map_err(|e| user(e.to_string()))
+    fn is(&self, (tls, host, port): Key<'_>) -> bool {
+        self.tls == tls && self.port == port && self.host == host
     }
 }
 
@@ -123,39 +132,49 @@ struct Conn {
     idle_since: Instant,
 }
 
+/// The idle connections of each origin the client has talked to (a client talks to one or two).
 #[derive(Default)]
 struct Pool {
-    idle: Mutex<HashMap<Origin, Vec<Conn>>>,
+    origins: Mutex<Vec<(Arc<Origin>, Vec<Conn>)>>,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let idle = self
-            .idle
-            .lock()
-            .map(|m| m.values().map(Vec::len).sum::<usize>())
-            .unwrap_or(0);
-        f.debug_struct("Pool").field("idle", &idle).finish()
+        f.debug_struct("Pool").field("idle", &self.idle()).finish()
     }
 }
 
 impl Pool {
-    /// An idle connection to `origin` that is still open.
-    fn checkout(&self, origin: &Origin) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(origin)?;
-        while let Some(mut conn) = list.pop() {
+    /// The origin `uri` names, and an idle connection to it that is still open if there is one.
+    fn checkout(&self, uri: &Uri) -> Result<(Arc<Origin>, Option<Conn>), ConnectorError> {
+        let key = Origin::key(uri)?;
+        let mut origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((origin, idle)) = origins.iter_mut().find(|(o, _)| o.is(key)) else {
+            let origin = Arc::new(Origin::new(key)?);
+            origins.push((origin.clone(), Vec::new()));
+            return Ok((origin, None));
+        };
+        while let Some(mut conn) = idle.pop() {
             if conn.idle_since.elapsed() < IDLE_TIMEOUT && conn.still_open() {
-                return Some(conn);
+                return Ok((origin.clone(), Some(conn)));
             }
         }
-        None
+        Ok((origin.clone(), None))
     }
 
-    fn put_back(&self, origin: Origin, mut conn: Conn) {
+    fn put_back(&self, origin: &Arc<Origin>, mut conn: Conn) {
         conn.idle_since = Instant::now();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.entry(origin).or_default().push(conn);
+        let mut origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        match origins.iter_mut().find(|(o, _)| Arc::ptr_eq(o, origin)) {
+            Some((_, idle)) => idle.push(conn),
+            None => origins.push((origin.clone(), vec![conn])),
+        }
+    }
+
+    /// How many idle connections there are.
+    fn idle(&self) -> usize {
+        let origins = self.origins.lock().unwrap_or_else(|e| e.into_inner());
+        origins.iter().map(|(_, idle)| idle.len()).sum()
     }
 }
 
@@ -176,9 +195,9 @@ async fn send(
     let mut request = request
         .try_into_http1x()
         .map_err(|e| ConnectorError::user(e.into()))?;
-    let origin = Origin::of(request.uri())?;
+    let (origin, pooled) = pool.checkout(request.uri())?;
     if !request.headers().contains_key(HOST) {
-        request.headers_mut().insert(HOST, origin.host_header()?);
+        request.headers_mut().insert(HOST, origin.host_header.clone());
     }
     // Origin-form request target: `/path?query`.
     let target = request
@@ -190,11 +209,11 @@ async fn send(
 
     // A reused connection may have been closed by the server since the check at checkout; a request
     // hyper gives back unsent is sent once more, on a new connection.
-    let request = match pool.checkout(&origin) {
+    let request = match pooled {
         Some(mut conn) => match exchange(&mut conn, request, read_timeout).await {
             Ok((response, reusable)) => {
                 if reusable {
-                    pool.put_back(origin, conn);
+                    pool.put_back(&origin, conn);
                 }
                 return Ok(response);
             }
@@ -207,7 +226,7 @@ async fn send(
     match exchange(&mut conn, request, read_timeout).await {
         Ok((response, reusable)) => {
             if reusable {
-                pool.put_back(origin, conn);
+                pool.put_back(&origin, conn);
             }
             Ok(response)
         }
@@ -606,6 +625,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_origin_keeps_its_own_connections() {
+        let (a, accepted_a) = server(After::KeepOpen).await;
+        let (b, accepted_b) = server(After::KeepOpen).await;
+        let pool = Pool::default();
+        for n in 1..=2 {
+            assert!(body(&pool, &a)
+                .await
+                .unwrap()
+                .starts_with(&format!("conn 1 request {n} ")));
+            assert!(body(&pool, &b)
+                .await
+                .unwrap()
+                .starts_with(&format!("conn 1 request {n} ")));
+        }
+        assert_eq!(
+            (
+                accepted_a.load(Ordering::SeqCst),
+                accepted_b.load(Ordering::SeqCst)
+            ),
+            (1, 1)
+        );
+        assert_eq!(pool.idle(), 2);
+    }
+
+    #[tokio::test]
     async fn concurrent_requests_open_their_own_connections_and_return_them() {
         let (url, accepted) = server(After::KeepOpen).await;
         let pool = Pool::default();
@@ -639,7 +683,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_a_closed_connection_gives_back_is_sent_on_a_new_one() {
         let (url, accepted) = server(After::Drop).await;
-        let origin = Origin::of(&url.parse().unwrap()).unwrap();
+        let origin = Arc::new(origin(&url));
         let mut conn = connect(&origin, None).await.unwrap();
         let first = request(&url).try_into_http1x().unwrap();
         let (response, _) = exchange(&mut conn, with_target(first), None).await.ok().unwrap();
@@ -657,13 +701,15 @@ mod tests {
         }
         // `send` does the same with a pooled connection and then uses a new one.
         let pool = Pool::default();
-        pool.put_back(origin, conn);
+        pool.put_back(&origin, conn);
         assert!(body(&pool, &url).await.unwrap().starts_with("conn 2 request 1"));
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
     fn with_target(mut request: http::Request<SdkBody>) -> http::Request<SdkBody> {
-        let host = Origin::of(request.uri()).unwrap().host_header().unwrap();
+        let host = Origin::new(Origin::key(request.uri()).unwrap())
+            .unwrap()
+            .host_header;
         request.headers_mut().insert(HOST, host);
         *request.uri_mut() = Uri::from_static("/");
         request
@@ -677,7 +723,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(error.is_timeout(), "{error}");
-        assert_eq!(pool.idle.lock().unwrap().values().map(Vec::len).sum::<usize>(), 0);
+        assert_eq!(pool.idle(), 0);
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
@@ -723,7 +769,7 @@ mod tests {
 
     #[test]
     fn the_host_header_leaves_out_the_scheme_s_default_port() {
-        let host = |url: &str| Origin::of(&url.parse().unwrap()).unwrap().host_header().unwrap();
+        let host = |url: &str| origin(url).host_header;
         assert_eq!(
             host("https://featurestore-runtime.sagemaker.us-east-1.amazonaws.com/x"),
             "featurestore-runtime.sagemaker.us-east-1.amazonaws.com"
@@ -731,6 +777,10 @@ mod tests {
         assert_eq!(host("https://example.com:8443/"), "example.com:8443");
         assert_eq!(host("http://127.0.0.1:80/"), "127.0.0.1");
         assert_eq!(host("http://127.0.0.1:4566/"), "127.0.0.1:4566");
-        assert!(Origin::of(&"ftp://example.com/".parse().unwrap()).is_err());
+        assert!(Origin::key(&"ftp://example.com/".parse().unwrap()).is_err());
+    }
+
+    fn origin(url: &str) -> Origin {
+        Origin::new(Origin::key(&url.parse().unwrap()).unwrap()).unwrap()
     }
 }
