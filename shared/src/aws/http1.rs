@@ -179,11 +179,16 @@ impl Pool {
 }
 
 impl Conn {
-    /// Polls the idle connection once without a task to wake: a closed or broken one is finished.
     fn still_open(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        !self.send.is_closed() && Pin::new(&mut self.conn).poll(&mut cx).is_pending()
+        still_open(&self.send, &mut self.conn)
     }
+}
+
+/// Polls a connection with nothing in flight once, without a task to wake: one the server closed (or that
+/// failed) finishes here, and is not used again.
+fn still_open(send: &SendRequest<SdkBody>, conn: &mut Connection<Io, SdkBody>) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    !send.is_closed() && Pin::new(conn).poll(&mut cx).is_pending()
 }
 
 async fn send(
@@ -282,10 +287,7 @@ async fn exchange(
         .await
         .map_err(|e| Failed::Error(e.into_connector(from_hyper)))?;
     // Let the connection settle into its idle state; a `Connection: close` response ends it here.
-    let reusable = {
-        let mut cx = Context::from_waker(Waker::noop());
-        Pin::new(&mut *conn).poll(&mut cx).is_pending() && !send.is_closed()
-    };
+    let reusable = still_open(send, conn);
     let response = http::Response::from_parts(parts, SdkBody::from(body.to_bytes()));
     let response =
         HttpResponse::try_from(response).map_err(|e| Failed::Error(ConnectorError::other(e.into(), None)))?;
