@@ -5,9 +5,12 @@
 use std::process::ExitCode;
 
 use clap::Args;
+
+use crate::deployed::as_deployed;
+use greenpipe::aws::access::Stage;
 use greenpipe::aws::cleanup_stage::{self, Deps};
 use greenpipe::aws::endpoint_restore;
-use greenpipe::cleanup::{CleanupConfig, Overrides};
+use greenpipe::cleanup::{CleanupConfig, Outcome, Overrides};
 use greenpipe::{Error, Result};
 
 #[derive(Args)]
@@ -26,6 +29,22 @@ pub struct CleanupArgs {
     /// Print the full report as JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// Send every call to this endpoint (e.g. moto's server) instead of AWS.
+    #[arg(long, value_name = "URL")]
+    emulator: Option<String>,
+    /// Run as TEMPLATE deploys cleanup-idle (default infra/template.yaml): under its role's policy and
+    /// with its environment, on an emulator that enforces IAM (needs --emulator). Every action denied
+    /// is reported with the call and resource, and fails the run.
+    #[arg(long, value_name = "TEMPLATE", num_args = 0..=1, default_missing_value = "infra/template.yaml")]
+    as_deployed: Option<std::path::PathBuf>,
+    /// With --as-deployed: the stack's data bucket (where reports and manifests go).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "greenpipe-local",
+        requires = "as_deployed"
+    )]
+    bucket: String,
 }
 
 #[derive(Args)]
@@ -48,16 +67,67 @@ fn s3_client(sdk: &aws_config::SdkConfig) -> Result<aws_sdk_s3::Client> {
 }
 
 pub fn run(args: &CleanupArgs) -> ExitCode {
+    if let Some(url) = &args.emulator {
+        // Before any thread exists: the SDK's standard chain reads it.
+        std::env::set_var("AWS_ENDPOINT_URL", url);
+    }
+    let overrides = Overrides {
+        dry_run: Some(!args.act),
+        ..Overrides::default()
+    };
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
-            let env = CleanupConfig::from_env()?;
-            let config = env.with_overrides(&Overrides {
-                dry_run: Some(!args.act),
-                ..Overrides::default()
+            let Some(template) = &args.as_deployed else {
+                let config = CleanupConfig::from_env()?.with_overrides(&overrides)?;
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
+                return cleanup_stage::run(&deps, &config).await;
+            };
+            let endpoint = args.emulator.as_deref().ok_or_else(|| {
+                Error::Config("--as-deployed needs --emulator URL: moto's server, which enforces IAM".into())
             })?;
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
-            cleanup_stage::run(&deps, &config).await
+            let (deployment, misfits) = as_deployed::prepare(endpoint, template, &args.bucket)
+                .await
+                .map_err(Error::Config)?;
+            for f in &misfits {
+                eprintln!("greenpipe cleanup: {}: {f}", template.display());
+            }
+            let stage = deployment.stage(Stage::CleanupIdle);
+            let lookup = |name: &str| stage.environment.get(name).cloned();
+            let config = CleanupConfig::from_lookup(lookup)?.with_overrides(&overrides)?;
+            let s3 = greenpipe::aws::Config::from_lookup(lookup)?.s3_client(&stage.sdk);
+            let deps = Deps::new(config.clone(), &stage.sdk, s3);
+            let report = {
+                let _enforced = as_deployed::Enforced::on(&deployment).map_err(Error::Config)?;
+                cleanup_stage::run(&deps, &config).await?
+            };
+            let denied: Vec<String> = report
+                .actions
+                .iter()
+                .filter_map(|a| match &a.outcome {
+                    Outcome::Failed { message, .. } if as_deployed::is_denial(message) => {
+                        Some(as_deployed::explain(message, "CleanupIdle", true))
+                    }
+                    _ => None,
+                })
+                .chain(
+                    report
+                        .inventory_errors
+                        .iter()
+                        .filter(|e| as_deployed::is_denial(e))
+                        .map(|e| as_deployed::explain(e, "CleanupIdle", true)),
+                )
+                .collect();
+            if let Some(first) = denied.first() {
+                return Err(Error::Aws(first.clone()));
+            }
+            if !misfits.is_empty() {
+                return Err(Error::Config(format!(
+                    "the template does not fit the code ({} findings, above)",
+                    misfits.len()
+                )));
+            }
+            Ok(report)
         })
     });
     match result {

@@ -5,6 +5,7 @@
 
 mod cleanup;
 mod demo;
+mod deployed;
 mod exec;
 mod features;
 mod run;

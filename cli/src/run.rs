@@ -28,6 +28,7 @@ use greenpipe_statemachine::{
 };
 use serde_json::{json, Value};
 
+use crate::deployed::as_deployed;
 use crate::tasks::{self, Planned, Tasks};
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
 
@@ -86,6 +87,13 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
 
+    /// Run every stage as TEMPLATE deploys it (default infra/template.yaml): each function under its
+    /// own role's policy, with its environment from the template, on an emulator that enforces IAM
+    /// (moto's server; needs --emulator). The first AccessDenied fails the run, naming the stage, the
+    /// call and the resource. Also checks the template against what the code calls.
+    #[arg(long, value_name = "TEMPLATE", num_args = 0..=1, default_missing_value = "infra/template.yaml")]
+    as_deployed: Option<PathBuf>,
+
     /// Folder of the embedded S3 store (kept between runs, so an unchanged dataset skips training).
     #[arg(long, value_name = "DIR", default_value = ".greenpipe/store")]
     store: PathBuf,
@@ -119,6 +127,9 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
         .emulator
         .clone()
         .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()));
+    if args.as_deployed.is_some() && emulator.is_none() {
+        return Err("--as-deployed needs --emulator URL: moto's server, which enforces IAM".into());
+    }
     // The embedded store's port is needed for AWS_ENDPOINT_URL before any SDK configuration is read.
     let listener = match &emulator {
         Some(_) => None,
@@ -144,13 +155,34 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                 .map_err(|e| format!("--store {}: {e}", args.store.display()))?;
             serve_embedded_s3(listener, &args.store)?;
         }
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut misfits = Vec::new();
+        let deployment = match &args.as_deployed {
+            Some(template) => {
+                let (d, findings) =
+                    as_deployed::prepare(&endpoint, template, source_bucket(args.source.as_deref())).await?;
+                for f in &findings {
+                    eprintln!("greenpipe run: {}: {f}", template.display());
+                }
+                misfits = findings;
+                Some(Arc::new(d))
+            }
+            None => None,
+        };
+        let sdk = match &deployment {
+            Some(d) => d.admin.clone(),
+            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+        };
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)
                 .force_path_style(true)
                 .build(),
         );
         let (bucket, keys) = stage_source(&s3, args.source.as_deref()).await?;
+        // From here on the emulator checks every request against the caller's policies.
+        let _enforced = match &deployment {
+            Some(d) => Some(as_deployed::Enforced::on(d)?),
+            None => None,
+        };
         if keys.is_empty() {
             return Err("no datasets to run over".to_string());
         }
@@ -158,11 +190,13 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
         let mut documents = Vec::new();
         for key in keys {
             let clock: Arc<dyn Clock> = Arc::new(FastClock::default());
-            let tasks = Arc::new(
-                Tasks::new(HashMap::new(), &[])
-                    .with_clock(clock.clone())
-                    .planning(emulator.is_none()),
-            );
+            let mut tasks = Tasks::new(HashMap::new(), &[])
+                .with_clock(clock.clone())
+                .planning(emulator.is_none());
+            if let Some(d) = &deployment {
+                tasks = tasks.deployed_as(d.clone());
+            }
+            let tasks = Arc::new(tasks);
             let outcome = tasks
                 .invoke(
                     &function_arn("validate-dataset"),
@@ -170,7 +204,10 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                     "ValidateDataset",
                 )
                 .await
-                .map_err(|e| format!("validate-dataset s3://{bucket}/{key}: {}: {}", e.error, e.cause))?;
+                .map_err(|e| {
+                    let what = format!("validate-dataset s3://{bucket}/{key}: {}: {}", e.error, e.cause);
+                    as_deployed::explain(&what, "ValidateDataset", deployment.is_some())
+                })?;
             let input = execution_input(&s3, &outcome).await?;
             let events: Mutex<Vec<(Instant, HistoryEvent)>> = Mutex::new(Vec::new());
             let observer = |e: &HistoryEvent| {
@@ -181,8 +218,9 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
             let ctx = RunContext::new(tasks.clone())
                 .with_clock(clock)
                 .with_execution_name(execution_name(&outcome))
-                .with_state_machine_arn(format!(
-                    "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:greenpipe-pipeline"
+                .with_state_machine_arn(deployment.as_ref().map_or_else(
+                    || format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:greenpipe-pipeline"),
+                    |d| d.state_machine_arn.clone(),
                 ))
                 .with_observer(&observer);
             let started = Instant::now();
@@ -191,6 +229,11 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
             let events = events.into_inner().unwrap_or_default();
             let steps = timeline(&sm, &events, &planned, started);
             all_ok &= execution.succeeded();
+            if deployment.is_some() {
+                if let Some(denied) = as_deployed::denial(&execution, &events) {
+                    return Err(denied);
+                }
+            }
             let report_uri = execution
                 .output
                 .as_ref()
@@ -237,6 +280,12 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
         }
+        if !misfits.is_empty() {
+            return Err(format!(
+                "the template does not fit the code ({} findings, above)",
+                misfits.len()
+            ));
+        }
         Ok(all_ok)
     })
 }
@@ -264,6 +313,14 @@ fn definition() -> Result<StateMachine, String> {
 
 fn function_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+/// The bucket a run's source lives in (the local bucket for the sample or a folder).
+fn source_bucket(source: Option<&str>) -> &str {
+    match source.and_then(|s| s.strip_prefix("s3://")) {
+        Some(uri) => uri.split_once('/').map_or(uri, |(b, _)| b),
+        None => LOCAL_BUCKET,
+    }
 }
 
 /// Standard SDK settings for a local run: the endpoint, a region, and (for the embedded store, which

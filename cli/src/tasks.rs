@@ -29,11 +29,13 @@ use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError}
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
+use greenpipe::aws::access::Stage;
 use greenpipe_statemachine::{async_trait, names, Clock, SystemClock, TaskError, TaskRunner};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
 
+use crate::deployed::emulator::Deployment;
 use crate::sagemaker::{self, Api, SageMaker};
 
 /// The optimized Lambda integration (request-response); `.waitForTaskToken` is not supported.
@@ -277,13 +279,17 @@ pub struct Tasks {
     validate_dataset: OnceCell<validate_dataset::Deps>,
     register_catalog: OnceCell<register_catalog::Deps>,
     write_features: OnceCell<write_features::Deps>,
-    plan: OnceCell<plan_training::Deps>,
+    plan_training: OnceCell<plan_training::Deps>,
+    plan_transform: OnceCell<plan_training::Deps>,
+    report_run: OnceCell<plan_training::Deps>,
     sagemaker: OnceCell<SageMaker>,
     local_requests: AtomicU64,
     clock: Arc<dyn Clock>,
     /// Plan (record and answer) instead of calling services without an endpoint here.
     planning: bool,
     planned: Mutex<Vec<Planned>>,
+    /// Run each stage as deployed: its role's credentials, its environment from the template.
+    deployed: Option<Arc<Deployment>>,
 }
 
 impl Tasks {
@@ -324,12 +330,15 @@ impl Tasks {
             validate_dataset: OnceCell::new(),
             register_catalog: OnceCell::new(),
             write_features: OnceCell::new(),
-            plan: OnceCell::new(),
+            plan_training: OnceCell::new(),
+            plan_transform: OnceCell::new(),
+            report_run: OnceCell::new(),
             sagemaker: OnceCell::new(),
             local_requests: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
             planning: false,
             planned: Mutex::new(Vec::new()),
+            deployed: None,
         }
     }
 
@@ -344,6 +353,12 @@ impl Tasks {
     /// result; nothing is sent to those services.
     pub fn planning(mut self, planning: bool) -> Tasks {
         self.planning = planning;
+        self
+    }
+
+    /// Run every stage as `deployment` deploys it (see [`crate::deployed`]).
+    pub fn deployed_as(mut self, deployment: Arc<Deployment>) -> Tasks {
+        self.deployed = Some(deployment);
         self
     }
 
@@ -391,12 +406,32 @@ impl Tasks {
             .sagemaker
             .get_or_init(|| async {
                 SageMaker {
-                    client: aws_sdk_sagemaker::Client::new(self.sdk().await),
+                    client: aws_sdk_sagemaker::Client::new(match &self.deployed {
+                        Some(d) => &d.state_machine,
+                        None => self.sdk().await,
+                    }),
                     clock: self.clock.clone(),
                 }
             })
             .await;
         runner.run(api, params, state, submitted).await
+    }
+
+    /// The stage's SDK configuration: its role's credentials when running as deployed.
+    async fn stage_sdk(&self, stage: Stage) -> &SdkConfig {
+        match &self.deployed {
+            Some(d) => &d.stage(stage).sdk,
+            None => self.sdk().await,
+        }
+    }
+
+    /// The stage's environment: the template's variables for it when running as deployed, else this
+    /// process's.
+    fn env(&self, stage: Stage) -> impl Fn(&str) -> Option<String> + '_ {
+        move |name| match &self.deployed {
+            Some(d) => d.stage(stage).environment.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
     }
 
     async fn sdk(&self) -> &SdkConfig {
@@ -432,8 +467,9 @@ impl Tasks {
                 let deps = self
                     .validate_dataset
                     .get_or_try_init(|| async {
-                        let config = validate_dataset::Config::from_env()?;
-                        Ok::<_, greenpipe::Error>(validate_dataset::Deps::new(config, self.sdk().await))
+                        let config = validate_dataset::Config::from_lookup(self.env(Stage::ValidateDataset))?;
+                        let sdk = self.stage_sdk(Stage::ValidateDataset).await;
+                        Ok::<_, greenpipe::Error>(validate_dataset::Deps::new(config, sdk))
                     })
                     .await
                     .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
@@ -445,8 +481,9 @@ impl Tasks {
                 let deps = self
                     .register_catalog
                     .get_or_try_init(|| async {
-                        let config = register_catalog::Config::from_env()?;
-                        Ok::<_, greenpipe::Error>(register_catalog::Deps::new(config, self.sdk().await))
+                        let config = register_catalog::Config::from_lookup(self.env(Stage::RegisterCatalog))?;
+                        let sdk = self.stage_sdk(Stage::RegisterCatalog).await;
+                        Ok::<_, greenpipe::Error>(register_catalog::Deps::new(config, sdk))
                     })
                     .await
                     .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
@@ -458,9 +495,12 @@ impl Tasks {
                 let deps = self
                     .write_features
                     .get_or_try_init(|| async {
-                        let config = write_features::Config::from_env()?;
-                        let mut deps = write_features::Deps::new(config, self.sdk().await);
-                        deps.features = greenpipe::aws::features_stage::FeaturesConfig::from_env()?;
+                        let config = write_features::Config::from_lookup(self.env(Stage::WriteFeatures))?;
+                        let sdk = self.stage_sdk(Stage::WriteFeatures).await;
+                        let mut deps = write_features::Deps::new(config, sdk);
+                        deps.features = greenpipe::aws::features_stage::FeaturesConfig::from_lookup(
+                            self.env(Stage::WriteFeatures),
+                        )?;
                         Ok::<_, greenpipe::Error>(deps)
                     })
                     .await
@@ -470,12 +510,18 @@ impl Tasks {
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
             OwnFunction::PlanTraining | OwnFunction::PlanTransform | OwnFunction::ReportRun => {
-                // The three share one set of dependencies (greenpipe::aws::plan_stage::Deps).
-                let deps = self
-                    .plan
+                // The three share one type of dependencies (greenpipe::aws::plan_stage::Deps), each with
+                // its own stage's guard.
+                let (cell, stage) = match own {
+                    OwnFunction::PlanTraining => (&self.plan_training, Stage::PlanTraining),
+                    OwnFunction::PlanTransform => (&self.plan_transform, Stage::PlanTransform),
+                    _ => (&self.report_run, Stage::ReportRun),
+                };
+                let deps = cell
                     .get_or_try_init(|| async {
-                        let config = plan_training::PlanConfig::from_env()?;
-                        Ok::<_, greenpipe::Error>(plan_training::Deps::new(config, self.sdk().await))
+                        let config = plan_training::PlanConfig::from_lookup(self.env(stage))?;
+                        let sdk = self.stage_sdk(stage).await;
+                        Ok::<_, greenpipe::Error>(plan_training::Deps::new(stage, config, sdk))
                     })
                     .await
                     .map_err(|e| function_error(e.error_type(), &e.to_string()))?;

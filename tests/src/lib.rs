@@ -58,6 +58,17 @@ pub fn emulator() -> &'static Emulator {
     })
 }
 
+/// An emulator of this test process's own, never the shared one: for tests that change the server's
+/// global settings (IAM enforcement), which would break tests running beside them on a shared server.
+/// Step Functions executions are only recorded there (`execute_state_machine` stays off).
+pub fn private_emulator() -> &'static Emulator {
+    static PRIVATE: OnceLock<Emulator> = OnceLock::new();
+    PRIVATE.get_or_init(|| match spawn_moto() {
+        Ok(e) => e,
+        Err(message) => panic!("AWS emulator unavailable: {message}"),
+    })
+}
+
 fn start() -> Result<Emulator, String> {
     let emulator = match std::env::var("GREENPIPE_TEST_ENDPOINT")
         .ok()

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_sdk_sagemaker::types::FeatureType;
+use greenpipe::aws::access::Stage;
 use greenpipe::aws::features_stage;
 use greenpipe::aws::plan_stage::PlanConfig;
 use greenpipe::aws::Config;
@@ -384,7 +385,9 @@ async fn write_features_takes_its_task_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     let w = World::new().await;
-    let deps = plan_training::Deps::new(w.plan_config(), &w.aws.sdk);
+    let deps = plan_training::Deps::new(Stage::PlanTraining, w.plan_config(), &w.aws.sdk);
+    let transform = plan_training::Deps::new(Stage::PlanTransform, w.plan_config(), &w.aws.sdk);
+    let report = plan_training::Deps::new(Stage::ReportRun, w.plan_config(), &w.aws.sdk);
 
     for file in files_for("plan-training") {
         let plan = plan_training::function_handler(&deps, lambda_event(w.event(&file)))
@@ -404,7 +407,7 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     }
 
     for file in files_for("plan-transform") {
-        let plan = plan_transform::function_handler(&deps, lambda_event(w.event(&file)))
+        let plan = plan_transform::function_handler(&transform, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         assert_eq!(plan["transform"], true, "{file}: {plan:#}");
@@ -417,7 +420,7 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     }
 
     for file in files_for("report-run") {
-        let out = report_run::function_handler(&deps, lambda_event(w.event(&file)))
+        let out = report_run::function_handler(&report, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         let uri = out["reportUri"]

@@ -10,6 +10,7 @@ use aws_sdk_sagemaker::types::{
     TransformDataSource, TransformInput, TransformInstanceType, TransformOutput, TransformResources,
     TransformS3DataSource,
 };
+use greenpipe::aws::access::Stage;
 use greenpipe::aws::plan_stage::{
     plan_training_handler, plan_transform_handler, read_marker, Deps, PlanConfig,
 };
@@ -25,7 +26,10 @@ const CSV: &str = "id,amount\n1,10.5\n2,3.25\n3,7\n";
 struct World {
     aws: Aws,
     sm: aws_sdk_sagemaker::Client,
+    /// One set of dependencies per function, as deployed (each guarded by its own table).
     deps: Deps,
+    transform: Deps,
+    report: Deps,
     bucket: String,
     name: String,
 }
@@ -51,7 +55,9 @@ impl World {
         aws.put(&bucket, &format!("{name}/part-0.csv"), CSV).await;
         World {
             sm: aws_sdk_sagemaker::Client::new(&aws.sdk),
-            deps: Deps::new(config, &aws.sdk),
+            deps: Deps::new(Stage::PlanTraining, config.clone(), &aws.sdk),
+            transform: Deps::new(Stage::PlanTransform, config.clone(), &aws.sdk),
+            report: Deps::new(Stage::ReportRun, config, &aws.sdk),
             bucket,
             name,
             aws,
@@ -215,7 +221,7 @@ async fn trains_then_skips_unchanged_data_then_warm_starts_on_new_data() {
         "status": "SUCCEEDED", "catalog": {"action": "created"}, "features": {"written": 3, "durationMs": 800, "memoryMb": 512},
         "plan": plan, "training": training, "model": model,
     });
-    let out = report_run_at(&w.deps, state.clone(), NOW)
+    let out = report_run_at(&w.report, state.clone(), NOW)
         .await
         .expect("report-run");
     assert_eq!(out["status"], "SUCCEEDED");
@@ -246,7 +252,7 @@ async fn trains_then_skips_unchanged_data_then_warm_starts_on_new_data() {
     assert_eq!(again["modelName"], plan["modelName"]);
     assert_eq!(again["request"], json!({}));
     assert_eq!(again["modelRequest"], json!({}));
-    let transform = plan_transform_handler(&w.deps, json!({"dataset": w.dataset(fp), "plan": again}))
+    let transform = plan_transform_handler(&w.transform, json!({"dataset": w.dataset(fp), "plan": again}))
         .await
         .unwrap();
     assert_eq!(transform["transform"], true, "{transform}");
@@ -283,7 +289,7 @@ async fn run_report_has_footprint_totals() {
     let plan = w.plan_training(fp).await;
     let (training, model) = w.train(&plan).await;
     let transform_plan = plan_transform_handler(
-        &w.deps,
+        &w.transform,
         json!({"dataset": w.dataset(fp), "plan": plan, "model": model}),
     )
     .await
@@ -302,7 +308,7 @@ async fn run_report_has_footprint_totals() {
                       "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
                       "TransformStartTime": 1_795_391_000, "TransformEndTime": 1_795_391_300},
     });
-    let out = report_run_at(&w.deps, state, NOW).await.unwrap();
+    let out = report_run_at(&w.report, state, NOW).await.unwrap();
     let key = format!("greenpipe/reports/runs/{execution}.json");
     assert_eq!(out["reportUri"], format!("s3://{}/{key}", w.bucket));
     let report: Value = serde_json::from_slice(&w.aws.get(&w.bucket, &key).await.expect("report")).unwrap();
@@ -359,7 +365,7 @@ async fn failure_path_report_and_no_marker() {
         "status": "FAILED", "plan": plan,
         "error": {"Error": "SageMaker.TrainingJobFailed", "Cause": failed_job.to_string()},
     });
-    let out = report_run_at(&w.deps, state, NOW).await.unwrap();
+    let out = report_run_at(&w.report, state, NOW).await.unwrap();
     assert_eq!(out["status"], "FAILED");
     assert!(out.get("markerUri").is_none());
     let report: Value = serde_json::from_slice(
@@ -428,7 +434,7 @@ async fn adopts_a_completed_job_and_recreates_a_deleted_model() {
     assert!(w.model_exists(&name).await);
 
     // A transform that already ran (same data, model and settings) is not run again.
-    let t = plan_transform_handler(&w.deps, json!({"dataset": w.dataset(fp), "plan": skipped}))
+    let t = plan_transform_handler(&w.transform, json!({"dataset": w.dataset(fp), "plan": skipped}))
         .await
         .unwrap();
     assert_eq!(t["transform"], true);
@@ -468,7 +474,7 @@ async fn adopts_a_completed_job_and_recreates_a_deleted_model() {
         .send()
         .await
         .expect("CreateTransformJob");
-    let again = plan_transform_handler(&w.deps, json!({"dataset": w.dataset(fp), "plan": skipped}))
+    let again = plan_transform_handler(&w.transform, json!({"dataset": w.dataset(fp), "plan": skipped}))
         .await
         .unwrap();
     assert_eq!(again["transform"], false, "{again}");
@@ -498,9 +504,12 @@ async fn no_training_section_and_no_model() {
     ] {
         assert!(plan.get(key).is_some(), "{key}");
     }
-    let t = plan_transform_handler(&w.deps, json!({"dataset": w.dataset("blake3:66"), "plan": plan}))
-        .await
-        .unwrap();
+    let t = plan_transform_handler(
+        &w.transform,
+        json!({"dataset": w.dataset("blake3:66"), "plan": plan}),
+    )
+    .await
+    .unwrap();
     assert_eq!(t["transform"], false);
     assert!(t["reason"].as_str().unwrap().starts_with("no model"), "{t}");
     assert_eq!(t["request"], json!({}));

@@ -31,6 +31,7 @@ use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::access::Stage;
 use super::contracts::{ContractStore, LoadedContract};
 use super::s3::{s3_uri, S3Object};
 use super::validate_stage::{report_key, Status};
@@ -68,8 +69,8 @@ impl Deps {
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
         Deps {
-            s3: config.s3_client(sdk),
-            glue: GlueClient::new(sdk),
+            s3: config.stage_s3_client(Stage::RegisterCatalog, sdk),
+            glue: crate::guarded_client!(aws_sdk_glue, Stage::RegisterCatalog, sdk),
             contracts: ContractStore::new(config.contracts_cache_ttl),
             config,
         }

@@ -23,6 +23,7 @@ use aws_smithy_types::DateTime;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::access::Stage;
 use super::endpoint_restore::build_manifest;
 use super::sdk_error;
 use crate::cleanup::config::Area;
@@ -82,10 +83,10 @@ impl Deps {
             region: sdk
                 .region()
                 .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
-            sagemaker: aws_sdk_sagemaker::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
-            s3,
+            sagemaker: crate::guarded_client!(aws_sdk_sagemaker, Stage::CleanupIdle, sdk),
+            cloudwatch: crate::guarded_client!(aws_sdk_cloudwatch, Stage::CleanupIdle, sdk),
+            logs: crate::guarded_client!(aws_sdk_cloudwatchlogs, Stage::CleanupIdle, sdk),
+            s3: super::access::guard_s3(Stage::CleanupIdle, &s3),
             clock: Clock::System,
         }
     }

@@ -36,10 +36,11 @@ pub struct Config {
     /// `GREENPIPE_S3_FORCE_PATH_STYLE` (default `false`): path-style S3 URLs, for S3-compatible endpoints
     /// such as a local emulator on `localhost`.
     pub s3_force_path_style: bool,
-    /// Server-side copies of objects larger than this use multipart copy (UploadPartCopy). Not an
-    /// environment variable: S3's CopyObject limit is 5 GiB; tests lower it.
+    /// `GREENPIPE_MULTIPART_COPY_THRESHOLD_BYTES` (default and maximum 5 GiB, S3's CopyObject limit):
+    /// server-side copies of larger objects use multipart copy (UploadPartCopy). Lower only to test it.
     pub multipart_copy_threshold: u64,
-    /// Part size of multipart copies (raised automatically to stay within S3's 10,000 parts).
+    /// `GREENPIPE_MULTIPART_COPY_PART_BYTES` (default 512 MiB, at least 5 MiB, S3's smallest part): part
+    /// size of multipart copies (raised automatically to stay within S3's 10,000 parts).
     pub multipart_copy_part_bytes: u64,
 }
 
@@ -94,7 +95,18 @@ impl Config {
                 .map(|v| parse_bool("GREENPIPE_S3_FORCE_PATH_STYLE", &v))
                 .transpose()?
                 .unwrap_or(false),
-            ..defaults
+            multipart_copy_threshold: bounded(
+                get("GREENPIPE_MULTIPART_COPY_THRESHOLD_BYTES"),
+                "GREENPIPE_MULTIPART_COPY_THRESHOLD_BYTES",
+                1..=defaults.multipart_copy_threshold,
+            )?
+            .unwrap_or(defaults.multipart_copy_threshold),
+            multipart_copy_part_bytes: bounded(
+                get("GREENPIPE_MULTIPART_COPY_PART_BYTES"),
+                "GREENPIPE_MULTIPART_COPY_PART_BYTES",
+                (5 << 20)..=(5 << 30),
+            )?
+            .unwrap_or(defaults.multipart_copy_part_bytes),
         };
         config.check_prefixes()?;
         Ok(config)
@@ -107,6 +119,20 @@ impl Config {
     pub fn s3_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(self.s3_force_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// The S3 client of a deployed stage: [`Config::s3_client`] with the stage's
+    /// [`Guard`](super::access::Guard).
+    pub fn stage_s3_client(
+        &self,
+        stage: super::access::Stage,
+        sdk: &aws_config::SdkConfig,
+    ) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(self.s3_force_path_style)
+            .interceptor(super::access::Guard(stage))
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -157,6 +183,22 @@ fn parse_u64(name: &str, value: &str) -> Result<u64> {
         .replace('_', "")
         .parse()
         .map_err(|_| Error::Config(format!("{name}={value:?} is not a whole number")))
+}
+
+/// An optional whole number within `range`.
+fn bounded(value: Option<String>, name: &str, range: std::ops::RangeInclusive<u64>) -> Result<Option<u64>> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let n = parse_u64(name, &v)?;
+    if !range.contains(&n) {
+        return Err(Error::Config(format!(
+            "{name}={v:?} is not within {}..={}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(Some(n))
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool> {
@@ -228,6 +270,8 @@ mod tests {
             ("GREENPIPE_STATE_MACHINE_ARN", "pipeline"),
             ("GREENPIPE_S3_FORCE_PATH_STYLE", "maybe"),
             ("GREENPIPE_CONTRACTS_CACHE_SECONDS", "-1"),
+            ("GREENPIPE_MULTIPART_COPY_THRESHOLD_BYTES", "6000000000"),
+            ("GREENPIPE_MULTIPART_COPY_PART_BYTES", "1024"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.error_type(), "ConfigError");

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use super::access::{Guard, Stage};
 use super::contracts::ContractStore;
 use super::s3::{s3_uri, S3Object};
 use super::validate_stage::{report_key, Status};
@@ -70,7 +71,12 @@ impl Default for FeaturesConfig {
 
 impl FeaturesConfig {
     pub fn from_env() -> Result<Self> {
-        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read the settings through `lookup` (the environment, or a deployed function's variables).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let num = |name: &str| -> Result<Option<u64>> {
             get(name)
                 .map(|v| {
@@ -121,8 +127,8 @@ impl Deps {
     /// too (`AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME` for a service-specific one).
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
         Deps {
-            s3: config.s3_client(sdk),
-            sagemaker: SageMakerClient::new(sdk),
+            s3: config.stage_s3_client(Stage::WriteFeatures, sdk),
+            sagemaker: crate::guarded_client!(aws_sdk_sagemaker, Stage::WriteFeatures, sdk),
             featurestore: featurestore_client(sdk, None),
             contracts: ContractStore::new(config.contracts_cache_ttl),
             groups: Mutex::default(),
@@ -172,6 +178,7 @@ pub fn featurestore_client(sdk: &SdkConfig, endpoint: Option<&str>) -> FeatureSt
         conf = conf.endpoint_url(endpoint);
     }
     conf = conf
+        .interceptor(Guard(Stage::WriteFeatures))
         .interceptor(user_agent::OncePerClient::default())
         .http_client(super::http1::Http1Client::default());
     FeatureStoreClient::from_conf(conf.build())

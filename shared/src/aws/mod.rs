@@ -4,6 +4,7 @@
 //! Everything here uses the official SDK clients directly (no traits in between): tests run the same code
 //! against moto's server on 127.0.0.1.
 
+pub mod access;
 pub mod catalog_stage;
 pub mod cleanup_stage;
 pub mod config;

@@ -31,6 +31,7 @@ use aws_sdk_sagemaker::Client as SageMakerClient;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::access::Stage;
 use super::s3::s3_uri;
 use super::{sdk_error, Config};
 use crate::contract::{parse_contract, Compression, Contract, FormatSpec};
@@ -188,16 +189,18 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Deps> {
+    /// The dependencies of `stage` (plan-training, plan-transform or report-run): its clients carry
+    /// its own [`Guard`](super::access::Guard).
+    pub async fn from_env(stage: Stage) -> Result<Deps> {
         let config = PlanConfig::from_env()?;
         let sdk = aws_config::load_from_env().await;
-        Ok(Deps::new(config, &sdk))
+        Ok(Deps::new(stage, config, &sdk))
     }
 
-    pub fn new(config: PlanConfig, sdk: &SdkConfig) -> Deps {
+    pub fn new(stage: Stage, config: PlanConfig, sdk: &SdkConfig) -> Deps {
         Deps {
-            s3: config.base.s3_client(sdk),
-            sagemaker: SageMakerClient::new(sdk),
+            s3: config.base.stage_s3_client(stage, sdk),
+            sagemaker: crate::guarded_client!(aws_sdk_sagemaker, stage, sdk),
             region: sdk
                 .region()
                 .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),

@@ -26,6 +26,7 @@ use aws_sdk_sfn::Client as SfnClient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::access::Stage;
 use super::contracts::ContractStore;
 use super::events::{parse_invocation, Invocation, ObjectRef};
 use super::s3::{s3_uri, S3Object};
@@ -61,8 +62,8 @@ impl Deps {
 
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
         Deps {
-            s3: config.s3_client(sdk),
-            sfn: SfnClient::new(sdk),
+            s3: config.stage_s3_client(Stage::ValidateDataset, sdk),
+            sfn: crate::guarded_client!(aws_sdk_sfn, Stage::ValidateDataset, sdk),
             contracts: ContractStore::new(config.contracts_cache_ttl),
             config,
         }
