@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::deployed::as_deployed;
 use greenpipe::aws::access::Stage;
-use greenpipe::aws::cleanup_stage::{self, Deps};
+use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
 use greenpipe::aws::endpoint_restore;
 use greenpipe::cleanup::{CleanupConfig, Outcome, Overrides};
 use greenpipe::{Error, Result};
@@ -37,6 +37,10 @@ pub struct CleanupArgs {
     /// is reported with the call and resource, and fails the run.
     #[arg(long, value_name = "TEMPLATE", num_args = 0..=1, default_missing_value = "infra/template.yaml")]
     as_deployed: Option<std::path::PathBuf>,
+    /// Judge ages as if it were this Unix time (seconds), on an emulator only: resources an emulator
+    /// has just created are otherwise too young to act on.
+    #[arg(long, value_name = "UNIX_SECONDS", requires = "emulator", hide = true)]
+    as_of: Option<i64>,
     /// With --as-deployed: the stack's data bucket (where reports and manifests go).
     #[arg(
         long,
@@ -80,7 +84,10 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
             let Some(template) = &args.as_deployed else {
                 let config = CleanupConfig::from_env()?.with_overrides(&overrides)?;
                 let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
+                let mut deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
+                if let Some(t) = args.as_of {
+                    deps.clock = Clock::Fixed(t);
+                }
                 return cleanup_stage::run(&deps, &config).await;
             };
             let endpoint = args.emulator.as_deref().ok_or_else(|| {
@@ -96,7 +103,10 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
             let lookup = |name: &str| stage.environment.get(name).cloned();
             let config = CleanupConfig::from_lookup(lookup)?.with_overrides(&overrides)?;
             let s3 = greenpipe::aws::Config::from_lookup(lookup)?.s3_client(&stage.sdk);
-            let deps = Deps::new(config.clone(), &stage.sdk, s3);
+            let mut deps = Deps::new(config.clone(), &stage.sdk, s3);
+            if let Some(t) = args.as_of {
+                deps.clock = Clock::Fixed(t);
+            }
             let report = {
                 let _enforced = as_deployed::Enforced::on(&deployment).map_err(Error::Config)?;
                 cleanup_stage::run(&deps, &config).await?

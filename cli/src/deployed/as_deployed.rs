@@ -57,10 +57,11 @@ impl Drop for Enforced<'_> {
     }
 }
 
-/// Whether an error text is an authorisation failure (S3's `AccessDenied`, other services' `is not
-/// authorized to perform`).
+/// Whether an error text is an authorisation failure: S3's `AccessDenied`, other services' `is not
+/// authorized to perform`, or an HTTP 403 whose body the SDK could not read (moto answers JSON
+/// services' denials in XML).
 pub fn is_denial(text: &str) -> bool {
-    text.contains("AccessDenied") || text.contains("not authorized to perform")
+    text.contains("AccessDenied") || text.contains("not authorized to perform") || text.contains("HTTP 403")
 }
 
 /// `what` (an error of the state `state`), with the stage's role and the call's IAM needs when it is
@@ -78,7 +79,9 @@ pub fn explain(what: &str, state: &str, deployed: bool) -> String {
             })
         })
         .map(|c| {
-            let actions: Vec<&str> = c.needs.iter().map(|n| n.action).collect();
+            let mut actions: Vec<&str> = c.needs.iter().map(|n| n.action).collect();
+            actions.sort_unstable();
+            actions.dedup();
             format!(" ({} needs {})", c.operation, actions.join(", "))
         })
         .unwrap_or_default();
@@ -112,7 +115,10 @@ pub fn denial(execution: &Execution, events: &[(Instant, HistoryEvent)]) -> Opti
         if let Some(name) = detail.and_then(|d| d["name"].as_str()) {
             state = name.to_string();
         }
-        if matches!(event.event_type, EventType::TaskFailed) {
+        if matches!(
+            event.event_type,
+            EventType::TaskFailed | EventType::LambdaFunctionFailed
+        ) {
             let text = detail
                 .map(|d| format!("{}: {}", d["error"], d["cause"]))
                 .unwrap_or_default();

@@ -166,6 +166,23 @@ async fn admin(iam: &aws_sdk_iam::Client) -> Result<Credentials, String> {
         .send()
         .await
         .map_err(|e| iam_error("PutUserPolicy", e))?;
+    // Keys of earlier runs: IAM allows two per user.
+    let old = iam
+        .list_access_keys()
+        .user_name(ADMIN_USER)
+        .send()
+        .await
+        .map_err(|e| iam_error("ListAccessKeys", e))?;
+    for key in old.access_key_metadata() {
+        if let Some(id) = key.access_key_id() {
+            iam.delete_access_key()
+                .user_name(ADMIN_USER)
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(|e| iam_error("DeleteAccessKey", e))?;
+        }
+    }
     let key = iam
         .create_access_key()
         .user_name(ADMIN_USER)

@@ -74,7 +74,12 @@ where
         SdkError::ResponseError(_) if status.is_some_and(|s| s >= 500) => {
             Error::Retryable(format!("{what}: {}", error_chain(&err)))
         }
-        _ => Error::Aws(format!("{what}: {}", error_chain(&err))),
+        // An answer the SDK could not read as the service's error (an emulator's 403 in the wrong
+        // format, say): the status still tells what happened.
+        _ => match status {
+            Some(status) => Error::Aws(format!("{what}: HTTP {status}: {}", error_chain(&err))),
+            None => Error::Aws(format!("{what}: {}", error_chain(&err))),
+        },
     }
 }
 
