@@ -759,10 +759,11 @@ async fn validate_dataset_runs_in_process_against_s3() {
         failed["cause"].as_str().is_some_and(|c| !c.is_empty()),
         "{failed}"
     );
-    assert!(aws
-        .get(&bucket, "greenpipe/quarantine/incoming/sales/bad.csv")
-        .await
-        .is_some());
+    let quarantined = aws
+        .keys(&bucket, "greenpipe/quarantine/incoming/sales/bad.csv/")
+        .await;
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert!(quarantined[0].ends_with("/bad.csv"), "{quarantined:?}");
     assert_eq!(server.requests().len(), 1);
 
     // No contract: the handler's ContractNotFound error is caught by name.

@@ -68,7 +68,7 @@ fn generate(path: &std::path::Path, bytes: u64) -> std::io::Result<u64> {
         let r = x;
         line.clear();
         use std::fmt::Write as _;
-        let bad = id % 1000 == 0;
+        let bad = id.is_multiple_of(1000);
         let age = if bad { 150 } else { r % 100 };
         let _ = writeln!(
             line,
@@ -98,12 +98,12 @@ fn generate(path: &std::path::Path, bytes: u64) -> std::io::Result<u64> {
             ((r >> 11) % 180_000) as f64 / 1000.0 - 90.0,
             ((r >> 13) % 360_000) as f64 / 1000.0 - 180.0,
             (r >> 17) % 100_000,
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 String::new()
             } else {
                 format!("0.{}", (r >> 21) % 100)
             },
-            if r % 5 == 0 { "" } else { "some free text" },
+            if r.is_multiple_of(5) { "" } else { "some free text" },
         );
         w.write_all(line.as_bytes())?;
         written += line.len() as u64;

@@ -58,6 +58,11 @@ pub enum Error {
         job: String,
         status: String,
     },
+    /// The contract asks SageMaker for an image, instance type, instance count or runtime outside what
+    /// the stack allows (its allow-lists and caps). Nothing was started.
+    #[error("refused: {0}")]
+    PlanRefused(String),
+
     /// The Feature Store feature group named by the contract or request does not exist.
     #[error("feature group {0} not found")]
     FeatureGroupNotFound(String),
@@ -106,6 +111,7 @@ impl Error {
         "SchemaChangeRefused",
         "KeyLayoutMismatch",
         "JobInProgress",
+        "PlanRefused",
         "FeatureGroupNotFound",
         "FeatureGroupMismatch",
         "OfflineStoreMissing",
@@ -129,6 +135,7 @@ impl Error {
             Error::SchemaChangeRefused { .. } => "SchemaChangeRefused",
             Error::KeyLayoutMismatch { .. } => "KeyLayoutMismatch",
             Error::JobInProgress { .. } => "JobInProgress",
+            Error::PlanRefused(_) => "PlanRefused",
             Error::FeatureGroupNotFound(_) => "FeatureGroupNotFound",
             Error::FeatureGroupMismatch { .. } => "FeatureGroupMismatch",
             Error::OfflineStoreMissing(_) => "OfflineStoreMissing",
@@ -217,6 +224,7 @@ mod tests {
                 job: "j".into(),
                 status: "InProgress".into(),
             },
+            Error::PlanRefused("p".into()),
             Error::FeatureGroupNotFound("g".into()),
             Error::FeatureGroupMismatch {
                 group: "g".into(),

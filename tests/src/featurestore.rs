@@ -508,7 +508,7 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Reply {
             ))
         } else if draw < faults.throttle_rate + faults.error_rate {
             state.counters.server_errors += 1;
-            Some(if state.counters.server_errors % 2 == 0 {
+            Some(if state.counters.server_errors.is_multiple_of(2) {
                 error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "ServiceUnavailable",

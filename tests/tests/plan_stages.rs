@@ -16,6 +16,7 @@ use greenpipe::aws::plan_stage::{
 };
 use greenpipe::aws::report_stage::report_run_at;
 use greenpipe::aws::Config;
+use greenpipe::plan::limits::JobLimits;
 use greenpipe_tests::{unique_name, Aws};
 use serde_json::{json, Value};
 
@@ -526,4 +527,52 @@ async fn no_training_section_and_no_model() {
     .await
     .unwrap_err();
     assert_eq!(missing.error_type(), "ContractNotFound");
+}
+
+#[tokio::test]
+async fn contracts_cannot_ask_for_more_than_the_stack_allows() {
+    let w = World::new(TRAINING).await;
+    let limited = |limits: JobLimits| {
+        Deps::new(
+            Stage::PlanTraining,
+            PlanConfig {
+                limits,
+                ..w.deps.config.clone()
+            },
+            &w.aws.sdk,
+        )
+    };
+    let input = json!({"dataset": w.dataset("blake3:7777"), "executionName": "e1"});
+    // The stack's defaults (infra/template.yaml) allow the contract's image and the planned instance.
+    let allowed = limited(JobLimits {
+        image_repositories: vec!["arn:aws:ecr:*:683313688378:repository/*".into()],
+        instance_types: vec!["ml.m5.large".into()],
+        max_instance_count: Some(2),
+        max_runtime_seconds: Some(86_400),
+    });
+    let plan = plan_training_handler(&allowed, input.clone()).await.unwrap();
+    assert_eq!(plan["train"], true, "{plan}");
+    // Another account's image, or a runtime over the cap: refused, nothing started.
+    for limits in [
+        JobLimits {
+            image_repositories: vec!["arn:aws:ecr:*:111122223333:repository/*".into()],
+            ..JobLimits::default()
+        },
+        JobLimits {
+            max_runtime_seconds: Some(600),
+            ..JobLimits::default()
+        },
+    ] {
+        let err = plan_training_handler(&limited(limits), input.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "PlanRefused", "{err}");
+    }
+    let jobs = w.sm.list_training_jobs().send().await.unwrap();
+    assert!(
+        jobs.training_job_summaries()
+            .iter()
+            .all(|j| !j.training_job_name().unwrap_or_default().contains("7777")),
+        "a refused plan starts nothing"
+    );
 }

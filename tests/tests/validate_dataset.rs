@@ -388,9 +388,17 @@ async fn sqs_sample_batch_wrapping_s3_eventbridge_and_test_events() {
     assert_eq!(
         stage
             .aws
-            .get(&stage.bucket, &format!("greenpipe/quarantine/{eb_key}"))
+            .keys(&stage.bucket, &format!("greenpipe/quarantine/{eb_key}/"))
             .await
-            .as_deref(),
+            .len(),
+        1
+    );
+    let quarantined = stage
+        .aws
+        .keys(&stage.bucket, &format!("greenpipe/quarantine/{eb_key}/"))
+        .await;
+    assert_eq!(
+        stage.aws.get(&stage.bucket, &quarantined[0]).await.as_deref(),
         Some(BAD_CSV.as_bytes())
     );
     assert_eq!(stage.executions().await.len(), 1);
@@ -439,7 +447,8 @@ async fn invalid_data_is_quarantined_with_tags_and_a_report() {
         (Status::Invalid, Some(false)),
         "{o:?}"
     );
-    let quarantine_key = format!("greenpipe/quarantine/{key}");
+    let file = key.rsplit('/').next().unwrap();
+    let quarantine_key = format!("greenpipe/quarantine/{key}/{version}/{file}");
     let report_key = format!("greenpipe/reports/{key}/{version}.json");
     assert_eq!(o.quarantine_key.as_deref(), Some(quarantine_key.as_str()));
     assert_eq!(o.report_key.as_deref(), Some(report_key.as_str()));
@@ -625,13 +634,40 @@ async fn duplicates_while_the_execution_runs_start_nothing_new() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bad_version_keeps_its_own_quarantine_copy() {
+    let stage = Stage::new(true, false).await;
+    let key = "incoming/sales/twice-bad.csv";
+    let last = BAD_CSV.trim_end().lines().last().unwrap();
+    let second = format!("{}\n{last}\n", BAD_CSV.trim_end());
+    let mut copies = Vec::new();
+    for body in [BAD_CSV.to_string(), second] {
+        let version = stage.put_tagged(key, body.as_bytes()).await.unwrap();
+        let o = &outcomes(
+            stage
+                .invoke_ok(s3_event(&stage.bucket, key, Some(&version)))
+                .await,
+        )[0];
+        assert_eq!(o.status, Status::Invalid, "{o:?}");
+        copies.push((o.quarantine_key.clone().unwrap(), body));
+    }
+    assert_ne!(copies[0].0, copies[1].0);
+    for (quarantined, body) in copies {
+        assert_eq!(
+            stage.aws.get(&stage.bucket, &quarantined).await.as_deref(),
+            Some(body.as_bytes()),
+            "{quarantined}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_invalid_event_does_not_redo_the_quarantine() {
     let stage = Stage::new(true, false).await;
     let key = "incoming/sales/dup-bad.csv";
     let version = stage.put_tagged(key, BAD_CSV.as_bytes()).await.unwrap();
     let event = s3_event(&stage.bucket, key, Some(&version));
     stage.invoke_ok(event.clone()).await;
-    let quarantine_key = format!("greenpipe/quarantine/{key}");
+    let quarantine_key = format!("greenpipe/quarantine/{key}/{version}/dup-bad.csv");
     let before = stage
         .aws
         .s3

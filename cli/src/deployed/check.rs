@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use greenpipe::aws::access::{self, Stage};
 use serde_json::Value;
 
-use super::policy::{glob, Role};
+use greenpipe::aws::access::glob;
+
+use super::policy::Role;
 use super::template::Template;
 
 /// One disagreement between code and template.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use greenpipe::aws::access::glob;
+
 use super::template::{scalar, Template};
 
 /// One IAM policy statement, resolved.
@@ -181,47 +183,9 @@ fn sam_policy(template: &Template, policy: &Value) -> Result<Vec<Statement>, Str
     ))
 }
 
-/// IAM's wildcard match: `*` any run of characters, `?` one character.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_like_iam() {
-        assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
-        assert!(!glob("arn:aws:s3:::b/*", "arn:aws:s3:::b"));
-        assert!(glob("*", ""));
-        assert!(glob("a?c*", "abcdef"));
-        assert!(!glob("a?c", "ac"));
-        assert!(glob(
-            "arn:*:training-job/*",
-            "arn:aws:sagemaker:r:1:training-job/x"
-        ));
-        assert!(!glob("arn:*:model/*", "arn:aws:sagemaker:r:1:training-job/x"));
-    }
 
     #[test]
     fn statements_grant_by_action_and_resource() {

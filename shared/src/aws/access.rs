@@ -719,6 +719,30 @@ pub fn fill_all(
     Ok(out)
 }
 
+/// IAM's wildcard match: `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 /// `pattern` with every `{name}` replaced from `values`; an unknown name is an error naming it.
 pub fn fill(pattern: &str, values: &BTreeMap<String, String>) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(pattern.len() + 32);
@@ -757,6 +781,20 @@ mod tests {
             "logs:DescribeLogGroups"
         );
         assert_eq!(operation_key("Some Service", "Op"), "some-service:Op");
+    }
+
+    #[test]
+    fn globs_like_iam() {
+        assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
+        assert!(!glob("arn:aws:s3:::b/*", "arn:aws:s3:::b"));
+        assert!(glob("*", ""));
+        assert!(glob("a?c*", "abcdef"));
+        assert!(!glob("a?c", "ac"));
+        assert!(glob(
+            "arn:*:training-job/*",
+            "arn:aws:sagemaker:r:1:training-job/x"
+        ));
+        assert!(!glob("arn:*:model/*", "arn:aws:sagemaker:r:1:training-job/x"));
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub struct Config {
     /// `<prefix><key>/<version-id or etag>.json` in the object's bucket. Objects under it are ignored.
     pub reports_prefix: String,
     /// `GREENPIPE_QUARANTINE_PREFIX` (default `greenpipe/quarantine/`): invalid objects are copied to
-    /// `<prefix><key>` in the object's bucket (the source is never changed). Objects under it are ignored.
+    /// `<prefix><key>/<version-or-etag>/<file name>` in the object's bucket (the source is never changed).
+    /// Objects under it are ignored.
     pub quarantine_prefix: String,
     /// `GREENPIPE_MAX_OBJECT_BYTES` (optional): objects larger than this are rejected with
     /// `ObjectTooLarge` before a byte is read. Unset: no limit.

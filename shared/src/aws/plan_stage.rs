@@ -36,6 +36,7 @@ use super::s3::s3_uri;
 use super::{sdk_error, Config};
 use crate::contract::{parse_contract, Compression, Contract, FormatSpec};
 use crate::footprint::Arch;
+use crate::plan::limits::JobLimits;
 use crate::plan::names::{sanitize, with_attempt};
 use crate::plan::run_report::{LastTrained, ReportSettings};
 use crate::plan::training::{plan_training, TrainingInput};
@@ -75,6 +76,9 @@ pub struct PlanConfig {
     pub nominal_lambda_memory_mb: u32,
     /// `GREENPIPE_LAMBDA_ARCH` (`arm64`, default, or `x86_64`).
     pub lambda_arch: Arch,
+    /// What a contract may ask SageMaker for (`GREENPIPE_ALLOWED_IMAGE_REPOSITORIES`,
+    /// `GREENPIPE_ALLOWED_INSTANCE_TYPES`, `GREENPIPE_MAX_INSTANCE_COUNT`, `GREENPIPE_MAX_RUNTIME_SECONDS`).
+    pub limits: JobLimits,
 }
 
 impl Default for PlanConfig {
@@ -91,6 +95,7 @@ impl Default for PlanConfig {
             nominal_lambda_ms: 1000,
             nominal_lambda_memory_mb: 512,
             lambda_arch: Arch::Arm64,
+            limits: JobLimits::default(),
         }
     }
 }
@@ -144,6 +149,32 @@ impl PlanConfig {
                 )))
             }
         };
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let cap = |name: &str| -> Result<Option<u32>> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::Config(format!("{name}={v:?} is not a whole number above 0")))
+                })
+                .transpose()
+        };
+        let limits = JobLimits {
+            image_repositories: list("GREENPIPE_ALLOWED_IMAGE_REPOSITORIES"),
+            instance_types: list("GREENPIPE_ALLOWED_INSTANCE_TYPES"),
+            max_instance_count: cap("GREENPIPE_MAX_INSTANCE_COUNT")?,
+            max_runtime_seconds: cap("GREENPIPE_MAX_RUNTIME_SECONDS")?,
+        };
         Ok(PlanConfig {
             base: Config::from_lookup(&lookup)?,
             role_arn: get("GREENPIPE_SAGEMAKER_ROLE_ARN"),
@@ -156,6 +187,7 @@ impl PlanConfig {
             nominal_lambda_ms: number("GREENPIPE_NOMINAL_LAMBDA_MS", d.nominal_lambda_ms)?,
             nominal_lambda_memory_mb: memory,
             lambda_arch,
+            limits,
         })
     }
 
@@ -349,6 +381,13 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
             previous_model_data_url: marker.as_ref().map(|m| m.model_data_url.as_str()),
         },
     )?;
+    let r = &plan.request;
+    deps.config.limits.check_training(
+        &r.algorithm_specification.training_image,
+        &r.resource_config.instance_type,
+        r.resource_config.instance_count,
+        r.stopping_condition.max_runtime_in_seconds,
+    )?;
 
     if let Some(m) = marker
         .as_ref()
@@ -532,6 +571,10 @@ pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> 
             transform_uri: &transform_uri,
         },
     )?;
+    let resources = &plan.request.transform_resources;
+    deps.config
+        .limits
+        .check_transform(&resources.instance_type, resources.instance_count)?;
     let base = plan.request.transform_job_name.clone();
     let mut attempt = 1;
     let request = loop {
@@ -766,18 +809,25 @@ mod tests {
             ("GREENPIPE_STATE_PREFIX", "/st"),
             ("GREENPIPE_NOMINAL_LAMBDA_MS", "1_500"),
             ("GREENPIPE_LAMBDA_ARCH", "x86_64"),
+            ("GREENPIPE_ALLOWED_INSTANCE_TYPES", "ml.m5.large, ml.m5.xlarge,"),
+            ("GREENPIPE_MAX_INSTANCE_COUNT", "2"),
         ]);
         let c = PlanConfig::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
         assert_eq!(c.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
         assert_eq!(c.state_prefix, "st/");
         assert_eq!(c.nominal_lambda_ms, 1500);
         assert_eq!(c.lambda_arch, Arch::X86_64);
+        assert_eq!(c.limits.instance_types, ["ml.m5.large", "ml.m5.xlarge"]);
+        assert_eq!(c.limits.max_instance_count, Some(2));
+        assert!(c.limits.image_repositories.is_empty() && c.limits.max_runtime_seconds.is_none());
         assert_eq!(c.marker_key("Sales EU"), "st/Sales-EU/last-training.json");
         assert_eq!(c.run_report_key("exec/1"), "greenpipe/reports/runs/exec_1.json");
         for (k, v) in [
             ("GREENPIPE_NOMINAL_LAMBDA_MEMORY_MB", "64"),
             ("GREENPIPE_LAMBDA_ARCH", "sparc"),
             ("GREENPIPE_MODELS_PREFIX", "/"),
+            ("GREENPIPE_MAX_INSTANCE_COUNT", "0"),
+            ("GREENPIPE_MAX_RUNTIME_SECONDS", "1h"),
         ] {
             let err = PlanConfig::from_lookup(|n| (n == k).then(|| v.to_string())).unwrap_err();
             assert_eq!(err.error_type(), "ConfigError", "{k}");

@@ -7,8 +7,8 @@
 //!    `GREENPIPE_MAX_OBJECT_BYTES` fail with `ObjectTooLarge` before a byte is read.
 //! 3. If the report `<reports><key>/<version-or-etag>.json` already exists, it is reused: the object was
 //!    validated (and, if invalid, quarantined) before. Otherwise the contract is found and the object
-//!    validated; an invalid object is copied to `<quarantine><key>` with tags saying why; then the report
-//!    is written. The report is written last, so it marks the object as done.
+//!    validated; an invalid object is copied to `<quarantine><key>/<version>/<file>` with tags saying why;
+//!    then the report is written. The report is written last, so it marks the object as done.
 //! 4. Valid objects start the state machine (when configured) with an execution name derived from
 //!    bucket, key and version-or-etag: a duplicate finds the execution already there
 //!    (`ExecutionAlreadyExists`, or the same running execution returned), and nothing new runs.
@@ -242,7 +242,7 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
     outcome.etag = Some(source.e_tag_unquoted().to_string());
     outcome.report_key = Some(report_key.clone());
 
-    let quarantine_key = quarantine_key(&config.quarantine_prefix, &object.key);
+    let quarantine_key = quarantine_key(&config.quarantine_prefix, &object.key, source.identity());
     let report = match read_report(&deps.s3, &object.bucket, &report_key).await? {
         Some(report) => {
             tracing::info!(report_key, "report exists for this version: reusing it");
@@ -324,9 +324,12 @@ pub fn report_key(reports_prefix: &str, key: &str, identity: &str) -> String {
     output_key(reports_prefix, key, &format!("/{identity}.json"))
 }
 
-/// `<quarantine-prefix><key>` (see [`output_key`] for keys near S3's limit).
-pub fn quarantine_key(quarantine_prefix: &str, key: &str) -> String {
-    output_key(quarantine_prefix, key, "")
+/// `<quarantine-prefix><key>/<version-or-etag>/<file name>`: each bad version keeps its own copy (a
+/// later bad upload of the same key never overwrites an earlier one) under its original file name (see
+/// [`output_key`] for keys near S3's limit).
+pub fn quarantine_key(quarantine_prefix: &str, key: &str, identity: &str) -> String {
+    let file = key.rsplit('/').next().unwrap_or(key);
+    output_key(quarantine_prefix, key, &format!("/{identity}/{file}"))
 }
 
 /// `<prefix><key><suffix>`, or, when that would pass S3's 1,024-byte key limit,
@@ -742,12 +745,22 @@ mod tests {
             "arn:aws:states:us-east-1:123456789012:execution:pipe:n"
         );
         assert_eq!(report_key("r/", "a b/x.csv", "v1"), "r/a b/x.csv/v1.json");
-        assert_eq!(quarantine_key("q/", "a b/x.csv"), "q/a b/x.csv");
+        assert_eq!(quarantine_key("q/", "a b/x.csv", "v1"), "q/a b/x.csv/v1/x.csv");
+        assert_ne!(
+            quarantine_key("q/", "k.csv", "v1"),
+            quarantine_key("q/", "k.csv", "v2")
+        );
         let long = "d/".repeat(510);
         let report = report_key("r/", &long, "v1");
         assert!(report.starts_with("r/_hashed/") && report.ends_with("/v1.json") && report.len() < 100);
         assert_eq!(report, report_key("r/", &long, "v1"));
-        assert_eq!(quarantine_key("q/", &long), format!("q/{long}"));
-        assert!(quarantine_key("q/", &format!("{long}123456")).starts_with("q/_hashed/"));
+        let near = format!("{}f.csv", "d/".repeat(500));
+        assert_eq!(quarantine_key("q/", &near, "v"), format!("q/{near}/v/f.csv"));
+        let over = format!("{}f.csv", "d/".repeat(510));
+        let hashed = quarantine_key("q/", &over, "v");
+        assert!(
+            hashed.starts_with("q/_hashed/") && hashed.ends_with("/v/f.csv"),
+            "{hashed}"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! with the same settings plans the same job, and SageMaker's unique-name rule turns a duplicate run into
 //! a detectable "already exists" instead of a second job.
 
+pub mod limits;
 pub mod names;
 pub mod run_report;
 pub mod section;
