@@ -119,7 +119,7 @@ pub fn parse_event(event: &Value) -> Result<Overrides> {
 
 /// One invocation: overrides, inventory, plan, actions, report (S3 + EMF).
 pub async fn handle(deps: &Deps, event: Value) -> Result<CleanupReport> {
-    let config = deps.config.with_overrides(&parse_event(&event)?)?;
+    let config = deps.config.with_event_overrides(&parse_event(&event)?)?;
     let report = run(deps, &config).await?;
     // Metrics as CloudWatch EMF lines in the function's log (stdout), not extra API calls.
     match report.emf_lines(unix_millis_now()) {

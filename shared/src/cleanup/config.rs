@@ -140,7 +140,28 @@ pub struct CleanupConfig {
     /// `GREENPIPE_CLEANUP_PAGE_SIZE` (optional): page size of every listing (the services' default
     /// otherwise). Every listing is paginated to the end either way.
     pub page_size: Option<i32>,
+    /// `GREENPIPE_REPORTS_PREFIX` (default `greenpipe/reports/`): validation reports, which mark an
+    /// object version as done. Objects under it are kept at least [`IDEMPOTENCY_WINDOW`], whatever the
+    /// retention, so a late duplicate of an S3 event still finds its report and starts nothing.
+    pub reports_prefix: String,
+    /// `GREENPIPE_CLEANUP_EVENT_OVERRIDES` (`tighten`, default, or `any`): what an invocation's event
+    /// may change. With `tighten` it may only make the run safer (see
+    /// [`CleanupConfig::with_event_overrides`]); the stack's own settings decide the rest.
+    pub event_overrides: EventOverrides,
 }
+
+/// What an invocation's event may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventOverrides {
+    Tighten,
+    Any,
+}
+
+/// How long a validation report must outlive its object's events: EventBridge delivers an event for up
+/// to an hour (the template's MaximumEventAgeInSeconds) and Lambda retries an asynchronous invocation for
+/// up to six; a day covers both with room.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for CleanupConfig {
     fn default() -> Self {
@@ -175,6 +196,8 @@ impl Default for CleanupConfig {
             report_prefix: "greenpipe/cleanup/".into(),
             areas: Area::ALL.into_iter().collect(),
             page_size: None,
+            reports_prefix: "greenpipe/reports/".into(),
+            event_overrides: EventOverrides::Tighten,
         }
     }
 }
@@ -314,9 +337,83 @@ impl CleanupConfig {
                     ))),
                 })
                 .transpose()?,
+            reports_prefix: get("GREENPIPE_REPORTS_PREFIX")
+                .map(|v| normalise_prefixes("GREENPIPE_REPORTS_PREFIX", vec![v]).map(|mut p| p.remove(0)))
+                .transpose()?
+                .unwrap_or(d.reports_prefix.clone()),
+            event_overrides: match get("GREENPIPE_CLEANUP_EVENT_OVERRIDES").as_deref() {
+                None | Some("tighten") => EventOverrides::Tighten,
+                Some("any") => EventOverrides::Any,
+                Some(v) => {
+                    return Err(Error::Config(format!(
+                        "GREENPIPE_CLEANUP_EVENT_OVERRIDES={v:?} must be `tighten` or `any`"
+                    )))
+                }
+            },
         };
         config.check()?;
         Ok(config)
+    }
+
+    /// The retention of an object under `key`: validation reports are kept at least the
+    /// [`IDEMPOTENCY_WINDOW`].
+    pub fn retention_of(&self, key: &str) -> Duration {
+        if key.starts_with(self.reports_prefix.as_str()) {
+            self.retention.max(IDEMPOTENCY_WINDOW)
+        } else {
+            self.retention
+        }
+    }
+
+    /// Apply the overrides of a scheduled (or any) invocation's event, within what the stack allows:
+    /// with [`EventOverrides::Tighten`] an event may only make the run safer — a dry run where the
+    /// stack acts, never an act where it dry-runs; the managed scope, never `all`; longer ages, idle
+    /// times, budgets, retentions; fewer actions; a subset of the buckets, prefixes and areas; more keep
+    /// tags; no lifecycle rules where the stack puts none. Anything else is `InvalidEvent`, naming it.
+    pub fn with_event_overrides(&self, o: &Overrides) -> Result<CleanupConfig> {
+        if self.event_overrides == EventOverrides::Any {
+            return self.with_overrides(o);
+        }
+        let widened = |field: &str| {
+            Error::InvalidEvent(format!(
+                "override {field} would loosen what the stack allows; events may only tighten it \
+                 (GREENPIPE_CLEANUP_EVENT_OVERRIDES=tighten)"
+            ))
+        };
+        let c = self.with_overrides(o)?;
+        let hours = |d: Duration| d.as_secs_f64();
+        let checks: [(&str, bool); 15] = [
+            ("dryRun", !c.dry_run && self.dry_run),
+            ("scope", c.scope == Scope::All && self.scope == Scope::Managed),
+            ("minAgeHours", c.min_age < self.min_age),
+            ("endpointIdleHours", c.endpoint_idle < self.endpoint_idle),
+            ("notebookIdleHours", c.notebook_idle < self.notebook_idle),
+            ("studioAppIdleHours", c.studio_app_idle < self.studio_app_idle),
+            ("jobBudgetHours", hours(c.job_budget) < hours(self.job_budget)),
+            ("orphanDays", c.orphan_age < self.orphan_age),
+            ("retentionDays", c.retention < self.retention),
+            ("maxActions", c.max_actions > self.max_actions),
+            ("maxObjectDeletes", c.max_object_deletes > self.max_object_deletes),
+            ("buckets", c.buckets.iter().any(|b| !self.buckets.contains(b))),
+            (
+                "prefixes",
+                c.prefixes
+                    .iter()
+                    .any(|p| !self.prefixes.iter().any(|s| p.starts_with(s.as_str()))),
+            ),
+            ("putLifecycle", c.put_lifecycle && !self.put_lifecycle),
+            ("logRetentionDays", c.log_retention_days < self.log_retention_days),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, loosened)| *loosened) {
+            return Err(widened(field));
+        }
+        if !c.areas.is_subset(&self.areas) {
+            return Err(widened("areas"));
+        }
+        if !self.keep_tags.iter().all(|k| c.keep_tags.contains(k)) {
+            return Err(widened("keepTags"));
+        }
+        Ok(c)
     }
 
     /// Apply an invocation's overrides. Errors are `InvalidEvent` (the event is wrong, not the deployment).

@@ -44,10 +44,7 @@ impl ResourceKind {
     /// SageMaker resources are in scope by their managed tag; buckets, objects and log groups by
     /// configuration (named buckets and prefixes).
     pub fn scoped_by_tag(self) -> bool {
-        !matches!(
-            self,
-            ResourceKind::LogGroup | ResourceKind::Bucket | ResourceKind::Object
-        )
+        !matches!(self, ResourceKind::Bucket | ResourceKind::Object)
     }
 }
 

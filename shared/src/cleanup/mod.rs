@@ -14,7 +14,9 @@ pub mod report;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Area, CleanupConfig, Overrides, Scope, KEEP_TAG};
+pub use config::{
+    Area, CleanupConfig, EventOverrides, Overrides, Scope, BUDGET_TAG, IDEMPOTENCY_WINDOW, KEEP_TAG,
+};
 pub use inventory::{Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
 pub use plan::{plan, Action, Avoided, Decision, Plan, PlanItem, SkipReason};
 pub use report::{ActionRecord, CleanupReport, Outcome, RestoreManifest, Totals};

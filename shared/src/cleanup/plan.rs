@@ -360,14 +360,15 @@ fn rule<'a>(
         }
         Detail::Object { bucket, key, .. } => {
             let ours = c.buckets.contains(bucket) && c.prefixes.iter().any(|p| key.starts_with(p.as_str()));
-            let expired = age.is_some_and(|a| a >= secs(c.retention));
+            let retention = c.retention_of(key);
+            let expired = age.is_some_and(|a| a >= secs(retention));
             (ours && expired).then(|| {
                 (
                     Action::DeleteObject,
                     format!(
                         "last modified {} ago, past the retention of {}",
                         human(age.unwrap_or(0)),
-                        human(secs(c.retention))
+                        human(secs(retention))
                     ),
                 )
             })

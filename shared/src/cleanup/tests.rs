@@ -271,11 +271,19 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                 managed(),
                 Detail::Model,
             ),
+            // Log groups are chosen by tag: the name prefix alone does not make one ours.
+            r(
+                ResourceKind::LogGroup,
+                "/aws/lambda/greenpipe-untagged",
+                2 * DAY,
+                BTreeMap::new(),
+                Detail::LogGroup { retention_days: None },
+            ),
             r(
                 ResourceKind::LogGroup,
                 "/aws/lambda/greenpipe-validate",
                 2 * DAY,
-                BTreeMap::new(),
+                managed(),
                 Detail::LogGroup { retention_days: None },
             ),
             r(
@@ -680,4 +688,69 @@ proptest! {
             prop_assert!(!item.reason.is_empty());
         }
     }
+}
+
+#[test]
+fn events_may_only_tighten_what_the_stack_allows() {
+    let acting = CleanupConfig {
+        dry_run: false,
+        report_bucket: Some("r".into()),
+        buckets: vec!["data".into()],
+        ..CleanupConfig::default()
+    };
+    let o = |json: &str| serde_json::from_str::<Overrides>(json).unwrap();
+    // Safer: allowed.
+    for safer in [
+        r#"{"dryRun": true}"#,
+        r#"{"maxActions": 1, "retentionDays": 60, "minAgeHours": 48}"#,
+        r#"{"buckets": ["data"], "prefixes": ["greenpipe/tmp/x/"], "areas": ["objects"]}"#,
+        r#"{"keepTags": ["team:keep"]}"#,
+    ] {
+        acting
+            .with_event_overrides(&o(safer))
+            .unwrap_or_else(|e| panic!("{safer}: {e}"));
+    }
+    // Looser: refused, naming the field.
+    let dry = CleanupConfig {
+        dry_run: true,
+        ..acting.clone()
+    };
+    for (config, looser, field) in [
+        (&dry, r#"{"dryRun": false}"#, "dryRun"),
+        (&acting, r#"{"scope": "all"}"#, "scope"),
+        (&acting, r#"{"maxActions": 500}"#, "maxActions"),
+        (&acting, r#"{"retentionDays": 0}"#, "retentionDays"),
+        (&acting, r#"{"endpointIdleHours": 1}"#, "endpointIdleHours"),
+        (&acting, r#"{"buckets": ["someone-elses"]}"#, "buckets"),
+        (&acting, r#"{"prefixes": ["incoming/"]}"#, "prefixes"),
+        (&acting, r#"{"putLifecycle": true}"#, "putLifecycle"),
+    ] {
+        let err = config.with_event_overrides(&o(looser)).unwrap_err();
+        assert_eq!(err.error_type(), "InvalidEvent", "{looser}");
+        assert!(err.to_string().contains(field), "{looser}: {err}");
+    }
+    // The stack may allow any override.
+    let open = CleanupConfig {
+        event_overrides: crate::cleanup::EventOverrides::Any,
+        ..dry
+    };
+    assert!(
+        !open
+            .with_event_overrides(&o(r#"{"dryRun": false}"#))
+            .unwrap()
+            .dry_run
+    );
+}
+
+#[test]
+fn validation_reports_outlive_the_idempotency_window() {
+    let c = CleanupConfig {
+        retention: Duration::ZERO,
+        ..CleanupConfig::default()
+    };
+    assert_eq!(c.retention_of("greenpipe/tmp/x"), Duration::ZERO);
+    assert_eq!(
+        c.retention_of("greenpipe/reports/incoming/a.csv/v1.json"),
+        crate::cleanup::IDEMPOTENCY_WINDOW
+    );
 }

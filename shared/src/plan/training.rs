@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::names::{fingerprint_hex, job_name, short_hash};
 use super::section::TrainingSection;
 use super::{managed_tags, sizing, DataSize, Tag};
+use crate::cleanup::BUDGET_TAG;
 use crate::contract::{Compression, FormatSpec};
 use crate::{Error, Result};
 
@@ -240,7 +241,16 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         .checkpoint_prefix
         .clone()
         .unwrap_or_else(|| join_uri(input.checkpoints_uri, &dataset_folder));
-    let tags = managed_tags(input.dataset, input.fingerprint, &section.tags);
+    let mut tags = managed_tags(input.dataset, input.fingerprint, &section.tags);
+    // The job's own budget, so that cleanup-idle never stops it while SageMaker may still run it
+    // (managed spot waits up to MaxWaitTime); a contract's own tag of that name wins.
+    let budget_seconds = section.max_wait().unwrap_or(section.max_runtime_seconds);
+    if !tags.iter().any(|t| t.key == BUDGET_TAG) {
+        tags.push(Tag {
+            key: BUDGET_TAG.into(),
+            value: format!("{:.2}", f64::from(budget_seconds) / 3600.0),
+        });
+    }
     let request = CreateTrainingJob {
         training_job_name: name.clone(),
         algorithm_specification: AlgorithmSpecification {
@@ -390,6 +400,14 @@ mod tests {
         assert_eq!(r["HyperParameters"], json!({}));
         let tags = r["Tags"].as_array().unwrap();
         assert!(tags.contains(&json!({"Key": "greenpipe:managed", "Value": "true"})));
+        // Budget: MaxWaitTime (spot), in hours, for cleanup-idle.
+        let wait = r["StoppingCondition"]["MaxWaitTimeInSeconds"].as_f64().unwrap();
+        assert!(
+            tags.contains(
+                &json!({"Key": "greenpipe:budget-hours", "Value": format!("{:.2}", wait / 3600.0)})
+            ),
+            "{tags:?}"
+        );
         // Every key the state machine reads is present.
         for k in [
             "TrainingJobName",
