@@ -69,6 +69,18 @@ impl OwnFunction {
         }
     }
 
+    /// The deployed function it is.
+    fn stage(self) -> Stage {
+        match self {
+            OwnFunction::ValidateDataset => Stage::ValidateDataset,
+            OwnFunction::RegisterCatalog => Stage::RegisterCatalog,
+            OwnFunction::WriteFeatures => Stage::WriteFeatures,
+            OwnFunction::PlanTraining => Stage::PlanTraining,
+            OwnFunction::PlanTransform => Stage::PlanTransform,
+            OwnFunction::ReportRun => Stage::ReportRun,
+        }
+    }
+
     /// AWS services the function calls besides S3 (which `greenpipe run` embeds): without an endpoint
     /// for them, a planning runner plans the function's task instead of running it.
     fn needs(self) -> Option<&'static str> {
@@ -459,9 +471,22 @@ impl Tasks {
         sdk_invoke(client, &call.function, call.qualifier.as_deref(), call).await
     }
 
+    /// The invocation's context: as deployed, a deadline of the function's `Timeout` from now (so that
+    /// write-features hands over to a continuation as it would in Lambda); otherwise none.
+    fn context(&self, own: OwnFunction) -> Context {
+        let mut context = Context::default();
+        if let Some(d) = &self.deployed {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            context.deadline = (now + d.stage(own.stage()).timeout).as_millis() as u64;
+        }
+        context
+    }
+
     /// Run one of greenpipe's handlers in this process.
     async fn invoke_own(&self, own: OwnFunction, call: &Call) -> Result<Invoked, TaskError> {
-        let event = LambdaEvent::new(call.payload.clone(), Context::default());
+        let event = LambdaEvent::new(call.payload.clone(), self.context(own));
         let output = match own {
             OwnFunction::ValidateDataset => {
                 let deps = self
@@ -512,11 +537,12 @@ impl Tasks {
             OwnFunction::PlanTraining | OwnFunction::PlanTransform | OwnFunction::ReportRun => {
                 // The three share one type of dependencies (greenpipe::aws::plan_stage::Deps), each with
                 // its own stage's guard.
-                let (cell, stage) = match own {
-                    OwnFunction::PlanTraining => (&self.plan_training, Stage::PlanTraining),
-                    OwnFunction::PlanTransform => (&self.plan_transform, Stage::PlanTransform),
-                    _ => (&self.report_run, Stage::ReportRun),
+                let cell = match own {
+                    OwnFunction::PlanTraining => &self.plan_training,
+                    OwnFunction::PlanTransform => &self.plan_transform,
+                    _ => &self.report_run,
                 };
+                let stage = own.stage();
                 let deps = cell
                     .get_or_try_init(|| async {
                         let config = plan_training::PlanConfig::from_lookup(self.env(stage))?;

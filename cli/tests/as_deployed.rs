@@ -384,6 +384,64 @@ async fn the_pipeline_runs_under_its_deployed_roles() {
     }
 }
 
+/// write-features stops before its deadline (as deployed: the template's Timeout) and the state machine
+/// resumes it from the continuation, under the same role, until every row is written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_features_continues_across_invocations_as_deployed() {
+    let w = World::new().await;
+    let features = [
+        ("order_id", FeatureType::Integral),
+        ("order_ts", FeatureType::String),
+        ("amount", FeatureType::Fractional),
+        ("country", FeatureType::String),
+    ];
+    let offline = format!("s3://{}/greenpipe/feature-store/", w.bucket);
+    create_feature_group(&w.sagemaker, GROUP, "order_id", "order_ts", &features, &offline)
+        .await
+        .expect("CreateFeatureGroup");
+    // Each PutRecord takes 250 ms, one at a time, and only the last second before the 900 s deadline
+    // is left for writing: a few rows per invocation.
+    let store = FeatureStore::start(
+        Faults {
+            latency: std::time::Duration::from_millis(250),
+            ..Faults::default()
+        },
+        Some(w.sagemaker.clone()),
+    )
+    .await
+    .expect("loopback feature store");
+    let store_endpoint = store.endpoint();
+    let contract = CONTRACT.split("training:").next().unwrap().to_string();
+    w.put("contracts/incoming/orders.yaml", contract).await;
+    w.put("incoming/orders/day-1.csv", csv(0)).await;
+    let source = format!("s3://{}/incoming/orders/day-1.csv", w.bucket);
+    let out = tokio::task::block_in_place(|| {
+        w.greenpipe(
+            &[
+                "run",
+                &source,
+                "--emulator",
+                &w.endpoint,
+                "--as-deployed",
+                "--json",
+            ],
+            &[
+                (
+                    "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
+                    store_endpoint.as_str(),
+                ),
+                ("GREENPIPE_FEATURES_SAFETY_SECONDS", "899"),
+                ("GREENPIPE_FEATURES_CONCURRENCY", "1"),
+            ],
+        )
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let run = only_run(&out);
+    assert_eq!(outcome(&run, "Continuation"), "ran", "{run:#}");
+    assert_eq!(store.online_len(GROUP), ROWS, "every row, once");
+    assert_eq!(run["output"]["features"]["continuation"], Value::Null, "{run:#}");
+}
+
 /// The template minus one permission the code needs: the run fails, naming stage, call and resource.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_permission_fails_the_run_and_says_where() {

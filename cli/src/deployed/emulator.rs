@@ -41,6 +41,8 @@ const EMULATOR_ACCOUNT: &str = "123456789012";
 pub struct StageRun {
     pub sdk: SdkConfig,
     pub environment: BTreeMap<String, String>,
+    /// The function's `Timeout` (its own, or the template's Globals): each invocation's deadline.
+    pub timeout: Duration,
 }
 
 /// The stack, set up on the emulator.
@@ -108,7 +110,15 @@ impl Deployment {
             for (k, v) in extra_env {
                 environment.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            stages.insert(stage, StageRun { sdk, environment });
+            let timeout = function_timeout(&template, &function_id(stage))?;
+            stages.insert(
+                stage,
+                StageRun {
+                    sdk,
+                    environment,
+                    timeout,
+                },
+            );
         }
         let machine_role = Role::of(&template, "PipelineStateMachine")?;
         let state_machine = assume(&iam, &sts, &machine_role, &region).await?;
@@ -136,6 +146,15 @@ impl Deployment {
     pub fn stage(&self, stage: Stage) -> &StageRun {
         &self.stages[&stage]
     }
+}
+
+/// A function's `Timeout` in seconds, its own or the Globals' (Lambda's default, 3 s, without either).
+fn function_timeout(template: &Template, logical_id: &str) -> Result<Duration, String> {
+    let own = template
+        .resolve(&template.resource(logical_id).ok_or("no such function")?["Properties"]["Timeout"])?;
+    let global = template.globals("Function")?;
+    let seconds = own.as_u64().or_else(|| global["Timeout"].as_u64()).unwrap_or(3);
+    Ok(Duration::from_secs(seconds))
 }
 
 /// SDK configuration with `credentials`, the region, and the endpoint from the standard chain
