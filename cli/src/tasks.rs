@@ -45,56 +45,18 @@ const LOCAL_REGION: &str = "us-east-1";
 /// The account in planned results' ARNs (nothing was created in any account).
 const PLANNED_ACCOUNT: &str = "000000000000";
 
-/// greenpipe's Lambda functions that run in this process, by function name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OwnFunction {
-    ValidateDataset,
-    RegisterCatalog,
-    WriteFeatures,
-    PlanTraining,
-    PlanTransform,
-    ReportRun,
+/// greenpipe's Lambda functions that run in this process, by function name: every deployed stage but
+/// cleanup-idle, which no state machine invokes.
+fn own_function(name: &str) -> Option<Stage> {
+    Stage::by_name(name).filter(|s| *s != Stage::CleanupIdle)
 }
 
-impl OwnFunction {
-    fn by_name(name: &str) -> Option<OwnFunction> {
-        match name {
-            "validate-dataset" => Some(OwnFunction::ValidateDataset),
-            "register-catalog" => Some(OwnFunction::RegisterCatalog),
-            "write-features" => Some(OwnFunction::WriteFeatures),
-            "plan-training" => Some(OwnFunction::PlanTraining),
-            "plan-transform" => Some(OwnFunction::PlanTransform),
-            "report-run" => Some(OwnFunction::ReportRun),
-            _ => None,
-        }
-    }
-
-    /// The deployed function it is.
-    fn stage(self) -> Stage {
-        match self {
-            OwnFunction::ValidateDataset => Stage::ValidateDataset,
-            OwnFunction::RegisterCatalog => Stage::RegisterCatalog,
-            OwnFunction::WriteFeatures => Stage::WriteFeatures,
-            OwnFunction::PlanTraining => Stage::PlanTraining,
-            OwnFunction::PlanTransform => Stage::PlanTransform,
-            OwnFunction::ReportRun => Stage::ReportRun,
-        }
-    }
-
-    /// AWS services the function calls besides S3 (which `greenpipe run` embeds): without an endpoint
-    /// for them, a planning runner plans the function's task instead of running it.
-    fn needs(self) -> Option<&'static str> {
-        match self {
-            OwnFunction::ValidateDataset => None,
-            OwnFunction::RegisterCatalog => Some("Glue"),
-            // These call SageMaker / Feature Store only for a contract with a `training` / `features`
-            // section (the bundled sample has neither); otherwise they read and write S3 alone.
-            OwnFunction::WriteFeatures
-            | OwnFunction::PlanTraining
-            | OwnFunction::PlanTransform
-            | OwnFunction::ReportRun => None,
-        }
-    }
+/// AWS services the function calls besides S3 (which `greenpipe run` embeds): without an endpoint for
+/// them, a planning runner plans the function's task instead of running it. write-features and the
+/// plan and report stages call SageMaker / Feature Store only for a contract with a `training` /
+/// `features` section (the bundled sample has neither); otherwise they read and write S3 alone.
+fn needs_besides_s3(stage: Stage) -> Option<&'static str> {
+    (stage == Stage::RegisterCatalog).then_some("Glue")
 }
 
 /// A step that was planned, not run: what would have been sent, and why it was not.
@@ -461,7 +423,7 @@ impl Tasks {
                 .or(split_function_name(&call.function).1);
             return sdk_invoke(client, &call.name, qualifier, call).await;
         }
-        if let Some(own) = OwnFunction::by_name(&call.name) {
+        if let Some(own) = own_function(&call.name) {
             return self.invoke_own(own, call).await;
         }
         let client = self
@@ -473,22 +435,22 @@ impl Tasks {
 
     /// The invocation's context: as deployed, a deadline of the function's `Timeout` from now (so that
     /// write-features hands over to a continuation as it would in Lambda); otherwise none.
-    fn context(&self, own: OwnFunction) -> Context {
+    fn context(&self, own: Stage) -> Context {
         let mut context = Context::default();
         if let Some(d) = &self.deployed {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default();
-            context.deadline = (now + d.stage(own.stage()).timeout).as_millis() as u64;
+            context.deadline = (now + d.stage(own).timeout).as_millis() as u64;
         }
         context
     }
 
     /// Run one of greenpipe's handlers in this process.
-    async fn invoke_own(&self, own: OwnFunction, call: &Call) -> Result<Invoked, TaskError> {
+    async fn invoke_own(&self, own: Stage, call: &Call) -> Result<Invoked, TaskError> {
         let event = LambdaEvent::new(call.payload.clone(), self.context(own));
         let output = match own {
-            OwnFunction::ValidateDataset => {
+            Stage::ValidateDataset => {
                 let deps = self
                     .validate_dataset
                     .get_or_try_init(|| async {
@@ -502,7 +464,7 @@ impl Tasks {
                     .await
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
-            OwnFunction::RegisterCatalog => {
+            Stage::RegisterCatalog => {
                 let deps = self
                     .register_catalog
                     .get_or_try_init(|| async {
@@ -516,7 +478,7 @@ impl Tasks {
                     .await
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
-            OwnFunction::WriteFeatures => {
+            Stage::WriteFeatures => {
                 let deps = self
                     .write_features
                     .get_or_try_init(|| async {
@@ -534,15 +496,21 @@ impl Tasks {
                     .await
                     .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
-            OwnFunction::PlanTraining | OwnFunction::PlanTransform | OwnFunction::ReportRun => {
+            Stage::CleanupIdle => {
+                return Err(TaskError::new(
+                    names::RUNTIME,
+                    "cleanup-idle runs on its schedule, not as a task of the pipeline",
+                ))
+            }
+            Stage::PlanTraining | Stage::PlanTransform | Stage::ReportRun => {
                 // The three share one type of dependencies (greenpipe::aws::plan_stage::Deps), each with
                 // its own stage's guard.
                 let cell = match own {
-                    OwnFunction::PlanTraining => &self.plan_training,
-                    OwnFunction::PlanTransform => &self.plan_transform,
+                    Stage::PlanTraining => &self.plan_training,
+                    Stage::PlanTransform => &self.plan_transform,
                     _ => &self.report_run,
                 };
-                let stage = own.stage();
+                let stage = own;
                 let deps = cell
                     .get_or_try_init(|| async {
                         let config = plan_training::PlanConfig::from_lookup(self.env(stage))?;
@@ -552,8 +520,8 @@ impl Tasks {
                     .await
                     .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
                 let handled = match own {
-                    OwnFunction::PlanTraining => plan_training::function_handler(deps, event).await,
-                    OwnFunction::PlanTransform => plan_transform::function_handler(deps, event).await,
+                    Stage::PlanTraining => plan_training::function_handler(deps, event).await,
+                    Stage::PlanTransform => plan_transform::function_handler(deps, event).await,
                     _ => report_run::function_handler(deps, event).await,
                 };
                 handled.map_err(|d| function_error(&d.error_type, &d.error_message))?
@@ -605,9 +573,9 @@ impl TaskRunner for Tasks {
                 unsupported(resource).unwrap_or_else(|| format!("resource {resource} is not supported"));
             return Err(TaskError::new(names::RUNTIME, format!("state '{state}': {why}")));
         };
-        let needs = OwnFunction::by_name(&call.name)
+        let needs = own_function(&call.name)
             .filter(|_| self.planning && !self.endpoints.contains_key(&call.name))
-            .and_then(OwnFunction::needs);
+            .and_then(needs_besides_s3);
         let invoked = match needs {
             Some(service) => {
                 self.plan(

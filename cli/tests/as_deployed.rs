@@ -154,6 +154,27 @@ impl World {
             .unwrap_or_else(|e| panic!("PutObject {key}: {e:?}"));
     }
 
+    /// The contract's feature group in the emulator's control plane (the runtime is a loopback server).
+    async fn feature_group(&self) {
+        let features = [
+            ("order_id", FeatureType::Integral),
+            ("order_ts", FeatureType::String),
+            ("amount", FeatureType::Fractional),
+            ("country", FeatureType::String),
+        ];
+        let offline = format!("s3://{}/greenpipe/feature-store/", self.bucket);
+        create_feature_group(
+            &self.sagemaker,
+            GROUP,
+            "order_id",
+            "order_ts",
+            &features,
+            &offline,
+        )
+        .await
+        .expect("CreateFeatureGroup");
+    }
+
     async fn exists(&self, key: &str) -> bool {
         self.s3
             .head_object()
@@ -248,16 +269,7 @@ fn mutated_template(dir: &Path, owner: &str, edit: impl Fn(&str) -> String) -> P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipeline_runs_under_its_deployed_roles() {
     let w = World::new().await;
-    let features = [
-        ("order_id", FeatureType::Integral),
-        ("order_ts", FeatureType::String),
-        ("amount", FeatureType::Fractional),
-        ("country", FeatureType::String),
-    ];
-    let offline = format!("s3://{}/greenpipe/feature-store/", w.bucket);
-    create_feature_group(&w.sagemaker, GROUP, "order_id", "order_ts", &features, &offline)
-        .await
-        .expect("CreateFeatureGroup");
+    w.feature_group().await;
     let store = FeatureStore::start(Faults::default(), Some(w.sagemaker.clone()))
         .await
         .expect("loopback feature store");
@@ -389,16 +401,7 @@ async fn the_pipeline_runs_under_its_deployed_roles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_features_continues_across_invocations_as_deployed() {
     let w = World::new().await;
-    let features = [
-        ("order_id", FeatureType::Integral),
-        ("order_ts", FeatureType::String),
-        ("amount", FeatureType::Fractional),
-        ("country", FeatureType::String),
-    ];
-    let offline = format!("s3://{}/greenpipe/feature-store/", w.bucket);
-    create_feature_group(&w.sagemaker, GROUP, "order_id", "order_ts", &features, &offline)
-        .await
-        .expect("CreateFeatureGroup");
+    w.feature_group().await;
     // Each PutRecord takes 250 ms, one at a time, and only the last second before the 900 s deadline
     // is left for writing: a few rows per invocation.
     let store = FeatureStore::start(

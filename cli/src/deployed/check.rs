@@ -137,6 +137,50 @@ pub fn stage_needs(template: &Template, stage: Stage, role: &Role) -> Result<Nee
     Ok(needs)
 }
 
+/// What each SageMaker integration the definition may use needs, as AWS documents it for Step
+/// Functions: the API's actions on its kind of resource, PassRole where a role is handed to SageMaker,
+/// and the managed EventBridge rule a `.sync` integration waits with.
+type Integration = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    bool,
+    Option<&'static str>,
+);
+const INTEGRATIONS: [Integration; 3] = [
+    (
+        "sagemaker:createTrainingJob.sync",
+        "training-job",
+        &[
+            "CreateTrainingJob",
+            "DescribeTrainingJob",
+            "StopTrainingJob",
+            "AddTags",
+        ],
+        true,
+        Some("Training"),
+    ),
+    (
+        "sagemaker:createModel",
+        "model",
+        &["CreateModel", "AddTags"],
+        true,
+        None,
+    ),
+    (
+        "sagemaker:createTransformJob.sync",
+        "transform-job",
+        &[
+            "CreateTransformJob",
+            "DescribeTransformJob",
+            "StopTransformJob",
+            "AddTags",
+        ],
+        false,
+        Some("Transform"),
+    ),
+];
+
 /// The needs of the state machine's role, from its definition's Task states.
 pub fn state_machine_needs(template: &Template, definition: &Value) -> Result<Needs, String> {
     let s = template.stack();
@@ -168,43 +212,20 @@ pub fn state_machine_needs(template: &Template, definition: &Value) -> Result<Ne
         let integration = resource
             .strip_prefix("arn:aws:states:::")
             .ok_or(format!("Task resource {resource} is not a service integration"))?;
-        match integration {
-            "sagemaker:createTrainingJob.sync" => {
-                let op = "sagemaker:CreateTrainingJob.sync";
-                for action in [
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:AddTags",
-                ] {
-                    add(op, action, sagemaker("training-job"));
-                }
-                add(op, "iam:PassRole", sagemaker_role.clone());
-                for action in ["events:PutTargets", "events:PutRule", "events:DescribeRule"] {
-                    add(op, action, rule("Training"));
-                }
+        let (_, kind, actions, passes_role, rule_of) = INTEGRATIONS
+            .iter()
+            .find(|(name, ..)| *name == integration)
+            .ok_or(format!("the check does not know what {integration} needs"))?;
+        for action in *actions {
+            add(integration, &format!("sagemaker:{action}"), sagemaker(kind));
+        }
+        if *passes_role {
+            add(integration, "iam:PassRole", sagemaker_role.clone());
+        }
+        if let Some(jobs) = rule_of {
+            for action in ["events:PutTargets", "events:PutRule", "events:DescribeRule"] {
+                add(integration, action, rule(jobs));
             }
-            "sagemaker:createModel" => {
-                let op = "sagemaker:CreateModel";
-                add(op, "sagemaker:CreateModel", sagemaker("model"));
-                add(op, "sagemaker:AddTags", sagemaker("model"));
-                add(op, "iam:PassRole", sagemaker_role.clone());
-            }
-            "sagemaker:createTransformJob.sync" => {
-                let op = "sagemaker:CreateTransformJob.sync";
-                for action in [
-                    "sagemaker:CreateTransformJob",
-                    "sagemaker:DescribeTransformJob",
-                    "sagemaker:StopTransformJob",
-                    "sagemaker:AddTags",
-                ] {
-                    add(op, action, sagemaker("transform-job"));
-                }
-                for action in ["events:PutTargets", "events:PutRule", "events:DescribeRule"] {
-                    add(op, action, rule("Transform"));
-                }
-            }
-            other => return Err(format!("the check does not know what {other} needs")),
         }
     }
     Ok(needs)

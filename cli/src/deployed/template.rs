@@ -43,15 +43,7 @@ impl Template {
             parameters: BTreeMap::new(),
             conditions: BTreeMap::new(),
         };
-        let declared: Vec<(String, Yaml)> = t.raw["Parameters"]
-            .as_mapping()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (name, declaration) in declared {
+        for (name, declaration) in entries(&t.raw["Parameters"]) {
             let given = t.stack.parameters.get(&name).cloned();
             let value = match (given, &declaration["Default"]) {
                 (Some(v), _) => v,
@@ -72,15 +64,7 @@ impl Template {
             };
             t.parameters.insert(name, value);
         }
-        let conditions: Vec<(String, Yaml)> = t.raw["Conditions"]
-            .as_mapping()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for (name, expr) in conditions {
+        for (name, expr) in entries(&t.raw["Conditions"]) {
             let value = t.condition(&expr)?;
             t.conditions.insert(name, value);
         }
@@ -381,6 +365,16 @@ impl Template {
             }
         })
     }
+}
+
+/// The `(name, value)` pairs of a template section (owned: the template is read while they are used).
+fn entries(section: &Yaml) -> Vec<(String, Yaml)> {
+    section
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+        .collect()
 }
 
 /// A resolved scalar as text (numbers and booleans as CloudFormation passes them).

@@ -164,6 +164,21 @@ const LIST_CONTRACTS: Call = Call {
     needs: &[need("s3:ListBucket", CONTRACTS_BUCKET)],
 };
 
+/// The data object's size and version (HeadObject).
+const HEAD_DATA: Call = Call {
+    operation: "s3:HeadObject",
+    needs: &[
+        need("s3:GetObject", DATA_OBJECT),
+        need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
+    ],
+};
+
+/// The contract a stage was handed (stages that read nothing else).
+const GET_CONTRACT: Call = Call {
+    operation: "s3:GetObject",
+    needs: &[need("s3:GetObject", CONTRACT_OBJECT)],
+};
+
 static VALIDATE_DATASET: &[Call] = &[
     LIST_CONTRACTS,
     Call {
@@ -180,13 +195,7 @@ static VALIDATE_DATASET: &[Call] = &[
             need_because("s3:ListBucket", DATA_BUCKET, NOT_FOUND_NEEDS_LIST),
         ],
     },
-    Call {
-        operation: "s3:HeadObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
+    HEAD_DATA,
     Call {
         operation: "s3:PutObject",
         needs: &[need("s3:PutObject", REPORT_OBJECT)],
@@ -239,17 +248,8 @@ static VALIDATE_DATASET: &[Call] = &[
 
 static REGISTER_CATALOG: &[Call] = &[
     LIST_CONTRACTS,
-    Call {
-        operation: "s3:GetObject",
-        needs: &[need("s3:GetObject", CONTRACT_OBJECT)],
-    },
-    Call {
-        operation: "s3:HeadObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
+    GET_CONTRACT,
+    HEAD_DATA,
     Call {
         operation: "s3:PutObject",
         needs: &[need("s3:PutObject", REPORT_OBJECT)],
@@ -305,13 +305,7 @@ static WRITE_FEATURES: &[Call] = &[
             need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
         ],
     },
-    Call {
-        operation: "s3:HeadObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
+    HEAD_DATA,
     Call {
         operation: "s3:PutObject",
         needs: &[
@@ -342,13 +336,7 @@ static PLAN_TRAINING: &[Call] = &[
             need_because("s3:ListBucket", ARTIFACTS_BUCKET, NOT_FOUND_NEEDS_LIST),
         ],
     },
-    Call {
-        operation: "s3:HeadObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
+    HEAD_DATA,
     Call {
         operation: "s3:PutObject",
         needs: &[need_because(
@@ -380,17 +368,8 @@ static PLAN_TRAINING: &[Call] = &[
 ];
 
 static PLAN_TRANSFORM: &[Call] = &[
-    Call {
-        operation: "s3:GetObject",
-        needs: &[need("s3:GetObject", CONTRACT_OBJECT)],
-    },
-    Call {
-        operation: "s3:HeadObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
+    GET_CONTRACT,
+    HEAD_DATA,
     Call {
         operation: "sagemaker:DescribeTransformJob",
         needs: &[need("sagemaker:DescribeTransformJob", TRANSFORM_JOB)],
