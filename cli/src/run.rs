@@ -254,6 +254,7 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                     "output": execution.output,
                     "reportUri": report_uri,
                     "reportFile": local_report.as_ref().map(|p| p.display().to_string()),
+                    "asDeployed": args.as_deployed.as_ref().map(|t| t.display().to_string()),
                     "timeline": steps.iter().map(|s| json!({
                         "state": s.state, "type": s.kind, "outcome": s.outcome,
                         "durationMs": s.duration.as_millis() as u64,
@@ -270,7 +271,13 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                     &planned,
                     report_uri.as_deref(),
                     local_report.as_deref(),
-                    &endpoint,
+                    &match &args.as_deployed {
+                        Some(t) => format!(
+                            "{endpoint}; as deployed by {}: every stage under its own role, IAM enforced",
+                            t.display()
+                        ),
+                        None => endpoint.clone(),
+                    },
                     emulator.is_none(),
                 );
             }

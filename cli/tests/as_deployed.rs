@@ -304,6 +304,7 @@ async fn the_pipeline_runs_under_its_deployed_roles() {
     );
     let first = only_run(&out);
     assert_eq!(first["status"], "SUCCEEDED", "{first:#}");
+    assert_eq!(first["asDeployed"], "infra/template.yaml", "{first:#}");
     for state in [
         "RegisterCatalog",
         "WriteFeatures",
