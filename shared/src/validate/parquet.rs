@@ -181,6 +181,9 @@ impl Read for FetchRead {
     }
 }
 
+/// The four bytes a Parquet file starts and ends with.
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+
 /// Validate the Parquet file behind `fetcher`. `Err` only for source failures.
 pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::Result<()> {
     let invalid = |run: &mut Run, e: ParquetError, rg: Option<usize>, row: Option<u64>| -> io::Result<()> {
@@ -200,10 +203,21 @@ pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::R
         );
         Ok(())
     };
+    // The footer first (a source that fails is an error, not a report), then the head: the footer
+    // carries the magic too, and it is all the reader checks, but a Parquet file starts with it as well.
+    let head = fetcher.clone();
     let reader = match SerializedFileReader::new(fetcher) {
         Ok(r) => r,
         Err(e) => return invalid(run, e, None, None),
     };
+    match head.get_bytes(0, PARQUET_MAGIC.len()) {
+        Ok(magic) if magic.as_ref() == PARQUET_MAGIC => {}
+        Ok(_) => {
+            let e = ParquetError::General("the file does not start with the Parquet magic PAR1".into());
+            return invalid(run, e, None, None);
+        }
+        Err(e) => return invalid(run, e, None, None),
+    }
     let plan = run.plan();
     let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
     run.column_count = Some(fields.len() as u64);

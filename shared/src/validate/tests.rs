@@ -593,8 +593,13 @@ fn parquet_bad_magic_truncated_and_missing_columns() {
     let mut bad = file.clone();
     let n = bad.len();
     bad[n - 1] = b'X';
+    // The reader only checks the footer's magic: a file whose leading "PAR1" is gone is not Parquet
+    // either, however readable its footer.
+    let mut bad_head = file.clone();
+    bad_head[..4].copy_from_slice(b"XAR1");
     for (what, bytes) in [
         ("bad magic", &bad[..]),
+        ("bad leading magic", &bad_head[..]),
         ("truncated", &file[..file.len() / 2]),
         ("empty", &[][..]),
     ] {
