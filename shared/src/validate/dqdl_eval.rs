@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 use regex::Regex;
 
 use super::values::{
-    parse_bool, parse_date, parse_f64, parse_i64, parse_timestamp, Cell, Val, MICROS_PER_DAY,
+    date_micros_saturating, parse_bool, parse_date, parse_f64, parse_i64, parse_timestamp, Cell, Val,
 };
 use crate::contract::dqdl::{CmpOp, DqdlType, Literal, NumExpr, ValueExpr};
 use crate::contract::ColumnType;
@@ -145,7 +145,7 @@ fn micros_of(cell: &Cell, val: Option<&Val>) -> Option<i64> {
         return Some(t);
     }
     match *cell {
-        Cell::Date(d) => Some(i64::from(d) * MICROS_PER_DAY),
+        Cell::Date(d) => Some(date_micros_saturating(d)),
         Cell::Timestamp(t) => Some(t),
         Cell::Text(s) | Cell::Str(s) => parse_timestamp(s.as_bytes()),
         _ => None,

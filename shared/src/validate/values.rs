@@ -147,7 +147,7 @@ impl Val<'_> {
     /// As microseconds since the epoch, for chronological comparisons.
     pub(crate) fn micros(&self) -> Option<i64> {
         match *self {
-            Val::Date(d) => Some(i64::from(d) * MICROS_PER_DAY),
+            Val::Date(d) => Some(date_micros_saturating(d)),
             Val::Ts(t) => Some(t),
             Val::Str(s) => parse_timestamp(s.as_bytes()),
             _ => None,
@@ -222,7 +222,9 @@ pub(crate) fn coerce<'a>(cell: &Cell<'a>, ty: Option<ColumnType>) -> Result<Opti
         },
         Cell::Date(d) => match ty {
             None | Some(T::Date) => Val::Date(d),
-            Some(T::Timestamp) => Val::Ts(i64::from(d) * MICROS_PER_DAY),
+            // A date no timestamp can hold (Parquet DATE is any i32 of days) is not a timestamp; it
+            // must not wrap into one that might pass a range check.
+            Some(T::Timestamp) => Val::Ts(i64::from(d).checked_mul(MICROS_PER_DAY).ok_or(TypeMismatch)?),
             _ => return Err(TypeMismatch),
         },
         Cell::Timestamp(t) => match ty {
@@ -571,6 +573,13 @@ pub(crate) fn parse_date(b: &[u8]) -> Option<i32> {
 }
 
 pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Days since the epoch as microseconds, for ordering only: dates past what an `i64` of microseconds
+/// holds (about 292,000 years) saturate, so they still compare after (or before) every timestamp
+/// instead of wrapping around.
+pub(crate) fn date_micros_saturating(days: i32) -> i64 {
+    i64::from(days).saturating_mul(MICROS_PER_DAY)
+}
 
 /// An ISO 8601 / RFC 3339 timestamp (see the module doc) → microseconds since the epoch, UTC.
 #[inline]
@@ -945,6 +954,13 @@ mod tests {
             Ok(Some(Val::Ts(MICROS_PER_DAY)))
         ));
         assert!(coerce(&Cell::Other("object"), None).is_err());
+        // Far dates: no wrap-around into the timestamp range.
+        for days in [i32::MAX, i32::MIN] {
+            assert!(coerce(&Cell::Date(days), Some(T::Timestamp)).is_err(), "{days}");
+        }
+        assert_eq!(Val::Date(i32::MAX).micros(), Some(i64::MAX));
+        assert_eq!(Val::Date(i32::MIN).micros(), Some(i64::MIN));
+        assert_eq!(Val::Date(1).micros(), Some(MICROS_PER_DAY));
     }
 
     #[test]
