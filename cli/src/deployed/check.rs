@@ -90,13 +90,7 @@ pub fn function_id(stage: Stage) -> String {
 /// contract picks within what the template allows.
 pub fn deployment(template: &Template) -> Result<BTreeMap<String, String>, String> {
     let s = template.stack();
-    let parameter = |name: &str| -> Result<String, String> {
-        let node: serde_yaml::Value =
-            serde_yaml::from_str(&format!("!Ref {name}")).map_err(|e| e.to_string())?;
-        super::template::scalar(&template.resolve(&node)?)
-    };
-    let role: serde_yaml::Value =
-        serde_yaml::from_str("!GetAtt SageMakerExecutionRole.Arn").map_err(|e| e.to_string())?;
+    let parameter = |name: &str| template.parameter(name);
     Ok(BTreeMap::from([
         ("partition".to_string(), s.partition.clone()),
         ("region".to_string(), s.region.clone()),
@@ -115,7 +109,7 @@ pub fn deployment(template: &Template) -> Result<BTreeMap<String, String>, Strin
         ),
         (
             "sagemaker_role".to_string(),
-            super::template::scalar(&template.resolve(&role)?)?,
+            template.attribute("SageMakerExecutionRole", "Arn")?,
         ),
     ]))
 }
@@ -188,9 +182,7 @@ pub fn state_machine_needs(template: &Template, definition: &Value) -> Result<Ne
     let sagemaker = |kind: &str| format!("arn:{p}:sagemaker:{r}:{a}:{kind}/sales-0123abcd");
     let rule =
         |jobs: &str| format!("arn:{p}:events:{r}:{a}:rule/StepFunctionsGetEventsForSageMaker{jobs}JobsRule");
-    let role: serde_yaml::Value =
-        serde_yaml::from_str("!GetAtt SageMakerExecutionRole.Arn").map_err(|e| e.to_string())?;
-    let sagemaker_role = super::template::scalar(&template.resolve(&role)?)?;
+    let sagemaker_role = template.attribute("SageMakerExecutionRole", "Arn")?;
     let functions = template.resolve(
         &template
             .resource("PipelineStateMachine")
@@ -255,7 +247,7 @@ fn task_resources(graph: &Value, out: &mut Vec<String>) {
 pub fn compare(template: &Template, role: &Role, needs: &Needs) -> Vec<Finding> {
     let mut findings = Vec::new();
     for (operation, action, resource) in needs {
-        if role.allows(action, resource).is_none() {
+        if !role.allows(action, resource) {
             findings.push(Finding::Missing {
                 owner: role.owner.clone(),
                 operation: operation.clone(),

@@ -290,9 +290,7 @@ async fn assume(
 /// The state machine validate-dataset starts. On the emulator it only records the start: greenpipe's
 /// executor runs the real definition with that same input.
 async fn create_state_machine(admin: &SdkConfig, template: &Template, role: &Role) -> Result<String, String> {
-    let node: serde_yaml::Value =
-        serde_yaml::from_str("!GetAtt PipelineStateMachine.Arn").map_err(|e| e.to_string())?;
-    let arn = super::template::scalar(&template.resolve(&node)?)?;
+    let arn = template.attribute("PipelineStateMachine", "Arn")?;
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     let sfn = aws_sdk_sfn::Client::new(admin);
     let exists = sfn

@@ -129,13 +129,10 @@ impl Role {
         })
     }
 
-    /// Whether some statement grants `action` on `resource`; `Some(conditional)` when granted.
-    pub fn allows(&self, action: &str, resource: &str) -> Option<bool> {
-        self.statements
-            .iter()
-            .filter(|s| s.grants(action, resource))
-            .map(|s| s.condition.is_some())
-            .min()
+    /// Whether some statement grants `action` on `resource` (conditions are the template's to state and
+    /// AWS's to evaluate; the check only asks whether a grant exists).
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        self.statements.iter().any(|s| s.grants(action, resource))
     }
 
     /// The inline policy document, as IAM takes it.

@@ -336,7 +336,14 @@ impl Template {
         given.unwrap_or_else(|| format!("{}-{logical_id}", self.stack.name))
     }
 
-    fn attribute(&self, logical_id: &str, attribute: &str) -> Result<String, String> {
+    /// A parameter's value as text (`Ref` of a parameter).
+    pub fn parameter(&self, name: &str) -> Result<String, String> {
+        let value = self.parameters.get(name).ok_or(format!("no parameter {name}"))?;
+        scalar(value)
+    }
+
+    /// `Fn::GetAtt logical_id.attribute`.
+    pub fn attribute(&self, logical_id: &str, attribute: &str) -> Result<String, String> {
         let s = &self.stack;
         let kind = self
             .resource(logical_id)
