@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks of the deliverables (design.md §4, tier 4), all offline:
+# Static checks of the deliverables, all offline:
 #   sam validate --lint, cfn-lint with the serverless rules, checkov on infra/template.yaml.
 # (asl-validator on the state machine definitions runs as a test: tests/tests/asl_validator.rs.)
 # Tools come from scripts/setup-tools.sh.

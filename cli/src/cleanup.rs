@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::deployed::as_deployed;
-use greenpipe::aws::access::Stage;
-use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
-use greenpipe::aws::endpoint_restore;
-use greenpipe::cleanup::{CleanupConfig, Outcome, Overrides};
+use greenpipe::stages::cleanup_idle::endpoint_restore;
+use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
+use greenpipe::stages::cleanup_idle::{CleanupConfig, Outcome, Overrides};
+use greenpipe::stages::Stage;
 use greenpipe::{Error, Result};
 
 #[derive(Args)]
@@ -88,7 +88,7 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
                 if let Some(t) = args.as_of {
                     deps.clock = Clock::Fixed(t);
                 }
-                return cleanup_stage::run(&deps, &config).await;
+                return cleanup_idle::run(&deps, &config).await;
             };
             let endpoint = args.emulator.as_deref().ok_or_else(|| {
                 Error::Config("--as-deployed needs --emulator URL: moto's server, which enforces IAM".into())
@@ -109,7 +109,7 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
             }
             let report = {
                 let _enforced = as_deployed::Enforced::on(&deployment).map_err(Error::Config)?;
-                cleanup_stage::run(&deps, &config).await?
+                cleanup_idle::run(&deps, &config).await?
             };
             let denied: Vec<String> = report
                 .actions

@@ -25,7 +25,7 @@ use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
     after_help = "Exit codes: 0 the execution succeeded (its output JSON on stdout), 1 it failed \
                         ({\"error\", \"cause\"} on stdout), 2 usage error or a definition that does not load.\n\n\
                         Task states: --task overrides first; then Lambda functions by name: --lambda \
-                        endpoints, greenpipe's own functions (validate-dataset, register-catalog) in this process, any \
+                        endpoints, greenpipe's own functions (every stage but cleanup-idle) in this process, any \
                         other function through Lambda Invoke with the standard AWS configuration \
                         (AWS_ENDPOINT_URL, AWS_REGION, credentials). SageMaker createTrainingJob[.sync], \
                         createModel and createTransformJob[.sync] call SageMaker with the same configuration \

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use greenpipe::aws::features_stage::{run_job, Deps, Job, Mode};
-use greenpipe::features::rows::Resume;
-use greenpipe::features::writer::WriteOptions;
-use greenpipe::features::{
+use greenpipe::stages::write_features::handler::{run_job, Deps, Job, Mode};
+use greenpipe::stages::write_features::rows::Resume;
+use greenpipe::stages::write_features::writer::WriteOptions;
+use greenpipe::stages::write_features::{
     parse_event_time, FeaturesSection, TargetStore, DEFAULT_CONCURRENCY, MAX_CONCURRENCY,
 };
 use greenpipe::validate::{LocalFile, RandomAccess};
@@ -183,8 +183,11 @@ pub fn run(args: &FeaturesArgs) -> Result<bool> {
         let elapsed = started.elapsed();
         let w = &outcome.write;
         if let Some(path) = &args.failures {
-            std::fs::write(path, greenpipe::aws::features_stage::failure_lines(&w.failures))
-                .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
+            std::fs::write(
+                path,
+                greenpipe::stages::write_features::handler::failure_lines(&w.failures),
+            )
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display()))))?;
         }
         let mut out = io::stdout().lock();
         if args.json {
@@ -215,7 +218,7 @@ pub fn run(args: &FeaturesArgs) -> Result<bool> {
 fn summary(
     group: &str,
     offline: bool,
-    outcome: &greenpipe::aws::features_stage::JobOutcome,
+    outcome: &greenpipe::stages::write_features::handler::JobOutcome,
     elapsed: Duration,
 ) -> String {
     let w = &outcome.write;

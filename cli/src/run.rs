@@ -527,7 +527,7 @@ fn execution_name(outcome: &Value) -> String {
         .as_str()
         .or(outcome["etag"].as_str())
         .unwrap_or_default();
-    greenpipe::aws::validate_stage::execution_name(
+    greenpipe::pipeline::execution_name(
         outcome["bucket"].as_str().unwrap_or_default(),
         outcome["key"].as_str().unwrap_or_default(),
         identity,

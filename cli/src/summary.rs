@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::Duration;
 
-use greenpipe::report::{FatalError, ValidationReport, Violation};
+use greenpipe::validate::report::{FatalError, ValidationReport, Violation};
 use indicatif::DecimalBytes;
 
 /// Longest value shown in a violation line; the JSON report has the full (capped) value.
@@ -167,7 +167,7 @@ fn throughput(bytes: u64, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use greenpipe::report::{ContractInfo, RuleOutcome};
+    use greenpipe::validate::report::{ContractInfo, RuleOutcome};
 
     fn report() -> ValidationReport {
         ValidationReport {

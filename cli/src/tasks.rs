@@ -29,7 +29,7 @@ use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError}
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
-use greenpipe::aws::access::Stage;
+use greenpipe::stages::Stage;
 use greenpipe_statemachine::{async_trait, names, Clock, SystemClock, TaskError, TaskRunner};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
@@ -255,7 +255,7 @@ pub struct Tasks {
     write_features: OnceCell<write_features::Deps>,
     plan_training: OnceCell<plan_training::Deps>,
     plan_transform: OnceCell<plan_training::Deps>,
-    report_run: OnceCell<plan_training::Deps>,
+    report_run: OnceCell<report_run::Deps>,
     sagemaker: OnceCell<SageMaker>,
     local_requests: AtomicU64,
     clock: Arc<dyn Clock>,
@@ -485,9 +485,10 @@ impl Tasks {
                         let config = write_features::Config::from_lookup(self.env(Stage::WriteFeatures))?;
                         let sdk = self.stage_sdk(Stage::WriteFeatures).await;
                         let mut deps = write_features::Deps::new(config, sdk);
-                        deps.features = greenpipe::aws::features_stage::FeaturesConfig::from_lookup(
-                            self.env(Stage::WriteFeatures),
-                        )?;
+                        deps.features =
+                            greenpipe::stages::write_features::handler::FeaturesConfig::from_lookup(
+                                self.env(Stage::WriteFeatures),
+                            )?;
                         Ok::<_, greenpipe::Error>(deps)
                     })
                     .await
@@ -502,13 +503,12 @@ impl Tasks {
                     "cleanup-idle runs on its schedule, not as a task of the pipeline",
                 ))
             }
-            Stage::PlanTraining | Stage::PlanTransform | Stage::ReportRun => {
-                // The three share one type of dependencies (greenpipe::aws::plan_stage::Deps), each with
+            Stage::PlanTraining | Stage::PlanTransform => {
+                // The two share one type of dependencies (greenpipe::stages::plan::handler::Deps), each with
                 // its own stage's guard.
                 let cell = match own {
                     Stage::PlanTraining => &self.plan_training,
-                    Stage::PlanTransform => &self.plan_transform,
-                    _ => &self.report_run,
+                    _ => &self.plan_transform,
                 };
                 let stage = own;
                 let deps = cell
@@ -521,10 +521,23 @@ impl Tasks {
                     .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
                 let handled = match own {
                     Stage::PlanTraining => plan_training::function_handler(deps, event).await,
-                    Stage::PlanTransform => plan_transform::function_handler(deps, event).await,
-                    _ => report_run::function_handler(deps, event).await,
+                    _ => plan_transform::function_handler(deps, event).await,
                 };
                 handled.map_err(|d| function_error(&d.error_type, &d.error_message))?
+            }
+            Stage::ReportRun => {
+                let deps = self
+                    .report_run
+                    .get_or_try_init(|| async {
+                        let config = report_run::PlanConfig::from_lookup(self.env(Stage::ReportRun))?;
+                        let sdk = self.stage_sdk(Stage::ReportRun).await;
+                        Ok::<_, greenpipe::Error>(report_run::Deps::new(config, sdk))
+                    })
+                    .await
+                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+                report_run::function_handler(deps, event)
+                    .await
+                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
             }
         };
         let n = self.local_requests.fetch_add(1, Ordering::Relaxed) + 1;

@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use greenpipe::report::ValidationReport;
+use greenpipe::validate::report::ValidationReport;
 use greenpipe::validate::{LocalFile, RandomAccess, Validator};
 use greenpipe::{Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};

@@ -1,4 +1,4 @@
-//! As deployed (design.md §4, tier 3b): `greenpipe run|cleanup --as-deployed`, as a user runs them, on a
+//! As deployed: `greenpipe run|cleanup --as-deployed`, as a user runs them, on a
 //! moto server of the test's own that enforces IAM. Each stage runs under credentials of its own role,
 //! built from infra/template.yaml's policies, with its environment from the template; nothing else may
 //! touch the emulator while enforcement is on, hence the private server.

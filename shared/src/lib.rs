@@ -2,14 +2,11 @@
 //! errors and telemetry. Lambda `main.rs` files and the CLI are thin shells over this crate.
 
 pub mod aws;
-pub mod catalog;
-pub mod cleanup;
 pub mod contract;
 pub mod error;
-pub mod features;
 pub mod footprint;
-pub mod plan;
-pub mod report;
+pub mod pipeline;
+pub mod stages;
 pub mod telemetry;
 pub mod validate;
 

@@ -1,4 +1,4 @@
-//! Test harness: the real AWS SDK clients against moto's server (design.md §4, tier 2).
+//! Test harness: the real AWS SDK clients against moto's server on 127.0.0.1.
 //!
 //! The emulator is found in this order:
 //! 1. `GREENPIPE_TEST_ENDPOINT` (e.g. `http://127.0.0.1:5000`): an already running server, shared by
@@ -480,8 +480,8 @@ pub fn repo_root() -> PathBuf {
 
 /// A cleanup action's outcome as a short label for assertions: `dry-run`, `done`, `reported`,
 /// `failed:<error_type>` or `skipped:<reason>`.
-pub fn outcome_label(outcome: &greenpipe::cleanup::Outcome) -> String {
-    use greenpipe::cleanup::Outcome;
+pub fn outcome_label(outcome: &greenpipe::stages::cleanup_idle::Outcome) -> String {
+    use greenpipe::stages::cleanup_idle::Outcome;
     match outcome {
         Outcome::DryRun => "dry-run".to_string(),
         Outcome::Done => "done".to_string(),

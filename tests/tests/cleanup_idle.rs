@@ -16,9 +16,9 @@ use aws_sdk_sagemaker::types::{
     ContainerDefinition, NotebookInstanceStatus, ProductionVariant, ProductionVariantInstanceType,
     ProductionVariantServerlessConfig, Tag,
 };
-use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
-use greenpipe::aws::endpoint_restore;
-use greenpipe::cleanup::{Area, CleanupConfig, CleanupReport, EventOverrides, Outcome};
+use greenpipe::stages::cleanup_idle::endpoint_restore;
+use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
+use greenpipe::stages::cleanup_idle::{Area, CleanupConfig, CleanupReport, EventOverrides, Outcome};
 use greenpipe_tests::cloudwatch::CloudWatch;
 use greenpipe_tests::{outcome_label, unique_name, Aws, ACCOUNT_ID};
 
@@ -415,7 +415,7 @@ async fn dry_run_then_act_then_restore() {
     )
     .unwrap();
     let out =
-        cleanup_idle::function_handler(&deps, lambda_runtime::LambdaEvent::new(event, Default::default()))
+        ::cleanup_idle::function_handler(&deps, lambda_runtime::LambdaEvent::new(event, Default::default()))
             .await
             .expect("dry run");
     assert_eq!(
@@ -424,7 +424,7 @@ async fn dry_run_then_act_then_restore() {
         "the report uses snake_case"
     );
     assert_eq!(out["dry_run"], true);
-    let dry = cleanup_stage::handle(&deps, serde_json::json!({"dryRun": true}))
+    let dry = cleanup_idle::handle(&deps, serde_json::json!({"dryRun": true}))
         .await
         .unwrap();
     assert_eq!(f.summary(&dry), expected("dry-run", ("report-only", "reported")));
@@ -487,7 +487,7 @@ async fn dry_run_then_act_then_restore() {
     assert!(dry.avoided_per_day.footprint.usd > 0.0 && dry.avoided_per_day.footprint.kg_co2e > 0.0);
 
     // 2. Act, with lifecycle rules for buckets that have none.
-    let act = cleanup_stage::handle(&deps, serde_json::json!({"dryRun": false, "putLifecycle": true}))
+    let act = cleanup_idle::handle(&deps, serde_json::json!({"dryRun": false, "putLifecycle": true}))
         .await
         .unwrap();
     assert_eq!(f.summary(&act), expected("done", ("put-lifecycle", "done")));
@@ -595,7 +595,7 @@ async fn dry_run_then_act_then_restore() {
 
     // 3. A second run: the deleted endpoints' configs and models are orphans now (the sweep takes two
     // runs by design); the rest is protected.
-    let again = cleanup_stage::handle(&deps, serde_json::json!({"dryRun": true}))
+    let again = cleanup_idle::handle(&deps, serde_json::json!({"dryRun": true}))
         .await
         .unwrap();
     let acting: Vec<_> = f
@@ -725,7 +725,7 @@ async fn one_failing_delete_leaves_the_others_done() {
     let mut deps = f.deps(aws_sdk_sagemaker::Client::from_conf(conf));
     deps.config.areas = [Area::Endpoints, Area::Orphans].into_iter().collect();
     deps.config.dry_run = false;
-    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
     let rows = f.summary(&report);
     assert_eq!(
         rows,
@@ -761,15 +761,15 @@ async fn invalid_events_and_caps() {
     f.split = now_secs();
     let mut deps = f.deps(f.sm.clone());
     deps.config.areas = [Area::Endpoints].into_iter().collect();
-    let err = cleanup_stage::handle(&deps, serde_json::json!({"dryrun": false}))
+    let err = cleanup_idle::handle(&deps, serde_json::json!({"dryrun": false}))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "InvalidEvent");
-    let err = cleanup_stage::handle(&deps, serde_json::json!([1]))
+    let err = cleanup_idle::handle(&deps, serde_json::json!([1]))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "InvalidEvent");
-    let report = cleanup_stage::handle(&deps, serde_json::json!({"maxActions": 2}))
+    let report = cleanup_idle::handle(&deps, serde_json::json!({"maxActions": 2}))
         .await
         .unwrap();
     let rows = f.summary(&report);

@@ -16,8 +16,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
-use greenpipe::aws::cleanup_stage::{self, Clock, Deps};
-use greenpipe::cleanup::{Area, CleanupConfig, CleanupReport, Outcome};
+use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
+use greenpipe::stages::cleanup_idle::{Area, CleanupConfig, CleanupReport, Outcome};
 use greenpipe_tests::{outcome_label, unique_name, Aws};
 use serde_json::{json, Value};
 
@@ -243,7 +243,7 @@ async fn studio_apps_dry_run_then_delete_the_idle_managed_ones() {
     // Dry run: the inventory's requests and nothing else.
     let replay = Replay::new(inventory(&managed));
     let deps = studio_deps(&aws, &replay, config(&managed, &report_bucket, true));
-    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
     assert_eq!(sent(&replay), expected_inventory_requests());
     assert!(
         report.inventory_errors.is_empty(),
@@ -283,7 +283,7 @@ async fn studio_apps_dry_run_then_delete_the_idle_managed_ones() {
     events.push((200, json!({})));
     let replay = Replay::new(events);
     let deps = studio_deps(&aws, &replay, config(&managed, &report_bucket, false));
-    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
     let requests = sent(&replay);
     assert_eq!(requests[..12], expected_inventory_requests()[..]);
     assert_eq!(
@@ -391,7 +391,7 @@ async fn jobs_over_budget_are_stopped_with_the_right_call() {
         (200, json!({})),
     ]);
     let deps = studio_deps(&aws, &replay, config);
-    let report = cleanup_stage::run(&deps, &deps.config).await.unwrap();
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
     assert!(
         report.inventory_errors.is_empty(),
         "{:?}",

@@ -12,11 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_sdk_sagemaker::types::FeatureType;
-use greenpipe::aws::access::Stage;
-use greenpipe::aws::features_stage;
-use greenpipe::aws::plan_stage::PlanConfig;
 use greenpipe::aws::Config;
-use greenpipe::cleanup::{Area, CleanupConfig};
+use greenpipe::stages::cleanup_idle::{Area, CleanupConfig};
+use greenpipe::stages::plan::handler::PlanConfig;
+use greenpipe::stages::write_features::handler;
+use greenpipe::stages::Stage;
 use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{repo_root, unique_name, Aws};
 use lambda_runtime::{Context, LambdaEvent};
@@ -358,7 +358,7 @@ async fn write_features_takes_its_task_input() {
         .await
         .expect("CreateFeatureGroup sales-orders");
     let deps = Arc::new(
-        features_stage::Deps::new(w.config(), &w.aws.sdk)
+        handler::Deps::new(w.config(), &w.aws.sdk)
             .with_featurestore_endpoint(&w.aws.sdk, &w.store.endpoint()),
     );
     for file in files_for("write-features") {
@@ -387,7 +387,7 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     let w = World::new().await;
     let deps = plan_training::Deps::new(Stage::PlanTraining, w.plan_config(), &w.aws.sdk);
     let transform = plan_training::Deps::new(Stage::PlanTransform, w.plan_config(), &w.aws.sdk);
-    let report = plan_training::Deps::new(Stage::ReportRun, w.plan_config(), &w.aws.sdk);
+    let report = report_run::Deps::new(w.plan_config(), &w.aws.sdk);
 
     for file in files_for("plan-training") {
         let plan = plan_training::function_handler(&deps, lambda_event(w.event(&file)))

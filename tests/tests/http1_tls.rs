@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
 use aws_sdk_sagemakerfeaturestoreruntime::types::FeatureValue;
-use greenpipe::aws::features_stage::featurestore_client;
+use greenpipe::stages::write_features::handler::featurestore_client;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

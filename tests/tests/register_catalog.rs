@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_glue::types::Table;
-use greenpipe::aws::catalog_stage::{
+use greenpipe::aws::Config;
+use greenpipe::stages::register_catalog::handler::{
     CatalogReport, Deps, PartitionAction, Registration, ReportOutcome, TableAction,
 };
-use greenpipe::aws::Config;
-use greenpipe::catalog::ChangeKind;
+use greenpipe::stages::register_catalog::ChangeKind;
 use greenpipe_tests::{gzip, repo_root, unique_name, Aws};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};

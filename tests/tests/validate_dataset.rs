@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
-use greenpipe::aws::validate_stage::{execution_name, ExecutionInput, Outcome, Status};
-use greenpipe::aws::{Config, Deps};
-use greenpipe::report::ValidationReport;
+use greenpipe::aws::Config;
+use greenpipe::pipeline::{execution_name, ExecutionInput, Status};
+use greenpipe::stages::validate_dataset::{Deps, Outcome};
+use greenpipe::validate::report::ValidationReport;
 use greenpipe_tests::{gzip, repo_root, Aws};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
@@ -502,7 +503,7 @@ async fn invalid_data_is_quarantined_with_tags_and_a_report() {
     let first_failed = report.rules.iter().find(|r| !r.passed).expect("a failed rule");
     assert_eq!(
         reason,
-        &greenpipe::aws::validate_stage::sanitize_tag_value(&first_failed.rule)
+        &greenpipe::stages::validate_dataset::handler::sanitize_tag_value(&first_failed.rule)
     );
 
     stage.assert_source_untouched(key, BAD_CSV.as_bytes()).await;

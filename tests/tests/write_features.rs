@@ -11,9 +11,9 @@ use aws_sdk_sagemaker::types::{
     FeatureDefinition, FeatureType as SmFeatureType, OfflineStoreConfig, OnlineStoreConfig, S3StorageConfig,
 };
 use aws_sdk_sagemakerfeaturestoreruntime::types::FeatureValue;
-use greenpipe::aws::features_stage::{self, Deps, Mode, Request, Response};
 use greenpipe::aws::Config;
-use greenpipe::features::{FeatureGroup, FeatureType};
+use greenpipe::stages::write_features::handler::{self, Deps, Mode, Request, Response};
+use greenpipe::stages::write_features::{FeatureGroup, FeatureType};
 use greenpipe_tests::featurestore::{Faults, FeatureStore};
 use greenpipe_tests::{gzip, unique_name, Aws};
 use lambda_runtime::{Context, LambdaEvent};
@@ -90,7 +90,7 @@ fn parquet(rows: &[Order]) -> Vec<u8> {
             ]
         })
         .collect();
-    greenpipe::features::offline::parquet_file(&features, &values, 0).expect("parquet input")
+    greenpipe::stages::write_features::offline::parquet_file(&features, &values, 0).expect("parquet input")
 }
 
 /// What GetRecord must return for an order.
@@ -180,7 +180,7 @@ impl World {
             ..Config::default()
         };
         let deps = Deps::new(config, &aws.sdk).with_featurestore_endpoint(&aws.sdk, &store.endpoint());
-        let runtime = features_stage::featurestore_client(&aws.sdk, Some(&store.endpoint()));
+        let runtime = handler::featurestore_client(&aws.sdk, Some(&store.endpoint()));
         World {
             aws,
             bucket,
@@ -211,7 +211,7 @@ impl World {
     }
 
     async fn write(&self, request: &Request, deadline: Option<SystemTime>) -> Response {
-        features_stage::write(&self.deps, request, deadline)
+        handler::write(&self.deps, request, deadline)
             .await
             .expect("write-features")
     }
@@ -427,9 +427,7 @@ async fn deadline_mid_file_resumes_with_no_gap_and_no_duplicate() {
             invocations += 1;
             assert!(invocations < 40, "{key}: no progress");
             let deadline = SystemTime::now() + Duration::from_millis(500);
-            let out = features_stage::write(&deps, &request, Some(deadline))
-                .await
-                .unwrap();
+            let out = handler::write(&deps, &request, Some(deadline)).await.unwrap();
             written += out.written;
             assert_eq!(out.read, out.written + out.failed);
             match &out.continuation {
@@ -569,13 +567,13 @@ async fn bad_rows_are_failure_lines_not_a_crash() {
             .endpoint_url(world.store.endpoint())
             .build(),
     );
-    let known = features_stage::describe_feature_group(&deps.sagemaker, &world.group)
+    let known = handler::describe_feature_group(&deps.sagemaker, &world.group)
         .await
         .unwrap();
     assert_eq!(known.features.len(), 5);
     let mut request = world.request("orders/bad.csv");
     request.feature_group = Some("no-such-group".into());
-    let err = features_stage::write(&deps, &request, None).await.unwrap_err();
+    let err = handler::write(&deps, &request, None).await.unwrap_err();
     assert_eq!(err.error_type(), "FeatureGroupNotFound", "{err}");
 }
 
@@ -772,7 +770,7 @@ async fn offline_sink_writes_parquet_in_the_offline_store_layout() {
         offline_uri: None,
         online: true,
     };
-    let job = features_stage::Job {
+    let job = handler::Job {
         source: Arc::new(
             greenpipe::aws::S3Object::open(&world.deps.s3, &world.bucket, "orders/history.csv", None)
                 .await
@@ -790,7 +788,7 @@ async fn offline_sink_writes_parquet_in_the_offline_store_layout() {
         identity: "x".into(),
         options: Default::default(),
     };
-    let err = features_stage::run_job(&world.deps.featurestore, &world.deps.s3, job, &|_| {})
+    let err = handler::run_job(&world.deps.featurestore, &world.deps.s3, job, &|_| {})
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "OfflineStoreMissing");

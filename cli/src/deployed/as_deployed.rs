@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use greenpipe::aws::access::Stage;
+use greenpipe::stages::Stage;
 use greenpipe_statemachine::{EventType, Execution, HistoryEvent};
 
 use super::emulator::Deployment;

@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use greenpipe::aws::access::{self, Stage};
+use greenpipe::aws::access;
+use greenpipe::stages::Stage;
 use serde_json::Value;
 
 use greenpipe::aws::access::glob;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
-use greenpipe::aws::access::Stage;
+use greenpipe::stages::Stage;
 use serde_json::{json, Value};
 
 use super::check::function_id;

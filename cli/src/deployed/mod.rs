@@ -50,7 +50,7 @@ pub fn definition(template: &Template, template_path: &Path) -> Result<serde_jso
 mod tests {
     use std::path::PathBuf;
 
-    use greenpipe::aws::access::Stage;
+    use greenpipe::stages::Stage;
 
     use super::check::{check, compare, function_id, stage_needs, state_machine_needs, Finding};
     use super::policy::Role;

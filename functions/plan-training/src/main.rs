@@ -4,7 +4,7 @@ use plan_training::{function_handler, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = Deps::from_env(greenpipe::aws::access::Stage::PlanTraining).await?;
+    let deps = Deps::from_env(greenpipe::stages::Stage::PlanTraining).await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         function_handler(&deps, event)
     }))

@@ -1,16 +1,16 @@
-//! plan-transform: the Lambda entry point over [`greenpipe::aws::plan_stage`], which holds the logic
+//! plan-transform: the Lambda entry point over [`greenpipe::stages::plan::handler`], which holds the logic
 //! (model choice, request builder, existing-job check) and its documentation.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-pub use greenpipe::aws::plan_stage::{Deps, PlanConfig};
+pub use greenpipe::stages::plan::handler::{Deps, PlanConfig};
 
 /// Handle one invocation. Errors become a [`Diagnostic`] whose `error_type` is the stable name the state
 /// machine's Retry/Catch match on (`UnsupportedFormat`, `ConfigError`, `Throttled`, `Retryable`, ...).
 pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     // Boxed: the stage's future (several SDK calls) is too deep to lay out inline in the runtime's.
-    Box::pin(greenpipe::aws::plan_stage::plan_transform_handler(
+    Box::pin(greenpipe::stages::plan::handler::plan_transform_handler(
         deps,
         event.payload,
     ))

@@ -4,7 +4,7 @@ use report_run::{function_handler, Deps};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let deps = Deps::from_env(greenpipe::aws::access::Stage::ReportRun).await?;
+    let deps = Deps::from_env().await?;
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         function_handler(&deps, event)
     }))

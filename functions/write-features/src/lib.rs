@@ -1,4 +1,4 @@
-//! write-features: the Lambda entry point over [`greenpipe::aws::features_stage`], which holds the logic
+//! write-features: the Lambda entry point over [`greenpipe::stages::write_features::handler`], which holds the logic
 //! (contract mapping, feature group check, streaming PutRecord writer, offline sink, continuation) and its
 //! documentation.
 
@@ -7,15 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-pub use greenpipe::aws::features_stage::Deps;
 pub use greenpipe::aws::Config;
+pub use greenpipe::stages::write_features::handler::Deps;
 
 /// Handle one invocation. The context's deadline bounds the run: near it the writer stops taking rows and
 /// returns a continuation. Errors become a [`Diagnostic`] whose `error_type` is the stable name the state
 /// machine's Retry/Catch match on (`FeatureGroupNotFound`, `OfflineStoreMissing`, `Throttled`, ...).
 pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let deadline = deadline_of(event.context.deadline);
-    Box::pin(greenpipe::aws::features_stage::handle(
+    Box::pin(greenpipe::stages::write_features::handler::handle(
         deps,
         event.payload,
         deadline,

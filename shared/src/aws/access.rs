@@ -13,7 +13,6 @@
 //! prefix the role allows are compared as deployed.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -21,70 +20,19 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use crate::stages::Stage;
 use crate::Result;
 
-/// A deployed Lambda function of the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    ValidateDataset,
-    RegisterCatalog,
-    WriteFeatures,
-    PlanTraining,
-    PlanTransform,
-    ReportRun,
-    CleanupIdle,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 7] = [
-        Stage::ValidateDataset,
-        Stage::RegisterCatalog,
-        Stage::WriteFeatures,
-        Stage::PlanTraining,
-        Stage::PlanTransform,
-        Stage::ReportRun,
-        Stage::CleanupIdle,
-    ];
-
-    /// The function's name as deployed (and its crate's).
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::ValidateDataset => "validate-dataset",
-            Stage::RegisterCatalog => "register-catalog",
-            Stage::WriteFeatures => "write-features",
-            Stage::PlanTraining => "plan-training",
-            Stage::PlanTransform => "plan-transform",
-            Stage::ReportRun => "report-run",
-            Stage::CleanupIdle => "cleanup-idle",
-        }
-    }
-
-    pub fn by_name(name: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Every operation the stage's code can send, with what each needs.
-    pub fn calls(self) -> &'static [Call] {
-        match self {
-            Stage::ValidateDataset => VALIDATE_DATASET,
-            Stage::RegisterCatalog => REGISTER_CATALOG,
-            Stage::WriteFeatures => WRITE_FEATURES,
-            Stage::PlanTraining => PLAN_TRAINING,
-            Stage::PlanTransform => PLAN_TRANSFORM,
-            Stage::ReportRun => REPORT_RUN,
-            Stage::CleanupIdle => CLEANUP_IDLE,
-        }
-    }
-
-    /// The entry for `operation` (`s3:GetObject`), if the stage may send it.
-    pub fn call(self, operation: &str) -> Option<&'static Call> {
-        self.calls().iter().find(|c| c.operation == operation)
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// Every operation `stage`'s code can send, with what each needs.
+pub(crate) fn calls(stage: Stage) -> &'static [Call] {
+    match stage {
+        Stage::ValidateDataset => VALIDATE_DATASET,
+        Stage::RegisterCatalog => REGISTER_CATALOG,
+        Stage::WriteFeatures => WRITE_FEATURES,
+        Stage::PlanTraining => PLAN_TRAINING,
+        Stage::PlanTransform => PLAN_TRANSFORM,
+        Stage::ReportRun => REPORT_RUN,
+        Stage::CleanupIdle => CLEANUP_IDLE,
     }
 }
 
@@ -634,7 +582,7 @@ pub fn values(
     let bucket = deployment.get("bucket").cloned().unwrap_or_default();
     match stage {
         Stage::CleanupIdle => {
-            let c = crate::cleanup::CleanupConfig::from_lookup(lookup)?;
+            let c = crate::stages::cleanup_idle::CleanupConfig::from_lookup(lookup)?;
             set(
                 "cleanup_report_bucket",
                 c.report_bucket.clone().unwrap_or_else(|| bucket.clone()),
@@ -647,7 +595,7 @@ pub fn values(
             set("cleanup_prefix", c.prefixes.join(","));
         }
         Stage::PlanTraining | Stage::PlanTransform | Stage::ReportRun => {
-            let c = super::plan_stage::PlanConfig::from_lookup(lookup)?;
+            let c = crate::stages::plan::handler::PlanConfig::from_lookup(lookup)?;
             set("artifacts_bucket", c.artifacts_bucket(&bucket).to_string());
             set("state", c.state_prefix.clone());
             set("reports", c.base.reports_prefix.clone());
@@ -661,7 +609,7 @@ pub fn values(
             }
         }
         Stage::ValidateDataset | Stage::RegisterCatalog | Stage::WriteFeatures => {
-            let c = super::Config::from_lookup(lookup)?;
+            let c = crate::aws::Config::from_lookup(lookup)?;
             set("reports", c.reports_prefix.clone());
             set("quarantine", c.quarantine_prefix.clone());
             set("contracts", c.contracts_prefix.clone());

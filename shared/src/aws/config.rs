@@ -113,8 +113,6 @@ impl Config {
         Ok(config)
     }
 
-    /// Whether `key` is one of greenpipe's own outputs or a contract: events for those are ignored, so
-    /// writing a report or a quarantine copy never triggers another validation.
     /// The S3 client every stage uses: the standard SDK configuration, plus path-style addressing when
     /// `GREENPIPE_S3_FORCE_PATH_STYLE` asks for it (S3-compatible endpoints and emulators on localhost).
     pub fn s3_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
@@ -128,7 +126,7 @@ impl Config {
     /// [`Guard`](super::access::Guard).
     pub fn stage_s3_client(
         &self,
-        stage: super::access::Stage,
+        stage: crate::stages::Stage,
         sdk: &aws_config::SdkConfig,
     ) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(sdk)
@@ -138,6 +136,8 @@ impl Config {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// Whether `key` is one of greenpipe's own outputs or a contract: events for those are ignored, so
+    /// writing a report or a quarantine copy never triggers another validation.
     pub fn is_own_key(&self, key: &str) -> bool {
         [
             &self.contracts_prefix,

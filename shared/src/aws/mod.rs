@@ -1,26 +1,20 @@
-//! AWS adapters: S3 objects as a [`RandomAccess`](crate::validate::RandomAccess) source, event parsing,
-//! configuration, contract discovery, and the validate-dataset stage built from them.
+//! What several stages share to talk to AWS: S3 objects as a
+//! [`RandomAccess`](crate::validate::RandomAccess) source, event parsing, configuration, contract loading,
+//! the HTTP/1 client, SDK error mapping, and the per-stage table of allowed calls ([`access`]). Each
+//! stage's own SDK calls live in its folder under [`crate::stages`].
 //!
 //! Everything here uses the official SDK clients directly (no traits in between): tests run the same code
 //! against moto's server on 127.0.0.1.
 
 pub mod access;
-pub mod catalog_stage;
-pub mod cleanup_stage;
 pub mod config;
 pub mod contracts;
-pub mod endpoint_restore;
 pub mod events;
-pub mod features_stage;
 pub mod http1;
-pub mod plan_stage;
-pub mod report_stage;
 pub mod s3;
-pub mod validate_stage;
 
 pub use config::Config;
 pub use s3::S3Object;
-pub use validate_stage::{handle, Deps};
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -28,7 +22,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use crate::Error;
 
 /// Error codes AWS services use for throttling (S3 answers `SlowDown` with a 503).
-const THROTTLING_CODES: &[&str] = &[
+pub(crate) const THROTTLING_CODES: &[&str] = &[
     "SlowDown",
     "Throttling",
     "ThrottlingException",

@@ -202,3 +202,17 @@ pub fn s3_uri(bucket: &str, key: &str, version_id: Option<&str>) -> String {
         None => format!("s3://{bucket}/{key}"),
     }
 }
+
+/// PutObject of `value` as JSON.
+pub async fn put_json(s3: &Client, bucket: &str, key: &str, value: &impl serde::Serialize) -> Result<()> {
+    let body = serde_json::to_vec_pretty(value).map_err(|e| Error::Aws(format!("serialising {key}: {e}")))?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(body.into())
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("PutObject {}", s3_uri(bucket, key, None)), e))?;
+    Ok(())
+}

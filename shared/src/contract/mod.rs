@@ -1,4 +1,4 @@
-//! Data contracts: what a dataset must look like (design.md §2).
+//! Data contracts: what a dataset must look like.
 //!
 //! A contract is a YAML or JSON file (or a plain DQDL ruleset, `Rules = [ ... ]`). This module holds the
 //! declarative model as written by users ([`Contract`]); `compile` (in [`compiled`]) turns it into the

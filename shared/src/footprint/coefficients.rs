@@ -122,8 +122,8 @@ pub struct GpuSpec {
 pub struct LambdaPrices {
     pub source: String,
     /// Memory that buys one vCPU. 1,769 MB is AWS's figure ("at 1,769 MB, a function has the equivalent of
-    /// one vCPU", Lambda developer guide); CCF's methodology uses 1,792 MB. greenpipe uses AWS's, as
-    /// design.md §5 says, so vCPUs = memory MB / 1769 (about 1 % more CPU energy than CCF would count).
+    /// one vCPU", Lambda developer guide); CCF's methodology uses 1,792 MB. greenpipe uses AWS's figure,
+    /// so vCPUs = memory MB / 1769 (about 1 % more CPU energy than CCF would count).
     pub mb_per_vcpu: f64,
     pub usd_per_request: f64,
     pub arm64: LambdaArchPrice,

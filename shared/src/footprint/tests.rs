@@ -237,7 +237,7 @@ fn coefficient_file_parses_and_is_versioned() {
             "source without URL/date: {source}"
         );
     }
-    // The CCF constants design.md §5 names.
+    // The constants of Cloud Carbon Footprint's method.
     assert_eq!((c.energy.pue, c.energy.memory_kwh_per_gb_hour), (1.135, 0.000392));
     let avg = &c.processors.families["AWS average"];
     assert_eq!((avg.min_watts, avg.max_watts), (0.74, 3.5));

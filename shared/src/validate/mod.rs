@@ -1,4 +1,4 @@
-//! The streaming validation engine (design.md §2).
+//! The streaming validation engine.
 //!
 //! Input is anything with random access ([`RandomAccess`]): a local file, or an S3 object read with
 //! ranged GETs. CSV and JSON Lines are read front to back in bounded chunks (optionally through a gzip /
@@ -17,6 +17,7 @@ pub(crate) mod decode;
 mod dqdl_eval;
 mod jsonl;
 pub(crate) mod parquet;
+pub mod report;
 mod swar;
 mod uniq;
 pub(crate) mod values;
@@ -33,9 +34,9 @@ use self::checks::{Run, Totals};
 use self::compile::Plan;
 pub use self::decode::Fingerprint;
 use self::decode::{Decoded, Direct, Prefetch, SourceState, StreamError};
+pub use self::report::ValidationReport;
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::error::{Error, Result};
-use crate::report::ValidationReport;
 
 /// Random-access bytes: the one capability validation needs from a data source.
 pub trait RandomAccess: Send + Sync {

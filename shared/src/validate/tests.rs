@@ -9,7 +9,7 @@ use super::decode::{Decoded, Prefetch, SourceState};
 use super::{RandomAccess, Validator};
 use crate::contract::{Compression, Contract};
 use crate::error::Error;
-use crate::report::{RuleOutcome, ValidationReport, Violation};
+use crate::validate::report::{RuleOutcome, ValidationReport, Violation};
 
 /// An in-memory source.
 pub(crate) struct Mem(pub Bytes);

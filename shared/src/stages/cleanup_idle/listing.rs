@@ -1,0 +1,862 @@
+//! cleanup-idle's listings: every area it covers, each listing paginated to the end. Never fails as a
+//! whole: a listing that fails is recorded in the inventory's `errors` and the run goes on without it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_sagemaker::types::{AppType, ProcessingJobStatus, TrainingJobStatus, TransformJobStatus};
+use aws_smithy_types::DateTime;
+
+use super::config::Area;
+use super::handler::Deps;
+use super::{CleanupConfig, Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
+use crate::aws::sdk_error;
+use crate::{Error, Result};
+
+/// GetMetricData takes at most 500 queries per request.
+const MAX_QUERIES: usize = 500;
+
+/// List everything the enabled areas cover. Never fails: failures are recorded in `errors`.
+pub async fn collect(deps: &Deps, c: &CleanupConfig, now: Epoch) -> Inventory {
+    let mut inv = Inventory::default();
+    let on = |a: Area| c.areas.contains(&a);
+    if on(Area::Endpoints) || on(Area::Orphans) {
+        let complete = list_endpoints(deps, c, &mut inv).await;
+        if on(Area::Endpoints) {
+            if let Err(e) = endpoint_invocations(deps, c, now, &mut inv).await {
+                inv.errors.push(format!("endpoint metrics: {e}"));
+            }
+        }
+        if on(Area::Orphans) {
+            if complete {
+                list_orphan_candidates(deps, c, &mut inv).await;
+            } else {
+                inv.errors
+                    .push("orphans not judged: not every endpoint could be described".into());
+            }
+        }
+    }
+    if on(Area::Notebooks) {
+        if let Err(e) = list_notebooks(deps, c, &mut inv).await {
+            inv.errors.push(format!("notebook instances: {e}"));
+        }
+    }
+    if on(Area::StudioApps) {
+        if let Err(e) = list_studio_apps(deps, c, &mut inv).await {
+            inv.errors.push(format!("Studio apps: {e}"));
+        }
+    }
+    if on(Area::Jobs) {
+        for kind in [
+            ResourceKind::TrainingJob,
+            ResourceKind::ProcessingJob,
+            ResourceKind::TransformJob,
+        ] {
+            if let Err(e) = list_jobs(deps, c, kind, &mut inv).await {
+                inv.errors.push(format!("{}s: {e}", kind.name()));
+            }
+        }
+    }
+    if on(Area::Buckets) || on(Area::Objects) {
+        list_s3(deps, c, &mut inv).await;
+    }
+    if on(Area::LogGroups) {
+        if let Err(e) = list_log_groups(deps, c, &mut inv).await {
+            inv.errors.push(format!("log groups: {e}"));
+        }
+    }
+    // Endpoints stay in the inventory when only orphans are on (they make configs "used") but must not
+    // be judged: without metrics they never are.
+    inv
+}
+
+fn page(inv: &mut Inventory, api: &str) {
+    *inv.pages.entry(api.to_string()).or_insert(0) += 1;
+}
+
+async fn sagemaker_tags(
+    deps: &Deps,
+    c: &CleanupConfig,
+    arn: &str,
+    inv: &mut Inventory,
+) -> Result<BTreeMap<String, String>> {
+    let mut tags = BTreeMap::new();
+    let mut pages = deps
+        .sagemaker
+        .list_tags()
+        .resource_arn(arn)
+        // ListTags takes 50..=100 per page.
+        .set_max_results(c.page_size.map(|p| p.max(50)))
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error(&format!("ListTags {arn}"), e))?;
+        page(inv, "sagemaker:ListTags");
+        for t in p.tags() {
+            tags.insert(
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            );
+        }
+    }
+    Ok(tags)
+}
+
+/// Endpoints with their config's variants and tags. Returns whether every endpoint was described.
+async fn list_endpoints(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> bool {
+    let mut summaries = Vec::new();
+    let mut pages = deps
+        .sagemaker
+        .list_endpoints()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListEndpoints");
+                summaries.extend(p.endpoints().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListEndpoints", e).to_string());
+                return false;
+            }
+        }
+    }
+    let mut complete = true;
+    for s in summaries {
+        let name = s.endpoint_name().unwrap_or_default().to_string();
+        match describe_endpoint(deps, c, &name, s.endpoint_arn(), inv).await {
+            Ok(mut r) => {
+                r.created = secs(s.creation_time());
+                inv.resources.push(r);
+            }
+            Err(e) => {
+                complete = false;
+                inv.errors.push(format!("endpoint {name}: {e}"));
+            }
+        }
+    }
+    complete
+}
+
+async fn describe_endpoint(
+    deps: &Deps,
+    c: &CleanupConfig,
+    name: &str,
+    arn: Option<&str>,
+    inv: &mut Inventory,
+) -> Result<Resource> {
+    let e = deps
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name(name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeEndpoint {name}"), e))?;
+    let config_name = e.endpoint_config_name().unwrap_or_default().to_string();
+    let cfg = deps
+        .sagemaker
+        .describe_endpoint_config()
+        .endpoint_config_name(&config_name)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {config_name}"), e))?;
+    let variants = cfg
+        .production_variants()
+        .iter()
+        .map(|v| Variant {
+            name: v.variant_name().unwrap_or_default().to_string(),
+            instance_type: v.instance_type().map(|t| t.as_str().to_string()),
+            instance_count: v.initial_instance_count().unwrap_or(0).max(0) as u32,
+            serverless: v.serverless_config().is_some(),
+            invocations: None,
+        })
+        .collect();
+    let arn = arn.or(e.endpoint_arn()).unwrap_or_default().to_string();
+    let tags = sagemaker_tags(deps, c, &arn, inv).await?;
+    Ok(Resource {
+        kind: ResourceKind::Endpoint,
+        id: name.to_string(),
+        arn: Some(arn),
+        created: secs(e.creation_time()),
+        tags,
+        detail: Detail::Endpoint {
+            status: e
+                .endpoint_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            config_name,
+            variants,
+            invocations: None,
+        },
+    })
+}
+
+/// `Invocations` (AWS/SageMaker, EndpointName + VariantName, Sum) over the idle window for every variant
+/// of every InService endpoint; the endpoint's figure is the sum over its variants.
+async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &mut Inventory) -> Result<()> {
+    let window = c.endpoint_idle.as_secs().max(60) as i64;
+    let period = (window + 59) / 60 * 60;
+    // (resource index, variant index) per query id.
+    let mut targets: Vec<(usize, usize)> = Vec::new();
+    let mut queries = Vec::new();
+    for (ri, r) in inv.resources.iter().enumerate() {
+        if let Detail::Endpoint { status, variants, .. } = &r.detail {
+            if status != "InService" {
+                continue;
+            }
+            for (vi, v) in variants.iter().enumerate() {
+                let metric = Metric::builder()
+                    .namespace("AWS/SageMaker")
+                    .metric_name("Invocations")
+                    .dimensions(Dimension::builder().name("EndpointName").value(&r.id).build())
+                    .dimensions(Dimension::builder().name("VariantName").value(&v.name).build())
+                    .build();
+                queries.push(
+                    MetricDataQuery::builder()
+                        .id(format!("q{}", targets.len()))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(metric)
+                                .period(period as i32)
+                                .stat("Sum")
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build(),
+                );
+                targets.push((ri, vi));
+            }
+        }
+    }
+    let mut sums: HashMap<usize, f64> = HashMap::new();
+    let mut seen: HashMap<usize, bool> = HashMap::new();
+    for (chunk_no, chunk) in queries.chunks(MAX_QUERIES).enumerate() {
+        let mut pages = deps
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(chunk.to_vec()))
+            .start_time(DateTime::from_secs(now - window))
+            .end_time(DateTime::from_secs(now))
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
+            page(inv, "cloudwatch:GetMetricData");
+            for result in p.metric_data_results() {
+                let Some(i) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('q'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| i / MAX_QUERIES == chunk_no && *i < targets.len())
+                else {
+                    continue;
+                };
+                *sums.entry(i).or_default() += result.values().iter().sum::<f64>();
+                seen.insert(i, true);
+            }
+        }
+    }
+    for (i, (ri, vi)) in targets.iter().enumerate() {
+        if let Detail::Endpoint {
+            variants,
+            invocations,
+            ..
+        } = &mut inv.resources[*ri].detail
+        {
+            // Every query is answered (with no datapoints when there was no traffic); one that is not
+            // leaves the endpoint un-judged.
+            let v = seen.get(&i).map(|_| sums.get(&i).copied().unwrap_or(0.0));
+            variants[*vi].invocations = v;
+            *invocations = variants.iter().map(|v| v.invocations).sum();
+        }
+    }
+    Ok(())
+}
+
+/// Endpoint configs (with their models) and models. Skipped whole if any config cannot be described.
+async fn list_orphan_candidates(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) {
+    let mut found = Vec::new();
+    let mut pages = deps
+        .sagemaker
+        .list_endpoint_configs()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut ok = true;
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListEndpointConfigs");
+                found.extend(p.endpoint_configs().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListEndpointConfigs", e).to_string());
+                ok = false;
+                break;
+            }
+        }
+    }
+    let mut configs = Vec::new();
+    for s in &found {
+        if !ok {
+            break;
+        }
+        let name = s.endpoint_config_name().unwrap_or_default();
+        let arn = s.endpoint_config_arn().unwrap_or_default();
+        let described = async {
+            let d = deps
+                .sagemaker
+                .describe_endpoint_config()
+                .endpoint_config_name(name)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {name}"), e))?;
+            Ok::<_, Error>(
+                d.production_variants()
+                    .iter()
+                    .filter_map(|v| v.model_name().map(str::to_string))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        .await;
+        match described {
+            Ok(model_names) => match sagemaker_tags(deps, c, arn, inv).await {
+                Ok(tags) => configs.push(Resource {
+                    kind: ResourceKind::EndpointConfig,
+                    id: name.to_string(),
+                    arn: Some(arn.to_string()),
+                    created: secs(s.creation_time()),
+                    tags,
+                    detail: Detail::EndpointConfig { model_names },
+                }),
+                Err(e) => {
+                    // Its models stay referenced through `model_names`? Unknown: keep it, un-deletable.
+                    inv.errors.push(format!("endpoint config {name}: {e}"));
+                    ok = false;
+                }
+            },
+            Err(e) => {
+                inv.errors.push(format!("endpoint config {name}: {e}"));
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        inv.errors
+            .push("orphans not judged: not every endpoint config could be read".into());
+        return;
+    }
+    inv.resources.extend(configs);
+
+    let mut pages = deps
+        .sagemaker
+        .list_models()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut models = Vec::new();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                page(inv, "sagemaker:ListModels");
+                models.extend(p.models().iter().cloned());
+            }
+            Err(e) => {
+                inv.errors.push(sdk_error("ListModels", e).to_string());
+                return;
+            }
+        }
+    }
+    for m in models {
+        let name = m.model_name().unwrap_or_default();
+        let arn = m.model_arn().unwrap_or_default();
+        match sagemaker_tags(deps, c, arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::Model,
+                id: name.to_string(),
+                arn: Some(arn.to_string()),
+                created: secs(m.creation_time()),
+                tags,
+                detail: Detail::Model,
+            }),
+            Err(e) => inv.errors.push(format!("model {name}: {e}")),
+        }
+    }
+}
+
+async fn list_notebooks(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    let mut pages = deps
+        .sagemaker
+        .list_notebook_instances()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error("ListNotebookInstances", e))?;
+        page(inv, "sagemaker:ListNotebookInstances");
+        found.extend(p.notebook_instances().iter().cloned());
+    }
+    for n in found {
+        let name = n.notebook_instance_name().unwrap_or_default();
+        let arn = n.notebook_instance_arn().unwrap_or_default();
+        match sagemaker_tags(deps, c, arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::NotebookInstance,
+                id: name.to_string(),
+                arn: Some(arn.to_string()),
+                created: secs(n.creation_time()),
+                tags,
+                detail: Detail::Notebook {
+                    status: n
+                        .notebook_instance_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    instance_type: n
+                        .instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    last_modified: secs(n.last_modified_time()),
+                },
+            }),
+            Err(e) => inv.errors.push(format!("notebook instance {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Studio app ids: `domain/user:<profile>/<AppType>/<app>` or `domain/space:<space>/<AppType>/<app>`.
+fn app_id(domain: &str, user: Option<&str>, space: Option<&str>, app_type: &str, app: &str) -> String {
+    match (user, space) {
+        (Some(u), _) => format!("{domain}/user:{u}/{app_type}/{app}"),
+        (None, Some(s)) => format!("{domain}/space:{s}/{app_type}/{app}"),
+        (None, None) => format!("{domain}/-/{app_type}/{app}"),
+    }
+}
+
+async fn list_studio_apps(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    let mut pages = deps
+        .sagemaker
+        .list_apps()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    let mut found = Vec::new();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error("ListApps", e))?;
+        page(inv, "sagemaker:ListApps");
+        found.extend(p.apps().iter().cloned());
+    }
+    for a in found {
+        let app_type = a.app_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+        let billed = matches!(app_type.as_str(), "KernelGateway" | "JupyterLab" | "CodeEditor");
+        if !billed || a.status().map(|s| s.as_str()) != Some("InService") {
+            continue;
+        }
+        let (domain, app) = (
+            a.domain_id().unwrap_or_default(),
+            a.app_name().unwrap_or_default(),
+        );
+        let id = app_id(domain, a.user_profile_name(), a.space_name(), &app_type, app);
+        let described = deps
+            .sagemaker
+            .describe_app()
+            .domain_id(domain)
+            .set_user_profile_name(a.user_profile_name().map(str::to_string))
+            .set_space_name(a.space_name().map(str::to_string))
+            .app_type(AppType::from(app_type.as_str()))
+            .app_name(app)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeApp {id}"), e));
+        let d = match described {
+            Ok(d) => d,
+            Err(e) => {
+                inv.errors.push(e.to_string());
+                continue;
+            }
+        };
+        let arn = d.app_arn().unwrap_or_default().to_string();
+        match sagemaker_tags(deps, c, &arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::StudioApp,
+                id,
+                arn: Some(arn),
+                created: secs(a.creation_time()),
+                tags,
+                detail: Detail::StudioApp {
+                    status: "InService".into(),
+                    app_type,
+                    instance_type: d
+                        .resource_spec()
+                        .or(a.resource_spec())
+                        .and_then(|s| s.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    last_activity: secs(d.last_user_activity_timestamp()),
+                },
+            }),
+            Err(e) => inv.errors.push(format!("Studio app {id}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// In-progress jobs of one kind, described for their instances and start time.
+async fn list_jobs(deps: &Deps, c: &CleanupConfig, kind: ResourceKind, inv: &mut Inventory) -> Result<()> {
+    let sm = &deps.sagemaker;
+    // (name, arn, created)
+    let mut found: Vec<(String, String, Option<Epoch>)> = Vec::new();
+    match kind {
+        ResourceKind::TrainingJob => {
+            let mut pages = sm
+                .list_training_jobs()
+                .status_equals(TrainingJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListTrainingJobs", e))?;
+                page(inv, "sagemaker:ListTrainingJobs");
+                found.extend(p.training_job_summaries().iter().map(|j| {
+                    (
+                        j.training_job_name().unwrap_or_default().to_string(),
+                        j.training_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+        ResourceKind::ProcessingJob => {
+            let mut pages = sm
+                .list_processing_jobs()
+                .status_equals(ProcessingJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListProcessingJobs", e))?;
+                page(inv, "sagemaker:ListProcessingJobs");
+                found.extend(p.processing_job_summaries().iter().map(|j| {
+                    (
+                        j.processing_job_name().unwrap_or_default().to_string(),
+                        j.processing_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+        _ => {
+            let mut pages = sm
+                .list_transform_jobs()
+                .status_equals(TransformJobStatus::InProgress)
+                .set_max_results(c.page_size)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(|e| sdk_error("ListTransformJobs", e))?;
+                page(inv, "sagemaker:ListTransformJobs");
+                found.extend(p.transform_job_summaries().iter().map(|j| {
+                    (
+                        j.transform_job_name().unwrap_or_default().to_string(),
+                        j.transform_job_arn().unwrap_or_default().to_string(),
+                        secs(j.creation_time()),
+                    )
+                }));
+            }
+        }
+    }
+    for (name, arn, created) in found {
+        let detail = match kind {
+            ResourceKind::TrainingJob => sm
+                .describe_training_job()
+                .training_job_name(&name)
+                .send()
+                .await
+                .map(|d| Detail::Job {
+                    status: d
+                        .training_job_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started: secs(d.training_start_time()).or(created),
+                    instance_type: d
+                        .resource_config()
+                        .and_then(|r| r.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    instance_count: d
+                        .resource_config()
+                        .and_then(|r| r.instance_count())
+                        .unwrap_or(1)
+                        .max(0) as u32,
+                    model_name: None,
+                })
+                .map_err(|e| sdk_error(&format!("DescribeTrainingJob {name}"), e)),
+            ResourceKind::ProcessingJob => sm
+                .describe_processing_job()
+                .processing_job_name(&name)
+                .send()
+                .await
+                .map(|d| {
+                    let cluster = d.processing_resources().and_then(|r| r.cluster_config());
+                    Detail::Job {
+                        status: d
+                            .processing_job_status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        started: secs(d.processing_start_time()).or(created),
+                        instance_type: cluster
+                            .and_then(|c| c.instance_type())
+                            .map(|t| t.as_str().to_string()),
+                        instance_count: cluster.and_then(|c| c.instance_count()).unwrap_or(1).max(0) as u32,
+                        model_name: None,
+                    }
+                })
+                .map_err(|e| sdk_error(&format!("DescribeProcessingJob {name}"), e)),
+            _ => sm
+                .describe_transform_job()
+                .transform_job_name(&name)
+                .send()
+                .await
+                .map(|d| Detail::Job {
+                    status: d
+                        .transform_job_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    started: secs(d.transform_start_time()).or(created),
+                    instance_type: d
+                        .transform_resources()
+                        .and_then(|r| r.instance_type())
+                        .map(|t| t.as_str().to_string()),
+                    instance_count: d
+                        .transform_resources()
+                        .and_then(|r| r.instance_count())
+                        .unwrap_or(1)
+                        .max(0) as u32,
+                    model_name: d.model_name().map(str::to_string),
+                })
+                .map_err(|e| sdk_error(&format!("DescribeTransformJob {name}"), e)),
+        };
+        let detail = match detail {
+            Ok(d) => d,
+            Err(e) => {
+                inv.errors.push(e.to_string());
+                continue;
+            }
+        };
+        match sagemaker_tags(deps, c, &arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind,
+                id: name,
+                arn: Some(arn),
+                created,
+                tags,
+                detail,
+            }),
+            Err(e) => inv.errors.push(format!("{} {name}: {e}", kind.name())),
+        }
+    }
+    Ok(())
+}
+
+/// The configured buckets (lifecycle, tags, creation date) and the objects under greenpipe's prefixes.
+/// A bucket's tags apply to its objects too: `greenpipe:keep` on a bucket keeps everything in it.
+async fn list_s3(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) {
+    if c.buckets.is_empty() {
+        return;
+    }
+    let mut created: HashMap<String, Option<Epoch>> = HashMap::new();
+    // Only the configured buckets matter: list each by its name as prefix (a short listing however many
+    // buckets the account has; also immune to emulators that page without a continuation token).
+    for bucket in &c.buckets {
+        let mut pages = deps
+            .s3
+            .list_buckets()
+            .prefix(bucket)
+            .set_max_buckets(c.page_size)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            match p {
+                Ok(p) => {
+                    page(inv, "s3:ListBuckets");
+                    for b in p.buckets() {
+                        created.insert(b.name().unwrap_or_default().to_string(), secs(b.creation_date()));
+                    }
+                }
+                Err(e) => {
+                    inv.errors.push(sdk_error("ListBuckets", e).to_string());
+                    break;
+                }
+            }
+        }
+    }
+    for bucket in &c.buckets {
+        let tags = match deps.s3.get_bucket_tagging().bucket(bucket).send().await {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            Err(e)
+                if e.as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    == Some("NoSuchTagSet") =>
+            {
+                BTreeMap::new()
+            }
+            Err(e) => {
+                inv.errors
+                    .push(sdk_error(&format!("GetBucketTagging {bucket}"), e).to_string());
+                continue;
+            }
+        };
+        if c.areas.contains(&Area::Buckets) {
+            match deps
+                .s3
+                .get_bucket_lifecycle_configuration()
+                .bucket(bucket)
+                .send()
+                .await
+            {
+                Ok(l) => {
+                    let enabled: Vec<_> = l
+                        .rules()
+                        .iter()
+                        .filter(|r| r.status() == &aws_sdk_s3::types::ExpirationStatus::Enabled)
+                        .collect();
+                    let tiering = enabled.iter().any(|r| {
+                        r.transitions().iter().any(|t| {
+                            t.storage_class()
+                                == Some(&aws_sdk_s3::types::TransitionStorageClass::IntelligentTiering)
+                        })
+                    });
+                    inv.resources
+                        .push(bucket_resource(bucket, &created, &tags, enabled.len(), tiering));
+                }
+                Err(e)
+                    if e.as_service_error()
+                        .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                        == Some("NoSuchLifecycleConfiguration") =>
+                {
+                    inv.resources
+                        .push(bucket_resource(bucket, &created, &tags, 0, false));
+                }
+                Err(e) => inv
+                    .errors
+                    .push(sdk_error(&format!("GetBucketLifecycleConfiguration {bucket}"), e).to_string()),
+            }
+        }
+        if c.areas.contains(&Area::Objects) {
+            for prefix in &c.prefixes {
+                let mut pages = deps
+                    .s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .set_max_keys(c.page_size)
+                    .into_paginator()
+                    .send();
+                while let Some(p) = pages.next().await {
+                    let p = match p {
+                        Ok(p) => p,
+                        Err(e) => {
+                            inv.errors.push(
+                                sdk_error(&format!("ListObjectsV2 s3://{bucket}/{prefix}"), e).to_string(),
+                            );
+                            break;
+                        }
+                    };
+                    page(inv, "s3:ListObjectsV2");
+                    for o in p.contents() {
+                        let key = o.key().unwrap_or_default().to_string();
+                        inv.resources.push(Resource {
+                            kind: ResourceKind::Object,
+                            id: format!("{bucket}/{key}"),
+                            arn: None,
+                            created: secs(o.last_modified()),
+                            tags: tags.clone(),
+                            detail: Detail::Object {
+                                bucket: bucket.clone(),
+                                key,
+                                size: o.size().unwrap_or(0),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn bucket_resource(
+    bucket: &str,
+    created: &HashMap<String, Option<Epoch>>,
+    tags: &BTreeMap<String, String>,
+    rules: usize,
+    tiering: bool,
+) -> Resource {
+    Resource {
+        kind: ResourceKind::Bucket,
+        id: bucket.to_string(),
+        arn: Some(format!("arn:aws:s3:::{bucket}")),
+        created: created.get(bucket).copied().flatten(),
+        tags: tags.clone(),
+        detail: Detail::Bucket {
+            lifecycle_rules: rules,
+            intelligent_tiering: tiering,
+        },
+    }
+}
+
+async fn list_log_groups(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    for prefix in &c.log_group_prefixes {
+        let mut pages = deps
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .set_limit(c.page_size)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error(&format!("DescribeLogGroups {prefix}"), e))?;
+            page(inv, "logs:DescribeLogGroups");
+            found.extend(p.log_groups().iter().cloned());
+        }
+        for g in found {
+            let name = g.log_group_name().unwrap_or_default().to_string();
+            let arn = g
+                .log_group_arn()
+                .map(str::to_string)
+                .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_string()))
+                .unwrap_or_default();
+            let tags = match deps.logs.list_tags_for_resource().resource_arn(&arn).send().await {
+                Ok(t) => t
+                    .tags()
+                    .map(|t| t.clone().into_iter().collect())
+                    .unwrap_or_default(),
+                Err(e) => {
+                    inv.errors
+                        .push(sdk_error(&format!("ListTagsForResource {name}"), e).to_string());
+                    continue;
+                }
+            };
+            inv.resources.push(Resource {
+                kind: ResourceKind::LogGroup,
+                id: name,
+                arn: Some(arn),
+                created: g.creation_time().map(|ms| ms / 1000),
+                tags,
+                detail: Detail::LogGroup {
+                    retention_days: g.retention_in_days(),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn secs(t: Option<&DateTime>) -> Option<Epoch> {
+    t.map(DateTime::secs)
+}

@@ -1,0 +1,817 @@
+//! The plan-training and plan-transform stages: decide whether to train and transform, and build the
+//! SageMaker requests the state machine sends ([`crate::stages::plan`] holds the pure builders).
+//!
+//! **plan-training** (input `{dataset, executionName, features?}`):
+//! 1. The contract the data was validated with (`dataset.contract.source`) is read; no `training`
+//!    section → `train: false`.
+//! 2. The "last trained" marker (`s3://<artifacts bucket>/<state prefix><dataset>/last-training.json`,
+//!    written by report-run after a successful training) is read. Same data fingerprint and same
+//!    training settings → `train: false`, `modelName` = the last trained model (recreated from its
+//!    artifacts if something deleted it).
+//! 3. Otherwise the request is built: deterministic job name, right-sized instance, managed spot with
+//!    checkpoints and `MaxWaitTimeInSeconds`, warm start from the marker's model artifacts when
+//!    configured. SageMaker is asked whether a job of that name exists: a completed one (a run that
+//!    trained but died before its report) is adopted, not run again; a failed or stopped one gets a
+//!    successor named `<name>-2`, `-3`, ...; a running one is `JobInProgress` (retried later).
+//!
+//! **plan-transform** (input `{dataset, plan, model?}`): the model is the one just created, else the
+//! last trained one (`plan.modelName`), else `transform.model_name` from the contract, else
+//! `GREENPIPE_TRANSFORM_MODEL`; none → `transform: false`. The same existing-job rule applies: a
+//! completed job with the same name (same data, model and settings) is not run again.
+//!
+//! Outputs always carry every key the state machine reads (`request: {}` when nothing runs).
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client as S3Client;
+use aws_sdk_sagemaker::error::ProvideErrorMetadata;
+use aws_sdk_sagemaker::types::{ContainerDefinition, Tag as SmTag};
+use aws_sdk_sagemaker::Client as SageMakerClient;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::limits::JobLimits;
+use super::names::{sanitize, with_attempt};
+use super::training::{plan_training, TrainingInput};
+use super::transform::{plan_transform, TransformPlanInput};
+use super::{managed_tags, DataSize, TrainingSection, TransformSection};
+use crate::aws::s3::{put_json, s3_uri};
+use crate::aws::{sdk_error, Config};
+use crate::contract::{parse_contract, Compression, Contract, FormatSpec};
+use crate::footprint::Arch;
+use crate::pipeline::{DatasetRef, LastTrained};
+use crate::stages::Stage;
+use crate::{Error, Result};
+
+/// Failed or stopped jobs of the same data tolerated before giving up (`<name>-2` ... `<name>-10`).
+const MAX_ATTEMPTS: u32 = 10;
+/// Contracts are small; see [`crate::aws::contracts`].
+const MAX_CONTRACT_BYTES: i64 = 1 << 20;
+
+/// Settings of the plan-training, plan-transform and report-run stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanConfig {
+    /// The shared settings (S3 path style, reports prefix).
+    pub base: Config,
+    /// `GREENPIPE_SAGEMAKER_ROLE_ARN`: execution role of jobs and models when the contract names none.
+    pub role_arn: Option<String>,
+    /// `GREENPIPE_ARTIFACTS_BUCKET`: models, checkpoints, transform output, markers and run reports.
+    /// Default: the dataset's bucket.
+    pub artifacts_bucket: Option<String>,
+    /// `GREENPIPE_MODELS_PREFIX` (default `greenpipe/models/`).
+    pub models_prefix: String,
+    /// `GREENPIPE_CHECKPOINTS_PREFIX` (default `greenpipe/checkpoints/`).
+    pub checkpoints_prefix: String,
+    /// `GREENPIPE_TRANSFORM_PREFIX` (default `greenpipe/transform/`).
+    pub transform_prefix: String,
+    /// `GREENPIPE_STATE_PREFIX` (default `greenpipe/state/`): the "last trained" markers.
+    pub state_prefix: String,
+    /// `GREENPIPE_TRANSFORM_MODEL`: the model batch transform uses when none was ever trained.
+    pub transform_model: Option<String>,
+    /// `GREENPIPE_NOMINAL_LAMBDA_MS` (default 1000) and `GREENPIPE_NOMINAL_LAMBDA_MEMORY_MB` (default
+    /// 512): the invocation the run report assumes for a Lambda stage whose output carries no
+    /// `durationMs` / `memoryMb`.
+    pub nominal_lambda_ms: u64,
+    pub nominal_lambda_memory_mb: u32,
+    /// `GREENPIPE_LAMBDA_ARCH` (`arm64`, default, or `x86_64`).
+    pub lambda_arch: Arch,
+    /// What a contract may ask SageMaker for (`GREENPIPE_ALLOWED_IMAGE_REPOSITORIES`,
+    /// `GREENPIPE_ALLOWED_INSTANCE_TYPES`, `GREENPIPE_MAX_INSTANCE_COUNT`, `GREENPIPE_MAX_RUNTIME_SECONDS`).
+    pub limits: JobLimits,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        PlanConfig {
+            base: Config::default(),
+            role_arn: None,
+            artifacts_bucket: None,
+            models_prefix: "greenpipe/models/".into(),
+            checkpoints_prefix: "greenpipe/checkpoints/".into(),
+            transform_prefix: "greenpipe/transform/".into(),
+            state_prefix: "greenpipe/state/".into(),
+            transform_model: None,
+            nominal_lambda_ms: 1000,
+            nominal_lambda_memory_mb: 512,
+            lambda_arch: Arch::Arm64,
+            limits: JobLimits::default(),
+        }
+    }
+}
+
+impl PlanConfig {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let d = PlanConfig::default();
+        let prefix = |name: &str, default: String| -> Result<String> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) if v.trim_matches('/').is_empty() => Err(Error::Config(format!(
+                    "{name}={v:?} must name a folder, not the bucket root"
+                ))),
+                Some(v) => Ok(format!("{}/", v.trim_matches('/'))),
+            }
+        };
+        let number = |name: &str, default: u64| -> Result<u64> {
+            get(name).map_or(Ok(default), |v| {
+                v.replace('_', "")
+                    .parse()
+                    .map_err(|_| Error::Config(format!("{name}={v:?} is not a whole number")))
+            })
+        };
+        let memory = number(
+            "GREENPIPE_NOMINAL_LAMBDA_MEMORY_MB",
+            u64::from(d.nominal_lambda_memory_mb),
+        )?;
+        let memory = u32::try_from(memory)
+            .ok()
+            .filter(|m| (128..=10_240).contains(m))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "GREENPIPE_NOMINAL_LAMBDA_MEMORY_MB={memory} is not within 128..=10240"
+                ))
+            })?;
+        let lambda_arch = match get("GREENPIPE_LAMBDA_ARCH").as_deref() {
+            None | Some("arm64") => Arch::Arm64,
+            Some("x86_64") => Arch::X86_64,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "GREENPIPE_LAMBDA_ARCH={other:?} is not arm64 or x86_64"
+                )))
+            }
+        };
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let cap = |name: &str| -> Result<Option<u32>> {
+            get(name)
+                .map(|v| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| Error::Config(format!("{name}={v:?} is not a whole number above 0")))
+                })
+                .transpose()
+        };
+        let limits = JobLimits {
+            image_repositories: list("GREENPIPE_ALLOWED_IMAGE_REPOSITORIES"),
+            instance_types: list("GREENPIPE_ALLOWED_INSTANCE_TYPES"),
+            max_instance_count: cap("GREENPIPE_MAX_INSTANCE_COUNT")?,
+            max_runtime_seconds: cap("GREENPIPE_MAX_RUNTIME_SECONDS")?,
+        };
+        Ok(PlanConfig {
+            base: Config::from_lookup(&lookup)?,
+            role_arn: get("GREENPIPE_SAGEMAKER_ROLE_ARN"),
+            artifacts_bucket: get("GREENPIPE_ARTIFACTS_BUCKET"),
+            models_prefix: prefix("GREENPIPE_MODELS_PREFIX", d.models_prefix)?,
+            checkpoints_prefix: prefix("GREENPIPE_CHECKPOINTS_PREFIX", d.checkpoints_prefix)?,
+            transform_prefix: prefix("GREENPIPE_TRANSFORM_PREFIX", d.transform_prefix)?,
+            state_prefix: prefix("GREENPIPE_STATE_PREFIX", d.state_prefix)?,
+            transform_model: get("GREENPIPE_TRANSFORM_MODEL"),
+            nominal_lambda_ms: number("GREENPIPE_NOMINAL_LAMBDA_MS", d.nominal_lambda_ms)?,
+            nominal_lambda_memory_mb: memory,
+            lambda_arch,
+            limits,
+        })
+    }
+
+    /// The bucket for artifacts, markers and reports of a dataset in `dataset_bucket`.
+    pub fn artifacts_bucket<'a>(&'a self, dataset_bucket: &'a str) -> &'a str {
+        self.artifacts_bucket.as_deref().unwrap_or(dataset_bucket)
+    }
+
+    /// Key of the "last trained" marker of a dataset.
+    pub fn marker_key(&self, dataset: &str) -> String {
+        format!("{}{}/last-training.json", self.state_prefix, sanitize(dataset))
+    }
+
+    /// Key of a run report.
+    pub fn run_report_key(&self, execution: &str) -> String {
+        let name: String = execution
+            .chars()
+            .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+            .collect();
+        format!("{}runs/{name}.json", self.base.reports_prefix)
+    }
+}
+
+/// Everything an invocation needs, built once per cold start (shared by the three functions).
+pub struct Deps {
+    pub config: PlanConfig,
+    pub s3: S3Client,
+    pub sagemaker: SageMakerClient,
+    /// Region of the SDK configuration (the footprint's grid factor).
+    pub region: String,
+}
+
+impl Deps {
+    /// The dependencies of `stage` (plan-training, plan-transform or report-run): its clients carry
+    /// its own [`Guard`](crate::aws::access::Guard).
+    pub async fn from_env(stage: Stage) -> Result<Deps> {
+        let config = PlanConfig::from_env()?;
+        let sdk = aws_config::load_from_env().await;
+        Ok(Deps::new(stage, config, &sdk))
+    }
+
+    pub fn new(stage: Stage, config: PlanConfig, sdk: &SdkConfig) -> Deps {
+        Deps {
+            s3: config.base.stage_s3_client(stage, sdk),
+            sagemaker: crate::guarded_client!(aws_sdk_sagemaker, stage, sdk),
+            region: sdk
+                .region()
+                .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
+            config,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanTrainingInput {
+    dataset: DatasetRef,
+    #[serde(default)]
+    execution_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PlanTransformInput {
+    dataset: DatasetRef,
+    #[serde(default)]
+    plan: Value,
+    #[serde(default)]
+    model: Option<Value>,
+}
+
+/// The dataset's contract, format and size.
+struct Dataset {
+    r: DatasetRef,
+    name: String,
+    contract: Contract,
+    format: FormatSpec,
+    compression: Compression,
+    uri: String,
+}
+
+impl Dataset {
+    async fn load(deps: &Deps, r: DatasetRef) -> Result<Dataset> {
+        let contract = load_contract(&deps.s3, &r.contract.source).await?;
+        let name = r.name();
+        let format = contract
+            .format
+            .clone()
+            .or_else(|| FormatSpec::from_extension(&r.key))
+            .ok_or_else(|| {
+                Error::UnsupportedFormat(format!(
+                    "cannot tell the format of s3://{}/{}: the contract names none and the extension is not known",
+                    r.bucket, r.key
+                ))
+            })?;
+        let compression = contract
+            .compression
+            .unwrap_or_else(|| Compression::from_extension(&r.key));
+        Ok(Dataset {
+            uri: s3_uri(&r.bucket, &r.key, None),
+            name,
+            contract,
+            format,
+            compression,
+            r,
+        })
+    }
+
+    async fn size(&self, s3: &S3Client) -> Result<DataSize> {
+        let head = s3
+            .head_object()
+            .bucket(&self.r.bucket)
+            .key(&self.r.key)
+            .set_version_id(self.r.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("HeadObject {}", self.uri), e))?;
+        Ok(DataSize {
+            bytes: head
+                .content_length()
+                .and_then(|l| u64::try_from(l).ok())
+                .unwrap_or(0),
+            rows: self.r.rows,
+        })
+    }
+
+    fn training_section(&self) -> Result<Option<TrainingSection>> {
+        self.contract
+            .training
+            .as_ref()
+            .map(|v| TrainingSection::from_value(v, &self.r.contract.source))
+            .transpose()
+    }
+}
+
+/// The plan-training handler (see the module docs).
+#[tracing::instrument(skip_all)]
+pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
+    let input: PlanTrainingInput = serde_json::from_value(event).map_err(|e| {
+        Error::InvalidEvent(format!(
+            "plan-training expects {{dataset: {{bucket, key, fingerprint, contract: {{name, source}}, ...}}, executionName}}: {e}"
+        ))
+    })?;
+    let fingerprint = input.dataset.fingerprint.clone();
+    let ds = Dataset::load(deps, input.dataset).await?;
+    let no_training = |reason: String, model: String| {
+        json!({"train": false, "reason": reason, "fingerprint": fingerprint, "trainingJobName": "",
+               "modelName": model, "request": {}, "modelRequest": {}})
+    };
+    let Some(section) = ds.training_section()? else {
+        let model = deps.config.transform_model.clone().unwrap_or_default();
+        let reason = format!("contract {} has no training section", ds.r.contract.source);
+        tracing::info!(dataset = ds.name, reason, "no training");
+        return Ok(no_training(reason, model));
+    };
+    let bucket = deps.config.artifacts_bucket(&ds.r.bucket).to_string();
+    let marker_key = deps.config.marker_key(&ds.name);
+    let marker = read_marker(&deps.s3, &bucket, &marker_key).await?;
+    let size = ds.size(&deps.s3).await?;
+    let models_uri = format!("s3://{bucket}/{}", deps.config.models_prefix);
+    let checkpoints_uri = format!("s3://{bucket}/{}", deps.config.checkpoints_prefix);
+    let plan = plan_training(
+        &section,
+        &TrainingInput {
+            dataset: &ds.name,
+            fingerprint: &fingerprint,
+            data_uri: &ds.uri,
+            format: &ds.format,
+            compression: ds.compression,
+            size,
+            default_role_arn: deps.config.role_arn.as_deref(),
+            models_uri: &models_uri,
+            checkpoints_uri: &checkpoints_uri,
+            previous_model_data_url: marker.as_ref().map(|m| m.model_data_url.as_str()),
+        },
+    )?;
+    let r = &plan.request;
+    deps.config.limits.check_training(
+        &r.algorithm_specification.training_image,
+        &r.resource_config.instance_type,
+        r.resource_config.instance_count,
+        r.stopping_condition.max_runtime_in_seconds,
+    )?;
+
+    if let Some(m) = marker
+        .as_ref()
+        .filter(|m| m.fingerprint == fingerprint && m.settings_hash == plan.settings_hash)
+    {
+        ensure_model(
+            deps,
+            &m.model_name,
+            m.image.as_deref(),
+            m.role_arn.as_deref(),
+            &m.model_data_url,
+            &ds.name,
+            &fingerprint,
+        )
+        .await?;
+        let reason = format!("fingerprint unchanged since {}", m.training_job_name);
+        tracing::info!(
+            dataset = ds.name,
+            model = m.model_name,
+            reason,
+            "training skipped"
+        );
+        return Ok(no_training(reason, m.model_name.clone()));
+    }
+    let reason = match &marker {
+        None => "new data: no model trained before".to_string(),
+        Some(m) if m.fingerprint != fingerprint => format!("new data since {}", m.training_job_name),
+        Some(m) => format!(
+            "training settings changed since {} (settings {} → {})",
+            m.training_job_name, m.settings_hash, plan.settings_hash
+        ),
+    };
+
+    let base = plan.request.training_job_name.clone();
+    let mut attempt = 1;
+    let (request, model_request) = loop {
+        let name = with_attempt(&base, attempt);
+        match describe_training_job(&deps.sagemaker, &name).await? {
+            None => {
+                let mut model_request = plan.model_request.clone();
+                model_request.model_name = name.clone();
+                break (plan.request.renamed(&name), model_request);
+            }
+            Some(job) if job.status == "Completed" => {
+                // Trained by an earlier run that ended before its report: adopt it.
+                let image = plan.model_request.primary_container.image.clone();
+                let role = plan.model_request.execution_role_arn.clone();
+                let url = job.model_data_url.ok_or_else(|| {
+                    Error::Aws(format!("completed training job {name} has no ModelArtifacts"))
+                })?;
+                ensure_model(
+                    deps,
+                    &name,
+                    Some(&image),
+                    Some(&role),
+                    &url,
+                    &ds.name,
+                    &fingerprint,
+                )
+                .await?;
+                let adopted = LastTrained {
+                    fingerprint: fingerprint.clone(),
+                    settings_hash: plan.settings_hash.clone(),
+                    training_job_name: name.clone(),
+                    model_name: name.clone(),
+                    model_data_url: url,
+                    image: Some(image),
+                    role_arn: Some(role),
+                    execution: input.execution_name.clone(),
+                    trained_at: crate::validate::values::format_timestamp(
+                        crate::footprint::unix_millis_now() as i64 * 1000,
+                    ),
+                };
+                put_json(&deps.s3, &bucket, &marker_key, &adopted).await?;
+                let reason =
+                    format!("training job {name} already completed for this data; its model is used");
+                tracing::info!(dataset = ds.name, job = name, "adopted completed training job");
+                return Ok(no_training(reason, name));
+            }
+            Some(job) if matches!(job.status.as_str(), "Failed" | "Stopped") => {
+                attempt += 1;
+                if attempt > MAX_ATTEMPTS {
+                    return Err(Error::Aws(format!(
+                        "training for this data failed or was stopped {MAX_ATTEMPTS} times ({base} .. {name}); fix the cause, then delete the marker or change the data"
+                    )));
+                }
+            }
+            Some(job) => {
+                return Err(Error::JobInProgress {
+                    kind: "training",
+                    job: name,
+                    status: job.status,
+                })
+            }
+        }
+    };
+    let name = request.training_job_name.clone();
+    tracing::info!(
+        dataset = ds.name,
+        job = name,
+        instance = request.resource_config.instance_type,
+        spot = request.enable_managed_spot_training,
+        warm_start = plan.warm_start,
+        reason,
+        "training planned"
+    );
+    Ok(json!({
+        "train": true,
+        "reason": reason,
+        "fingerprint": fingerprint,
+        "trainingJobName": name,
+        "modelName": model_request.model_name,
+        "request": request,
+        "modelRequest": model_request,
+        "settingsHash": plan.settings_hash,
+        "sizing": plan.sizing,
+        "warmStart": plan.warm_start,
+    }))
+}
+
+/// The plan-transform handler (see the module docs).
+#[tracing::instrument(skip_all)]
+pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> {
+    let input: PlanTransformInput = serde_json::from_value(event).map_err(|e| {
+        Error::InvalidEvent(format!(
+            "plan-transform expects {{dataset: {{...}}, plan: {{...}}, model?: {{ModelArn}}}}: {e}"
+        ))
+    })?;
+    let fingerprint = input.dataset.fingerprint.clone();
+    let ds = Dataset::load(deps, input.dataset).await?;
+    let section = ds
+        .training_section()?
+        .map(|s| s.transform)
+        .unwrap_or_else(TransformSection::default);
+    let none = |reason: String| json!({"transform": false, "reason": reason, "transformJobName": "", "modelName": "", "request": {}});
+    if !section.enabled {
+        return Ok(none(
+            "batch transform is disabled in the contract (training.transform.enabled: false)".into(),
+        ));
+    }
+    let plan_model = input
+        .plan
+        .get("modelName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let created = input
+        .model
+        .as_ref()
+        .and_then(|m| m.get("ModelArn"))
+        .and_then(Value::as_str)
+        .map(|arn| {
+            plan_model.map_or_else(
+                || arn.rsplit('/').next().unwrap_or(arn).to_string(),
+                str::to_string,
+            )
+        });
+    let (model, why) = match (created, plan_model, &section.model_name, &deps.config.transform_model) {
+        (Some(m), _, _, _) => (m, "the model this run trained"),
+        (None, Some(m), _, _) => (m.to_string(), "the last trained model"),
+        (None, None, Some(m), _) => (m.clone(), "the contract's transform.model_name"),
+        (None, None, None, Some(m)) => (m.clone(), "GREENPIPE_TRANSFORM_MODEL"),
+        _ => {
+            return Ok(none(
+                "no model: none trained yet and neither transform.model_name nor GREENPIPE_TRANSFORM_MODEL is set".into(),
+            ))
+        }
+    };
+    let size = ds.size(&deps.s3).await?;
+    let bucket = deps.config.artifacts_bucket(&ds.r.bucket);
+    let transform_uri = format!("s3://{bucket}/{}", deps.config.transform_prefix);
+    let plan = plan_transform(
+        &section,
+        &TransformPlanInput {
+            dataset: &ds.name,
+            fingerprint: &fingerprint,
+            model_name: &model,
+            data_uri: &ds.uri,
+            format: &ds.format,
+            compression: ds.compression,
+            size,
+            transform_uri: &transform_uri,
+        },
+    )?;
+    let resources = &plan.request.transform_resources;
+    deps.config
+        .limits
+        .check_transform(&resources.instance_type, resources.instance_count)?;
+    let base = plan.request.transform_job_name.clone();
+    let mut attempt = 1;
+    let request = loop {
+        let name = with_attempt(&base, attempt);
+        match describe_transform_job(&deps.sagemaker, &name).await? {
+            None => break plan.request.renamed(&name),
+            Some(status) if status == "Completed" => {
+                let mut out = none(format!(
+                    "transform job {name} already ran this data with model {model} and these settings"
+                ));
+                out["transformJobName"] = json!(name);
+                out["modelName"] = json!(model);
+                return Ok(out);
+            }
+            Some(status) if matches!(status.as_str(), "Failed" | "Stopped") => {
+                attempt += 1;
+                if attempt > MAX_ATTEMPTS {
+                    return Err(Error::Aws(format!(
+                        "batch transform of this data failed or was stopped {MAX_ATTEMPTS} times ({base} .. {name})"
+                    )));
+                }
+            }
+            Some(status) => {
+                return Err(Error::JobInProgress {
+                    kind: "transform",
+                    job: name,
+                    status,
+                })
+            }
+        }
+    };
+    let reason = format!("model {model} ({why})");
+    tracing::info!(
+        dataset = ds.name,
+        job = request.transform_job_name,
+        reason,
+        "transform planned"
+    );
+    Ok(json!({
+        "transform": true,
+        "reason": reason,
+        "transformJobName": request.transform_job_name,
+        "modelName": model,
+        "request": request,
+        "sizing": plan.sizing,
+    }))
+}
+
+/// GetObject + parse of the contract at `s3://bucket/key`.
+async fn load_contract(s3: &S3Client, uri: &str) -> Result<Contract> {
+    let (bucket, key) = parse_s3_uri(uri)?;
+    let what = format!("GetObject {uri}");
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_no_such_key() => Error::ContractNotFound {
+                key: key.to_string(),
+                searched: vec![uri.to_string()],
+            },
+            _ => sdk_error(&what, e),
+        })?;
+    if out.content_length().unwrap_or(0) > MAX_CONTRACT_BYTES {
+        return Err(Error::contract_invalid(uri, "over the 1 MiB limit for contracts"));
+    }
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| Error::Retryable(format!("{what}: body read failed: {e}")))?
+        .into_bytes();
+    parse_contract(&bytes, key)
+}
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str)> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| Error::InvalidEvent(format!("{uri:?} is not an s3://bucket/key URI")))
+}
+
+/// The marker, or None when there is none yet. A marker that does not parse is an error, not a reason
+/// to retrain silently.
+pub async fn read_marker(s3: &S3Client, bucket: &str, key: &str) -> Result<Option<LastTrained>> {
+    let uri = s3_uri(bucket, key, None);
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| Error::Retryable(format!("GetObject {uri}: body read failed: {e}")))?
+                .into_bytes();
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Aws(format!("last-training marker {uri} is not valid: {e}")))
+        }
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),
+        Err(e) => Err(sdk_error(&format!("GetObject {uri}"), e)),
+    }
+}
+
+struct JobState {
+    status: String,
+    model_data_url: Option<String>,
+}
+
+/// SageMaker's answer for a name that does not exist: `ResourceNotFound`, or (for some Describe calls,
+/// and in emulators) a `ValidationException` saying it could not find it.
+fn is_not_found(code: Option<&str>, message: Option<&str>) -> bool {
+    let message = message.unwrap_or("").to_ascii_lowercase();
+    code == Some("ResourceNotFound")
+        || (code == Some("ValidationException")
+            && (message.contains("could not find")
+                || message.contains("does not exist")
+                || message.contains("not found")))
+}
+
+async fn describe_training_job(sm: &SageMakerClient, name: &str) -> Result<Option<JobState>> {
+    match sm.describe_training_job().training_job_name(name).send().await {
+        Ok(out) => Ok(Some(JobState {
+            status: out
+                .training_job_status()
+                .map_or_else(|| "Unknown".to_string(), |s| s.as_str().to_string()),
+            model_data_url: out
+                .model_artifacts()
+                .and_then(|a| a.s3_model_artifacts())
+                .map(str::to_string),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| is_not_found(se.code(), se.message())) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk_error(&format!("DescribeTrainingJob {name}"), e)),
+    }
+}
+
+async fn describe_transform_job(sm: &SageMakerClient, name: &str) -> Result<Option<String>> {
+    match sm.describe_transform_job().transform_job_name(name).send().await {
+        Ok(out) => Ok(Some(
+            out.transform_job_status()
+                .map_or_else(|| "Unknown".to_string(), |s| s.as_str().to_string()),
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| is_not_found(se.code(), se.message())) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sdk_error(&format!("DescribeTransformJob {name}"), e)),
+    }
+}
+
+/// Make sure model `name` exists; recreate it from its artifacts if it was deleted (e.g. by a cleanup of
+/// unused models). Without image or role to recreate it, a missing model is an error.
+async fn ensure_model(
+    deps: &Deps,
+    name: &str,
+    image: Option<&str>,
+    role: Option<&str>,
+    model_data_url: &str,
+    dataset: &str,
+    fingerprint: &str,
+) -> Result<()> {
+    match deps.sagemaker.describe_model().model_name(name).send().await {
+        Ok(_) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| is_not_found(se.code(), se.message())) => {}
+        Err(e) => return Err(sdk_error(&format!("DescribeModel {name}"), e)),
+    }
+    let (Some(image), Some(role)) = (image, role.or(deps.config.role_arn.as_deref())) else {
+        return Err(Error::Aws(format!(
+            "model {name} no longer exists and the marker does not say how to recreate it (image, role)"
+        )));
+    };
+    let container = ContainerDefinition::builder()
+        .image(image)
+        .model_data_url(model_data_url)
+        .build();
+    let tags: Vec<SmTag> = managed_tags(dataset, fingerprint, &BTreeMap::new())
+        .into_iter()
+        .map(|t| SmTag::builder().key(t.key).value(t.value).build())
+        .collect();
+    deps.sagemaker
+        .create_model()
+        .model_name(name)
+        .execution_role_arn(role)
+        .primary_container(container)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("CreateModel {name}"), e))?;
+    tracing::warn!(
+        model = name,
+        model_data_url,
+        "model was missing: recreated from its artifacts"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn config_from_env() {
+        let vars: HashMap<&str, &str> = HashMap::from([
+            ("GREENPIPE_SAGEMAKER_ROLE_ARN", "arn:aws:iam::1:role/r"),
+            ("GREENPIPE_STATE_PREFIX", "/st"),
+            ("GREENPIPE_NOMINAL_LAMBDA_MS", "1_500"),
+            ("GREENPIPE_LAMBDA_ARCH", "x86_64"),
+            ("GREENPIPE_ALLOWED_INSTANCE_TYPES", "ml.m5.large, ml.m5.xlarge,"),
+            ("GREENPIPE_MAX_INSTANCE_COUNT", "2"),
+        ]);
+        let c = PlanConfig::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert_eq!(c.state_prefix, "st/");
+        assert_eq!(c.nominal_lambda_ms, 1500);
+        assert_eq!(c.lambda_arch, Arch::X86_64);
+        assert_eq!(c.limits.instance_types, ["ml.m5.large", "ml.m5.xlarge"]);
+        assert_eq!(c.limits.max_instance_count, Some(2));
+        assert!(c.limits.image_repositories.is_empty() && c.limits.max_runtime_seconds.is_none());
+        assert_eq!(c.marker_key("Sales EU"), "st/Sales-EU/last-training.json");
+        assert_eq!(c.run_report_key("exec/1"), "greenpipe/reports/runs/exec_1.json");
+        for (k, v) in [
+            ("GREENPIPE_NOMINAL_LAMBDA_MEMORY_MB", "64"),
+            ("GREENPIPE_LAMBDA_ARCH", "sparc"),
+            ("GREENPIPE_MODELS_PREFIX", "/"),
+            ("GREENPIPE_MAX_INSTANCE_COUNT", "0"),
+            ("GREENPIPE_MAX_RUNTIME_SECONDS", "1h"),
+        ] {
+            let err = PlanConfig::from_lookup(|n| (n == k).then(|| v.to_string())).unwrap_err();
+            assert_eq!(err.error_type(), "ConfigError", "{k}");
+        }
+    }
+
+    #[test]
+    fn s3_uris_and_not_found() {
+        assert_eq!(parse_s3_uri("s3://b/k/x.yaml").unwrap(), ("b", "k/x.yaml"));
+        assert!(parse_s3_uri("s3://b").is_err());
+        assert!(parse_s3_uri("https://b/k").is_err());
+        assert!(is_not_found(Some("ResourceNotFound"), None));
+        assert!(is_not_found(
+            Some("ValidationException"),
+            Some("Could not find model 'x'.")
+        ));
+        assert!(!is_not_found(Some("ValidationException"), Some("bad name")));
+    }
+}

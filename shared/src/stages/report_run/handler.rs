@@ -1,0 +1,124 @@
+//! The report-run stage: the last state of every execution, on success and on the failure path.
+//!
+//! Input: the whole state (`$`) plus `{"status": "SUCCEEDED" | "FAILED", "execution": {"Name",
+//! "StartTime"}}` (`$.error` set on the failure path). It builds the run report
+//! ([`super::run_report`]): stages, durations, job facts, records written, skips, the error, and
+//! $ / kWh / kgCO2e per stage and in total; writes it to
+//! `s3://<artifacts bucket>/<reports prefix>runs/<execution name>.json`; logs it and prints one EMF line
+//! per stage and one for the total (CloudWatch turns them into metrics); and, when the run trained and
+//! created a model, writes the "last trained" marker plan-training reads next time. Output:
+//! `{"reportUri", "status", "totals": {"usd", "kwh", "kgco2e"}, "markerUri"?}`.
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::Client as S3Client;
+use serde_json::{json, Value};
+
+use super::run_report::{build, emf_lines, last_trained, ReportSettings};
+use crate::aws::s3::{put_json, s3_uri};
+use crate::footprint::unix_millis_now;
+use crate::pipeline::DatasetRef;
+use crate::stages::plan::handler::PlanConfig;
+use crate::stages::Stage;
+use crate::{Error, Result};
+
+/// Everything an invocation needs, built once per cold start: S3 only (the report is built from the
+/// state the state machine passes in; nothing is looked up).
+pub struct Deps {
+    pub config: PlanConfig,
+    pub s3: S3Client,
+    /// Region of the SDK configuration (the footprint's grid factor).
+    pub region: String,
+}
+
+impl Deps {
+    pub async fn from_env() -> Result<Deps> {
+        let config = PlanConfig::from_env()?;
+        let sdk = aws_config::load_from_env().await;
+        Ok(Deps::new(config, &sdk))
+    }
+
+    pub fn new(config: PlanConfig, sdk: &SdkConfig) -> Deps {
+        Deps {
+            s3: config.base.stage_s3_client(Stage::ReportRun, sdk),
+            region: sdk
+                .region()
+                .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
+            config,
+        }
+    }
+
+    fn report_settings(&self) -> ReportSettings {
+        ReportSettings {
+            region: self.region.clone(),
+            nominal_lambda_ms: self.config.nominal_lambda_ms,
+            nominal_lambda_memory_mb: self.config.nominal_lambda_memory_mb,
+            lambda_arch: self.config.lambda_arch,
+        }
+    }
+}
+
+/// The report-run handler (see the module docs). `now_ms`: the report's time, Unix milliseconds.
+#[tracing::instrument(skip_all)]
+pub async fn report_run_handler(deps: &Deps, event: Value) -> Result<Value> {
+    report_run_at(deps, event, unix_millis_now()).await
+}
+
+pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Value> {
+    if !state.is_object() {
+        return Err(Error::InvalidEvent(
+            "report-run expects the execution's state object".into(),
+        ));
+    }
+    let dataset: Option<DatasetRef> = state
+        .get("dataset")
+        .and_then(|d| serde_json::from_value(d.clone()).ok());
+    let bucket = match (&deps.config.artifacts_bucket, &dataset) {
+        (Some(b), _) => b.clone(),
+        (None, Some(d)) => d.bucket.clone(),
+        (None, None) => {
+            return Err(Error::InvalidEvent(
+                "report-run: no dataset in the state and GREENPIPE_ARTIFACTS_BUCKET is not set: nowhere to write the report".into(),
+            ))
+        }
+    };
+    let report = build(&state, &deps.report_settings(), now_ms)?;
+    let pipeline = dataset.as_ref().map(DatasetRef::name).unwrap_or_default();
+
+    let key = deps.config.run_report_key(&report.execution);
+    put_json(&deps.s3, &bucket, &key, &report).await?;
+    let report_uri = s3_uri(&bucket, &key, None);
+
+    let mut marker_uri = None;
+    if let (Some(marker), Some(d)) = (last_trained(&state, now_ms), &dataset) {
+        let marker_key = deps.config.marker_key(&d.name());
+        put_json(&deps.s3, &bucket, &marker_key, &marker).await?;
+        tracing::info!(
+            model = marker.model_name,
+            fingerprint = marker.fingerprint,
+            "recorded last trained model"
+        );
+        marker_uri = Some(s3_uri(&bucket, &marker_key, None));
+    }
+
+    // EMF goes to the function's log, where CloudWatch Logs turns it into metrics.
+    crate::telemetry::emit_emf(&emf_lines(&report, &pipeline, now_ms)?);
+    tracing::info!(
+        execution = report.execution,
+        status = report.status,
+        report = report_uri,
+        usd = report.totals.usd,
+        kwh = report.totals.kwh,
+        kgco2e = report.totals.kgco2e,
+        skips = report.skips.len(),
+        "run report written"
+    );
+    let mut out = json!({
+        "reportUri": report_uri,
+        "status": report.status,
+        "totals": {"usd": report.totals.usd, "kwh": report.totals.kwh, "kgco2e": report.totals.kgco2e},
+    });
+    if let Some(uri) = marker_uri {
+        out["markerUri"] = json!(uri);
+    }
+    Ok(out)
+}

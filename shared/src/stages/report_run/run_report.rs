@@ -1,0 +1,699 @@
+//! The run report: what one pipeline execution did, how long each stage took, what it cost in dollars,
+//! kWh and kgCO2e, built from the state machine's state (`$`) as report-run receives it. Pure: the
+//! report-run stage ([`super::handler`]) adds the clock, writes it to S3 and logs it.
+//!
+//! Stage footprints:
+//! - training: `DescribeTrainingJob` (the `.sync` result, or the failed job's description in a Catch's
+//!   `Cause`): instance type and count, `TrainingTimeInSeconds` for energy and `BillableTimeInSeconds`
+//!   for cost, so managed spot savings show; without them (emulators), the start/end timestamps;
+//! - transform: `DescribeTransformJob`: instance type and count, `TransformEndTime − TransformStartTime`;
+//! - Lambda stages: `durationMs` / `memoryMb` when the stage output carries them, else a nominal
+//!   invocation (configurable), marked `"measured": false`;
+//! - the state machine's own transitions and S3 requests are not counted (cents per thousand runs).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::footprint::{self, footprint_emf_line, Arch, Estimate, Footprint};
+use crate::pipeline::LastTrained;
+use crate::validate::values::{format_timestamp, parse_timestamp};
+use crate::{Error, Result};
+
+/// The Lambda stages in pipeline order: (state key, function name).
+const LAMBDA_STAGES: &[(&str, &str)] = &[
+    ("catalog", "register-catalog"),
+    ("features", "write-features"),
+    ("plan", "plan-training"),
+    ("transformPlan", "plan-transform"),
+];
+
+/// Settings of the estimate that do not come from the state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSettings {
+    /// AWS region of the run (grid factor).
+    pub region: String,
+    /// Lambda stages whose outputs carry no `durationMs` / `memoryMb`.
+    pub nominal_lambda_ms: u64,
+    pub nominal_lambda_memory_mb: u32,
+    pub lambda_arch: Arch,
+}
+
+/// A stage's line in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageReport {
+    /// The state key (`catalog`, `training`, ...).
+    pub stage: String,
+    /// Function or service call behind it.
+    pub resource: String,
+    /// `succeeded`, `failed`, `skipped` or `not run`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// Key facts of a SageMaker job (name, instances, status, times).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_written: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<Footprint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_hours: Option<f64>,
+    /// Whether the footprint comes from measured durations (false: a nominal Lambda invocation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spot: Option<SpotSavings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<footprint::Basis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpotSavings {
+    pub on_demand_usd: f64,
+    pub savings_usd: f64,
+    pub savings_fraction: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub usd: f64,
+    pub kwh: f64,
+    pub kgco2e: f64,
+    #[serde(rename = "instanceHours")]
+    pub instance_hours: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    pub execution: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    pub finished_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<f64>,
+    /// The execution input (`$.dataset`).
+    pub dataset: Value,
+    pub region: String,
+    pub coefficients_version: String,
+    pub stages: Vec<StageReport>,
+    /// Stages deliberately not run, with the reason (`training: fingerprint unchanged since ...`).
+    pub skips: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_written: Option<u64>,
+    /// `{Error, Cause}` from the Catch, on the failure path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    pub totals: Totals,
+}
+
+/// Build the report from the state. `now_ms` is the report time (Unix milliseconds).
+pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<RunReport> {
+    let execution = state
+        .pointer("/execution/Name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::InvalidEvent("report-run needs execution.Name".into()))?
+        .to_string();
+    let error = state.get("error").filter(|e| !e.is_null()).cloned();
+    let status = match state.get("status").and_then(Value::as_str) {
+        Some(s @ ("SUCCEEDED" | "FAILED")) => s.to_string(),
+        Some(other) => {
+            return Err(Error::InvalidEvent(format!(
+                "report-run: status must be SUCCEEDED or FAILED, got {other:?}"
+            )))
+        }
+        None if error.is_some() => "FAILED".into(),
+        None => "SUCCEEDED".into(),
+    };
+    let started_ms = state.pointer("/execution/StartTime").and_then(timestamp_ms);
+    let coefficients = footprint::coefficients()?;
+    let failed_job = error.as_ref().and_then(failed_job_description);
+
+    let mut stages = Vec::new();
+    let mut skips = Vec::new();
+    for (key, function) in LAMBDA_STAGES.iter().take(3) {
+        stages.push(lambda_stage(state, key, function, settings)?);
+    }
+
+    // Training and model.
+    let plan = state.get("plan").filter(|p| p.is_object());
+    let train_planned = plan.and_then(|p| p.get("train")).and_then(Value::as_bool);
+    let training_desc = state.get("training").filter(|t| t.is_object()).or(failed_job
+        .as_ref()
+        .filter(|d| d.get("TrainingJobStatus").is_some()));
+    stages.push(job_stage(
+        ("training", "sagemaker:createTrainingJob.sync"),
+        plan,
+        train_planned,
+        training_desc.map(|d| training_stage(d, settings)).transpose()?,
+        &mut skips,
+    ));
+    match state.get("model").filter(|m| m.is_object()) {
+        Some(model) => {
+            let mut s = not_run("model", "sagemaker:createModel");
+            s.status = "succeeded".into();
+            s.job = Some(json!({"ModelArn": model.get("ModelArn")}));
+            stages.push(s);
+        }
+        None if train_planned == Some(false) => {
+            stages.push(skipped("model", "sagemaker:createModel", "no new training"))
+        }
+        None => stages.push(not_run("model", "sagemaker:createModel")),
+    }
+
+    stages.push(lambda_stage(state, "transformPlan", "plan-transform", settings)?);
+    let transform_plan = state.get("transformPlan").filter(|p| p.is_object());
+    let transform_planned = transform_plan
+        .and_then(|p| p.get("transform"))
+        .and_then(Value::as_bool);
+    let transform_desc = state.get("transform").filter(|t| t.is_object()).or(failed_job
+        .as_ref()
+        .filter(|d| d.get("TransformJobStatus").is_some()));
+    stages.push(job_stage(
+        ("transform", "sagemaker:createTransformJob.sync"),
+        transform_plan,
+        transform_planned,
+        transform_desc.map(|d| transform_stage(d, settings)).transpose()?,
+        &mut skips,
+    ));
+    // report-run itself: nominal, it cannot time its own invocation before it ends.
+    let mut own = lambda_stage(&json!({"report": {}}), "report", "report-run", settings)?;
+    own.status = "succeeded".into();
+    stages.push(own);
+
+    let mut totals = Totals::default();
+    for s in &stages {
+        if let Some(f) = s.footprint {
+            totals.usd += f.usd;
+            totals.kwh += f.kwh;
+            totals.kgco2e += f.kg_co2e;
+        }
+        totals.instance_hours += s.instance_hours.unwrap_or(0.0);
+    }
+    let records_written = stages.iter().find_map(|s| s.records_written);
+    Ok(RunReport {
+        execution,
+        status,
+        started_at: started_ms.map(|ms| format_timestamp(ms * 1000)),
+        finished_at: format_timestamp(now_ms as i64 * 1000),
+        duration_seconds: started_ms.map(|s| (now_ms as i64 - s).max(0) as f64 / 1000.0),
+        dataset: state.get("dataset").cloned().unwrap_or(Value::Null),
+        region: settings.region.clone(),
+        coefficients_version: coefficients.version.clone(),
+        stages,
+        skips,
+        records_written,
+        error,
+        totals,
+    })
+}
+
+/// The marker to record after this run, when it trained and created a model (whether or not a later
+/// stage failed: the model exists and a re-run should not train it again).
+pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
+    let training = state.get("training")?;
+    if training.get("TrainingJobStatus").and_then(Value::as_str) != Some("Completed") {
+        return None;
+    }
+    state.pointer("/model/ModelArn")?;
+    let plan = state.get("plan")?;
+    let str_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let model_name = str_at(plan, "/modelName").filter(|s| !s.is_empty()).or_else(|| {
+        str_at(state, "/model/ModelArn").and_then(|a| a.rsplit('/').next().map(str::to_string))
+    })?;
+    Some(LastTrained {
+        fingerprint: str_at(plan, "/fingerprint").or_else(|| str_at(state, "/dataset/fingerprint"))?,
+        settings_hash: str_at(plan, "/settingsHash").unwrap_or_default(),
+        training_job_name: str_at(training, "/TrainingJobName")?,
+        model_name,
+        model_data_url: str_at(training, "/ModelArtifacts/S3ModelArtifacts")?,
+        image: str_at(plan, "/modelRequest/PrimaryContainer/Image"),
+        role_arn: str_at(plan, "/modelRequest/ExecutionRoleArn"),
+        execution: str_at(state, "/execution/Name"),
+        trained_at: format_timestamp(now_ms as i64 * 1000),
+    })
+}
+
+/// EMF lines: one per stage with a footprint, and the run's total (`Stage=total`).
+pub fn emf_lines(report: &RunReport, pipeline: &str, now_ms: u64) -> Result<Vec<String>> {
+    let pipeline = if pipeline.trim().is_empty() {
+        "unknown"
+    } else {
+        pipeline
+    };
+    let mut lines = Vec::new();
+    for s in &report.stages {
+        if let Some(f) = &s.footprint {
+            lines.push(footprint_emf_line(
+                "",
+                &[("Pipeline", pipeline), ("Stage", &s.stage)],
+                f,
+                s.instance_hours,
+                now_ms,
+            )?);
+        }
+    }
+    let total = Footprint {
+        usd: report.totals.usd,
+        kwh: report.totals.kwh,
+        kg_co2e: report.totals.kgco2e,
+    };
+    lines.push(footprint_emf_line(
+        "",
+        &[("Pipeline", pipeline), ("Stage", "total")],
+        &total,
+        Some(report.totals.instance_hours),
+        now_ms,
+    )?);
+    Ok(lines)
+}
+
+fn base(stage: &str, resource: &str, status: &str) -> StageReport {
+    StageReport {
+        stage: stage.into(),
+        resource: resource.into(),
+        status: status.into(),
+        reason: None,
+        started_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        job: None,
+        records_written: None,
+        footprint: None,
+        instance_hours: None,
+        measured: None,
+        spot: None,
+        basis: None,
+    }
+}
+
+/// A SageMaker job's line: the job's own report when it ran (or failed), skipped with the planner's reason
+/// (also listed in `skips`) when the plan said not to run it, else not run.
+fn job_stage(
+    (stage, resource): (&str, &str),
+    plan: Option<&Value>,
+    planned: Option<bool>,
+    ran: Option<StageReport>,
+    skips: &mut Vec<Value>,
+) -> StageReport {
+    match (planned, ran) {
+        (_, Some(report)) => report,
+        (Some(false), None) => {
+            let reason = plan
+                .and_then(|p| p.get("reason"))
+                .and_then(Value::as_str)
+                .unwrap_or("not needed");
+            skips.push(json!({"stage": stage, "reason": reason}));
+            skipped(stage, resource, reason)
+        }
+        _ => not_run(stage, resource),
+    }
+}
+
+fn not_run(stage: &str, resource: &str) -> StageReport {
+    base(stage, resource, "not run")
+}
+
+fn skipped(stage: &str, resource: &str, reason: &str) -> StageReport {
+    let mut s = base(stage, resource, "skipped");
+    s.reason = Some(reason.into());
+    s
+}
+
+fn lambda_stage(state: &Value, key: &str, function: &str, settings: &ReportSettings) -> Result<StageReport> {
+    let Some(output) = state.get(key).filter(|v| !v.is_null()) else {
+        return Ok(not_run(key, function));
+    };
+    let mut s = base(key, function, "succeeded");
+    let measured_ms = output
+        .get("durationMs")
+        .and_then(Value::as_f64)
+        .filter(|v| *v >= 0.0);
+    let memory = output
+        .get("memoryMb")
+        .and_then(Value::as_u64)
+        .and_then(|m| u32::try_from(m).ok())
+        .unwrap_or(settings.nominal_lambda_memory_mb);
+    let ms = measured_ms.map_or(settings.nominal_lambda_ms, |v| v.ceil() as u64);
+    let estimate = footprint::lambda_invocation(settings.lambda_arch, memory, ms, &settings.region)?;
+    s.duration_seconds = measured_ms.map(|v| v / 1000.0);
+    s.measured = Some(measured_ms.is_some());
+    s.records_written = records_written(output);
+    s.reason = output.get("reason").and_then(Value::as_str).map(str::to_string);
+    set_estimate(&mut s, estimate);
+    Ok(s)
+}
+
+/// Records written by write-features, under the names its output may use.
+fn records_written(output: &Value) -> Option<u64> {
+    [
+        "/recordsWritten",
+        "/written",
+        "/counts/written",
+        "/records/written",
+    ]
+    .iter()
+    .find_map(|p| output.pointer(p).and_then(Value::as_u64))
+}
+
+fn training_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport> {
+    let status = desc
+        .get("TrainingJobStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    let mut s = base(
+        "training",
+        "sagemaker:createTrainingJob.sync",
+        &job_status(status),
+    );
+    let (instance_type, count) = resources(desc, "/ResourceConfig")?;
+    let start = desc.get("TrainingStartTime").and_then(timestamp_ms);
+    let end = desc.get("TrainingEndTime").and_then(timestamp_ms);
+    let wall = span_seconds(start, end);
+    let trained = desc
+        .get("TrainingTimeInSeconds")
+        .and_then(Value::as_f64)
+        .or(wall)
+        .unwrap_or(0.0);
+    let billed = desc
+        .get("BillableTimeInSeconds")
+        .and_then(Value::as_f64)
+        .unwrap_or(trained);
+    s.started_at = start.map(|ms| format_timestamp(ms * 1000));
+    s.ended_at = end.map(|ms| format_timestamp(ms * 1000));
+    s.duration_seconds = wall.or(Some(trained));
+    s.reason = desc
+        .get("FailureReason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    s.job = Some(job_facts(
+        desc,
+        &[
+            "TrainingJobName",
+            "TrainingJobStatus",
+            "SecondaryStatus",
+            "EnableManagedSpotTraining",
+            "ResourceConfig",
+            "TrainingTimeInSeconds",
+            "BillableTimeInSeconds",
+            "ModelArtifacts",
+        ],
+    ));
+    s.measured = Some(true);
+    let t = footprint::training_job(&instance_type, count, trained, billed, &settings.region, None)?;
+    s.spot = Some(SpotSavings {
+        on_demand_usd: t.on_demand_usd,
+        savings_usd: t.spot_savings_usd,
+        savings_fraction: t.spot_savings_fraction,
+    });
+    set_estimate(&mut s, t.estimate);
+    Ok(s)
+}
+
+fn transform_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport> {
+    let status = desc
+        .get("TransformJobStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    let mut s = base(
+        "transform",
+        "sagemaker:createTransformJob.sync",
+        &job_status(status),
+    );
+    let (instance_type, count) = resources(desc, "/TransformResources")?;
+    let start = desc.get("TransformStartTime").and_then(timestamp_ms);
+    let end = desc.get("TransformEndTime").and_then(timestamp_ms);
+    let seconds = span_seconds(start, end).unwrap_or(0.0);
+    s.started_at = start.map(|ms| format_timestamp(ms * 1000));
+    s.ended_at = end.map(|ms| format_timestamp(ms * 1000));
+    s.duration_seconds = Some(seconds);
+    s.reason = desc
+        .get("FailureReason")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string);
+    s.job = Some(job_facts(
+        desc,
+        &[
+            "TransformJobName",
+            "TransformJobStatus",
+            "ModelName",
+            "TransformResources",
+            "TransformOutput",
+        ],
+    ));
+    s.measured = Some(true);
+    set_estimate(
+        &mut s,
+        footprint::transform_job(&instance_type, count, seconds, &settings.region)?,
+    );
+    Ok(s)
+}
+
+fn set_estimate(s: &mut StageReport, estimate: Estimate) {
+    s.footprint = Some(estimate.footprint);
+    s.instance_hours = estimate.instance_hours();
+    s.basis = Some(estimate.basis);
+}
+
+fn job_status(sagemaker: &str) -> String {
+    match sagemaker {
+        "Completed" => "succeeded".into(),
+        "Failed" => "failed".into(),
+        "Stopped" => "stopped".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+fn resources(desc: &Value, pointer: &str) -> Result<(String, u32)> {
+    let r = desc.pointer(pointer);
+    let instance_type = r
+        .and_then(|r| r.get("InstanceType"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::InvalidEvent(format!("job description without {pointer}/InstanceType")))?;
+    let count = r
+        .and_then(|r| r.get("InstanceCount"))
+        .and_then(Value::as_u64)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(1);
+    Ok((instance_type.to_string(), count))
+}
+
+fn job_facts(desc: &Value, keys: &[&str]) -> Value {
+    let mut m = Map::new();
+    for k in keys {
+        if let Some(v) = desc.get(*k) {
+            m.insert((*k).to_string(), v.clone());
+        }
+    }
+    Value::Object(m)
+}
+
+fn span_seconds(start: Option<i64>, end: Option<i64>) -> Option<f64> {
+    match (start, end) {
+        (Some(s), Some(e)) if e >= s => Some((e - s) as f64 / 1000.0),
+        _ => None,
+    }
+}
+
+/// A timestamp as Step Functions or the local executor may give it → Unix milliseconds: an RFC 3339
+/// string, or a number of epoch seconds (SDK JSON) or milliseconds (above 10^11, i.e. after 1973 in ms).
+pub fn timestamp_ms(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => parse_timestamp(s.as_bytes()).map(|us| us.div_euclid(1000)),
+        Value::Number(n) => {
+            let x = n.as_f64()?;
+            if !x.is_finite() || x < 0.0 {
+                None
+            } else if x >= 1e11 {
+                Some(x as i64)
+            } else {
+                Some((x * 1000.0) as i64)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A Catch on a `.sync` job puts the failed job's description (JSON) in `Cause`: the job ran and cost
+/// money, so the report counts it.
+fn failed_job_description(error: &Value) -> Option<Value> {
+    let cause = error.get("Cause")?.as_str()?;
+    let v: Value = serde_json::from_str(cause).ok()?;
+    (v.get("TrainingJobStatus").is_some() || v.get("TransformJobStatus").is_some()).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_796_000_000_000;
+
+    fn settings() -> ReportSettings {
+        ReportSettings {
+            region: "us-east-1".into(),
+            nominal_lambda_ms: 1000,
+            nominal_lambda_memory_mb: 512,
+            lambda_arch: Arch::Arm64,
+        }
+    }
+
+    fn state() -> Value {
+        json!({
+            "dataset": {"bucket": "b", "key": "sales/x.csv", "fingerprint": "blake3:ab", "contract": {"name": "sales", "source": "s3://b/contracts/sales.yaml"}},
+            "execution": {"Name": "run-1", "StartTime": "2026-11-27T10:00:00Z"},
+            "status": "SUCCEEDED",
+            "catalog": {"action": "created"},
+            "features": {"written": 200, "durationMs": 2500, "memoryMb": 1024},
+            "plan": {"train": true, "reason": "new data", "fingerprint": "blake3:ab", "settingsHash": "abc123",
+                     "trainingJobName": "sales-ab-abc123", "modelName": "sales-ab-abc123",
+                     "modelRequest": {"ModelName": "sales-ab-abc123", "ExecutionRoleArn": "arn:r", "PrimaryContainer": {"Image": "img"}}},
+            "training": {"TrainingJobName": "sales-ab-abc123", "TrainingJobStatus": "Completed",
+                         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+                         "EnableManagedSpotTraining": true, "TrainingTimeInSeconds": 3600, "BillableTimeInSeconds": 2160,
+                         "TrainingStartTime": 1795990000000i64, "TrainingEndTime": 1795993600000i64,
+                         "ModelArtifacts": {"S3ModelArtifacts": "s3://art/m/model.tar.gz"}},
+            "model": {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/sales-ab-abc123"},
+            "transformPlan": {"transform": true, "reason": "model sales-ab-abc123"},
+            "transform": {"TransformJobName": "t", "TransformJobStatus": "Completed",
+                          "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 2},
+                          "TransformStartTime": "2026-11-27T11:00:00Z", "TransformEndTime": "2026-11-27T11:30:00Z"}
+        })
+    }
+
+    #[test]
+    fn spot_training_and_transform_footprints() {
+        let r = build(&state(), &settings(), NOW).unwrap();
+        assert_eq!(r.status, "SUCCEEDED");
+        let training = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert_eq!(training.status, "succeeded");
+        assert_eq!(training.duration_seconds, Some(3600.0));
+        // 0.6 h billed of 1 h at $0.23: $0.138, 40 % saved.
+        let f = training.footprint.unwrap();
+        assert!((f.usd - 0.138).abs() < 1e-9, "{}", f.usd);
+        let spot = training.spot.as_ref().unwrap();
+        assert!((spot.savings_fraction - 0.4).abs() < 1e-9);
+        assert!((spot.on_demand_usd - 0.23).abs() < 1e-9);
+        assert_eq!(training.instance_hours, Some(1.0));
+        // Energy matches the footprint model for the same hour.
+        let direct = footprint::training_job("ml.m5.xlarge", 1, 3600.0, 2160.0, "us-east-1", None).unwrap();
+        assert_eq!(f, direct.estimate.footprint);
+        let transform = r.stages.iter().find(|s| s.stage == "transform").unwrap();
+        assert_eq!(transform.duration_seconds, Some(1800.0));
+        assert!((transform.footprint.unwrap().usd - 0.115).abs() < 1e-9);
+        assert_eq!(transform.instance_hours, Some(1.0));
+        let features = r.stages.iter().find(|s| s.stage == "features").unwrap();
+        assert_eq!(features.measured, Some(true));
+        assert_eq!(features.records_written, Some(200));
+        let catalog = r.stages.iter().find(|s| s.stage == "catalog").unwrap();
+        assert_eq!(catalog.measured, Some(false));
+        assert_eq!(r.records_written, Some(200));
+        let sum: f64 = r.stages.iter().filter_map(|s| s.footprint).map(|f| f.usd).sum();
+        assert!((r.totals.usd - sum).abs() < 1e-12);
+        assert!((r.totals.instance_hours - 2.0).abs() < 1e-12);
+        assert!(r.totals.kgco2e > 0.0 && r.totals.kwh > 0.0);
+        assert!(r.skips.is_empty());
+        assert_eq!(r.started_at.as_deref(), Some("2026-11-27T10:00:00Z"));
+        let lines = emf_lines(&r, "sales", NOW).unwrap();
+        assert!(lines.last().unwrap().contains("\"Stage\":\"total\""));
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("\"Stage\":\"training\"") && l.contains("InstanceHours")));
+    }
+
+    #[test]
+    fn skipped_training_is_reported_with_its_reason() {
+        let mut s = state();
+        let m = s.as_object_mut().unwrap();
+        m.remove("training");
+        m.remove("model");
+        m.insert("plan".into(), json!({"train": false, "reason": "fingerprint unchanged since sales-ab-abc123", "modelName": "sales-ab-abc123"}));
+        let r = build(&s, &settings(), NOW).unwrap();
+        assert_eq!(
+            r.skips,
+            vec![json!({"stage": "training", "reason": "fingerprint unchanged since sales-ab-abc123"})]
+        );
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert_eq!(t.status, "skipped");
+        assert!(t.footprint.is_none());
+        assert!(last_trained(&s, NOW).is_none());
+    }
+
+    #[test]
+    fn failed_training_job_is_still_costed() {
+        let mut s = state();
+        let failed = json!({"TrainingJobName": "sales-ab-abc123", "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: boom",
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}, "TrainingTimeInSeconds": 600, "BillableTimeInSeconds": 600});
+        let m = s.as_object_mut().unwrap();
+        for k in ["training", "model", "transformPlan", "transform"] {
+            m.remove(k);
+        }
+        m.insert("status".into(), json!("FAILED"));
+        m.insert(
+            "error".into(),
+            json!({"Error": "SageMaker.TrainingJobFailed", "Cause": failed.to_string()}),
+        );
+        let r = build(&s, &settings(), NOW).unwrap();
+        assert_eq!(r.status, "FAILED");
+        assert_eq!(r.error.as_ref().unwrap()["Error"], "SageMaker.TrainingJobFailed");
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert_eq!(t.status, "failed");
+        assert_eq!(t.reason.as_deref(), Some("AlgorithmError: boom"));
+        assert!((t.footprint.unwrap().usd - 0.23 / 6.0).abs() < 1e-9);
+        assert_eq!(
+            r.stages.iter().find(|s| s.stage == "transform").unwrap().status,
+            "not run"
+        );
+        assert!(last_trained(&s, NOW).is_none());
+    }
+
+    #[test]
+    fn marker_after_training() {
+        let m = last_trained(&state(), NOW).unwrap();
+        assert_eq!(m.fingerprint, "blake3:ab");
+        assert_eq!(m.settings_hash, "abc123");
+        assert_eq!(m.model_name, "sales-ab-abc123");
+        assert_eq!(m.model_data_url, "s3://art/m/model.tar.gz");
+        assert_eq!(m.image.as_deref(), Some("img"));
+        assert_eq!(m.execution.as_deref(), Some("run-1"));
+    }
+
+    #[test]
+    fn bad_input() {
+        let mut s = state();
+        s.as_object_mut().unwrap().remove("execution");
+        assert_eq!(
+            build(&s, &settings(), NOW).unwrap_err().error_type(),
+            "InvalidEvent"
+        );
+        let mut s = state();
+        s["status"] = json!("RUNNING");
+        assert_eq!(
+            build(&s, &settings(), NOW).unwrap_err().error_type(),
+            "InvalidEvent"
+        );
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp_ms(&json!("1970-01-01T00:00:01.5Z")), Some(1500));
+        assert_eq!(timestamp_ms(&json!(1_700_000_000)), Some(1_700_000_000_000));
+        assert_eq!(
+            timestamp_ms(&json!(1_700_000_000_123i64)),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(timestamp_ms(&json!(1.7e9)), Some(1_700_000_000_000));
+        assert_eq!(timestamp_ms(&json!("soon")), None);
+    }
+}
