@@ -83,7 +83,7 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
         rt.block_on(async {
             let Some(template) = &args.as_deployed else {
                 let config = CleanupConfig::from_env()?.with_overrides(&overrides)?;
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = greenpipe::aws::load_sdk_config().await;
                 let mut deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
                 if let Some(t) = args.as_of {
                     deps.clock = Clock::Fixed(t);
@@ -168,7 +168,7 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
 
 pub fn restore(args: &RestoreArgs) -> Result<bool> {
     runtime()?.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = greenpipe::aws::load_sdk_config().await;
         let manifest = if args.manifest.starts_with("s3://") {
             endpoint_restore::load_manifest_s3(&s3_client(&sdk)?, &args.manifest).await?
         } else {

@@ -107,7 +107,7 @@ pub fn run(args: &FeaturesArgs) -> Result<bool> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = greenpipe::aws::load_sdk_config().await;
         let config = greenpipe::aws::Config::from_lookup(|name| {
             (name == "GREENPIPE_S3_FORCE_PATH_STYLE")
                 .then(|| std::env::var(name).ok())

@@ -170,7 +170,7 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
         };
         let sdk = match &deployment {
             Some(d) => d.admin.clone(),
-            None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            None => greenpipe::aws::load_sdk_config().await,
         };
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&sdk)

@@ -280,6 +280,7 @@ impl Tasks {
             .map(|(name, url)| {
                 let config = aws_sdk_lambda::Config::builder()
                     .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+                    .http_client(greenpipe::aws::https_client())
                     .endpoint_url(url)
                     // Retries are the state machine's business (its Retry fields); the SDK would also
                     // re-send a function error that `cargo lambda watch` reports as HTTP 500.
@@ -409,9 +410,7 @@ impl Tasks {
     }
 
     async fn sdk(&self) -> &SdkConfig {
-        self.sdk
-            .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
-            .await
+        self.sdk.get_or_init(greenpipe::aws::load_sdk_config).await
     }
 
     async fn invoke_lambda(&self, call: &Call) -> Result<Invoked, TaskError> {

@@ -97,7 +97,7 @@ fn validate_s3(
 ) -> Result<(ValidationReport, Duration)> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = greenpipe::aws::load_sdk_config().await;
         let client = s3_settings()?.s3_client(&sdk);
         let object = greenpipe::aws::S3Object::open(&client, &bucket, &key, None).await?;
         tokio::task::spawn_blocking(move || validate_with_progress(&validator, &object, &name, show_progress))

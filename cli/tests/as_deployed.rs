@@ -211,6 +211,7 @@ impl World {
 
 async fn config(endpoint: &str, credentials: Credentials) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(greenpipe::aws::https_client())
         .endpoint_url(endpoint)
         .region(Region::new(REGION))
         .credentials_provider(credentials)

@@ -92,6 +92,15 @@ pub enum Error {
     #[error("aws error: {0}")]
     Aws(String),
 
+    /// One of greenpipe's own values (a report, a response, an execution input) did not serialise to
+    /// JSON: a bug, not bad input or a failed AWS call.
+    #[error("serialising {what}: {source}")]
+    Serialize {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// Local I/O failure (CLI reading a file, temp files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -119,6 +128,7 @@ impl Error {
         "Throttled",
         "Retryable",
         "AwsError",
+        "SerializationError",
         "IoError",
     ];
 
@@ -143,6 +153,7 @@ impl Error {
             Error::Throttled(_) => "Throttled",
             Error::Retryable(_) => "Retryable",
             Error::Aws(_) => "AwsError",
+            Error::Serialize { .. } => "SerializationError",
             Error::Io(_) => "IoError",
         }
     }
@@ -167,6 +178,12 @@ impl Error {
             return Error::Retryable("source read failed".into());
         }
         Error::Io(e)
+    }
+
+    /// For `map_err` on a `serde_json` serialisation of `what`.
+    pub fn serialize(what: impl Into<String>) -> impl FnOnce(serde_json::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Serialize { what, source }
     }
 
     pub fn contract_invalid(source_name: impl Into<String>, message: impl fmt::Display) -> Self {
@@ -235,6 +252,7 @@ mod tests {
             Error::Throttled("t".into()),
             Error::Retryable("r".into()),
             Error::Aws("a".into()),
+            Error::serialize("v")(serde_json::from_str::<u8>("x").unwrap_err()),
             Error::Io(std::io::Error::other("io")),
         ];
         for e in &samples {

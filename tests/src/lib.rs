@@ -261,6 +261,7 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> std::io::
 pub async fn sdk_config() -> SdkConfig {
     let emulator = emulator();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(greenpipe::aws::https_client())
         .endpoint_url(&emulator.endpoint)
         .region(Region::new(REGION))
         .credentials_provider(Credentials::new(

@@ -28,7 +28,7 @@ async fn https_server(cert: &str, key: &str) -> (u16, Arc<AtomicUsize>) {
     let certs = vec![CertificateDer::from_pem_file(fixture(cert)).expect("certificate")];
     let key = PrivateKeyDer::from_pem_file(fixture(key)).expect("key");
     let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
@@ -94,6 +94,7 @@ async fn put_record_over_tls_trusts_only_known_roots() {
     // Before the client's TLS settings are first built (once per process).
     std::env::set_var("SSL_CERT_FILE", fixture("ca.pem"));
     let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(greenpipe::aws::https_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .load()

@@ -105,6 +105,7 @@ async fn unreachable_endpoint_is_retryable() {
         .unwrap()
         .port();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(greenpipe::aws::https_client())
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new("t", "t", None, None, "t"))

@@ -161,6 +161,7 @@ fn function_timeout(template: &Template, logical_id: &str) -> Result<Duration, S
 /// (`AWS_ENDPOINT_URL`, and service-specific ones such as the Feature Store runtime's).
 async fn sdk(region: &str, credentials: Credentials) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(greenpipe::aws::https_client())
         .region(Region::new(region.to_string()))
         .credentials_provider(credentials)
         .load()

@@ -8,8 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// One runtime thread, as in `greenpipe features`: the writer loop, its request slots and their
 /// connections share it, so no response wakes another thread (rows are parsed on a blocking thread, the
-/// offline Parquet files are encoded on one). In bench/features.sh this runtime was one of the two changes
-/// that took the CLI from 212 to 153 CPU-ms per 1,000 records at 0 ms latency (bench/README.md).
+/// offline Parquet files are encoded on one), which costs less CPU per record (bench/README.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();

@@ -9,7 +9,7 @@
 //! that went idle is woken once for them rather than once per request; on this VM that wake-up is a
 //! large part of a small request's kernel time (bench/README.md, "Feature Store writes").
 //!
-//! What it keeps from the SDK's client: TLS through rustls with aws-lc-rs, the same cipher suites and the
+//! What it keeps from the SDK's client: TLS through rustls with ring, the same cipher suites and the
 //! platform's root certificates (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured); TCP_NODELAY; the connect and
 //! read timeouts of the client's config; idle connections dropped after [`IDLE_TIMEOUT`] or once the
 //! server closed them; a request that a reused connection gives back unsent (closed meanwhile) is sent
@@ -403,7 +403,7 @@ async fn connect(origin: &Origin, connect_timeout: Option<Duration>) -> Result<C
     }
 }
 
-/// The SDK client's TLS settings (aws-smithy-http-client with rustls and aws-lc-rs): TLS 1.2 and 1.3 with
+/// The SDK client's TLS settings ([`super::https_client`]: rustls with ring): TLS 1.2 and 1.3 with
 /// AES-GCM or ChaCha20-Poly1305 suites only, the platform's root certificates, HTTP/1.1 by ALPN.
 static TLS: LazyLock<Result<Arc<rustls::ClientConfig>, String>> = LazyLock::new(|| {
     use rustls::CipherSuite as S;
@@ -416,7 +416,7 @@ static TLS: LazyLock<Result<Arc<rustls::ClientConfig>, String>> = LazyLock::new(
         S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ];
-    let base = rustls::crypto::aws_lc_rs::default_provider();
+    let base = rustls::crypto::ring::default_provider();
     let cipher_suites = base
         .cipher_suites
         .iter()

@@ -16,10 +16,31 @@ pub mod s3;
 pub use config::Config;
 pub use s3::S3Object;
 
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::Error;
+
+/// The HTTPS client of every SDK client greenpipe builds: the SDK's own hyper client (connection pool,
+/// timeouts, HTTP/2 by ALPN), with rustls on ring instead of the SDK default's aws-lc-rs, which is the
+/// largest single part of a function's binary (workspace `Cargo.toml`). Platform root certificates.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK configuration from the standard chain (environment, profiles, `AWS_ENDPOINT_URL`, region),
+/// sending through [`https_client`]. What every function loads once per cold start.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
 
 /// Error codes AWS services use for throttling (S3 answers `SlowDown` with a 503).
 pub(crate) const THROTTLING_CODES: &[&str] = &[

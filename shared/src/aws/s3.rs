@@ -205,7 +205,7 @@ pub fn s3_uri(bucket: &str, key: &str, version_id: Option<&str>) -> String {
 
 /// PutObject of `value` as JSON.
 pub async fn put_json(s3: &Client, bucket: &str, key: &str, value: &impl serde::Serialize) -> Result<()> {
-    let body = serde_json::to_vec_pretty(value).map_err(|e| Error::Aws(format!("serialising {key}: {e}")))?;
+    let body = serde_json::to_vec_pretty(value).map_err(Error::serialize(key))?;
     s3.put_object()
         .bucket(bucket)
         .key(key)

@@ -62,7 +62,7 @@ impl Deps {
     pub async fn from_env() -> Result<Deps> {
         let config = CleanupConfig::from_env()?;
         let base = crate::aws::Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Deps::new(config, &sdk, base.s3_client(&sdk)))
     }
 
@@ -140,7 +140,7 @@ pub async fn run(deps: &Deps, config: &CleanupConfig) -> Result<CleanupReport> {
     if let Some(bucket) = &config.report_bucket {
         let key = format!("{}reports/{run_id}.json", config.report_prefix);
         report.report_uri = Some(format!("s3://{bucket}/{key}"));
-        let body = serde_json::to_vec_pretty(&report).map_err(|e| Error::Aws(format!("report JSON: {e}")))?;
+        let body = serde_json::to_vec_pretty(&report).map_err(Error::serialize("the cleanup report"))?;
         deps.s3
             .put_object()
             .bucket(bucket)

@@ -225,7 +225,7 @@ impl Deps {
     /// its own [`Guard`](crate::aws::access::Guard).
     pub async fn from_env(stage: Stage) -> Result<Deps> {
         let config = PlanConfig::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Deps::new(stage, config, &sdk))
     }
 

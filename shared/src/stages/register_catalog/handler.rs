@@ -63,7 +63,7 @@ impl Deps {
     /// Configuration from the environment and SDK clients from the standard chain.
     pub async fn from_env() -> Result<Deps> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Deps::new(config, &sdk))
     }
 
@@ -195,7 +195,7 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Value> {
         ))
     })?;
     let registration = register(deps, &request).await?;
-    serde_json::to_value(&registration).map_err(|e| Error::Aws(format!("serialising the response: {e}")))
+    serde_json::to_value(&registration).map_err(Error::serialize("the response"))
 }
 
 /// Register one object's table and partition (see the module docs).
@@ -588,8 +588,8 @@ pub fn catalog_report_key_for(validation_report_key: &str) -> String {
 }
 
 async fn write_report(s3: &S3Client, bucket: &str, key: &str, report: &CatalogReport) -> Result<()> {
-    let body = serde_json::to_vec_pretty(report)
-        .map_err(|e| Error::Aws(format!("serialising catalog report {key}: {e}")))?;
+    let body =
+        serde_json::to_vec_pretty(report).map_err(Error::serialize(format!("catalog report {key}")))?;
     s3.put_object()
         .bucket(bucket)
         .key(key)

@@ -33,7 +33,7 @@ pub struct Deps {
 impl Deps {
     pub async fn from_env() -> Result<Deps> {
         let config = PlanConfig::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Deps::new(config, &sdk))
     }
 

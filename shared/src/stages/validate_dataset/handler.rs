@@ -54,7 +54,7 @@ impl Deps {
     /// `AWS_REGION`, credentials, ...).
     pub async fn from_env() -> Result<Deps> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         Ok(Deps::new(config, &sdk))
     }
 
@@ -315,8 +315,7 @@ async fn read_report(s3: &S3Client, bucket: &str, key: &str) -> Result<Option<Va
 }
 
 async fn write_report(s3: &S3Client, bucket: &str, key: &str, report: &ValidationReport) -> Result<()> {
-    let body = serde_json::to_vec_pretty(report)
-        .map_err(|e| Error::Aws(format!("serialising report {key}: {e}")))?;
+    let body = serde_json::to_vec_pretty(report).map_err(Error::serialize(format!("report {key}")))?;
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -555,8 +554,7 @@ async fn start_pipeline(
     identity: &str,
 ) -> Result<String> {
     let name = execution_name(&input.bucket, &input.key, identity);
-    let body =
-        serde_json::to_string(input).map_err(|e| Error::Aws(format!("serialising execution input: {e}")))?;
+    let body = serde_json::to_string(input).map_err(Error::serialize("the execution input"))?;
     match sfn
         .start_execution()
         .state_machine_arn(state_machine_arn)
@@ -595,7 +593,7 @@ fn execution_arn(state_machine_arn: &str, name: &str) -> String {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| Error::Aws(format!("serialising the response: {e}")))
+    serde_json::to_value(value).map_err(Error::serialize("the response"))
 }
 
 #[cfg(test)]

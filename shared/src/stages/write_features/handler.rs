@@ -118,7 +118,7 @@ impl Deps {
     pub async fn from_env() -> Result<Deps> {
         let config = Config::from_env()?;
         let features = FeaturesConfig::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = crate::aws::load_sdk_config().await;
         let mut deps = Deps::new(config, &sdk);
         deps.features = features;
         Ok(deps)
@@ -445,7 +445,7 @@ pub async fn handle(deps: &Deps, event: Value, deadline: Option<SystemTime>) -> 
         ))
     })?;
     let response = write(deps, &request, deadline).await?;
-    serde_json::to_value(&response).map_err(|e| Error::Aws(format!("serialising the response: {e}")))
+    serde_json::to_value(&response).map_err(Error::serialize("the response"))
 }
 
 /// One job, independent of Lambda: used by the stage and by the CLI.
