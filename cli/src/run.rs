@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use clap::Args;
+use greenpipe::stages::Stage;
 use greenpipe_statemachine::{
     load, substitute, Clock, EventType, Execution, FastClock, HistoryEvent, RunContext, StateMachine,
     TaskRunner,
@@ -51,15 +52,6 @@ const REGION: &str = "us-east-1";
 /// Access key and secret of the embedded store (local only; it holds nothing secret).
 const LOCAL_KEY: &str = "greenpipe-local";
 const ACCOUNT: &str = "123456789012";
-/// The pipeline's Lambda functions, as DefinitionSubstitutions keys and function names.
-const FUNCTIONS: [(&str, &str); 6] = [
-    ("ValidateDatasetFunctionArn", "validate-dataset"),
-    ("RegisterCatalogFunctionArn", "register-catalog"),
-    ("WriteFeaturesFunctionArn", "write-features"),
-    ("PlanTrainingFunctionArn", "plan-training"),
-    ("PlanTransformFunctionArn", "plan-transform"),
-    ("ReportRunFunctionArn", "report-run"),
-];
 
 #[derive(Args)]
 #[command(
@@ -298,9 +290,11 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
 }
 
 fn definition() -> Result<StateMachine, String> {
-    let subs: HashMap<String, String> = FUNCTIONS
-        .iter()
-        .map(|(k, name)| (k.to_string(), function_arn(name)))
+    // `${ValidateDatasetFunctionArn}`, ...: every stage a Task state invokes.
+    let subs: HashMap<String, String> = Stage::ALL
+        .into_iter()
+        .filter(|s| s.in_pipeline())
+        .map(|s| (format!("{}Arn", s.function_id()), function_arn(s.name())))
         .collect();
     let text = substitute(DEFINITION, &subs).map_err(|e| format!("{DEFINITION_NAME}: {e:?}"))?;
     let sm = load(&text).map_err(|e| {

@@ -72,21 +72,6 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// The logical id of a stage's function in the template: `validate-dataset` → `ValidateDatasetFunction`.
-pub fn function_id(stage: Stage) -> String {
-    let pascal: String = stage
-        .name()
-        .split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("{pascal}Function")
-}
-
 /// The values the resource patterns need that the code does not configure: the stack's, and names a
 /// contract picks within what the template allows.
 pub fn deployment(template: &Template) -> Result<BTreeMap<String, String>, String> {
@@ -317,7 +302,7 @@ fn justified(template: &Template, owner: &str, action: &str) -> bool {
 pub fn check(template: &Template, definition: &Value) -> Result<Report, String> {
     let mut report = Report::default();
     for stage in Stage::ALL {
-        let role = Role::of(template, &function_id(stage))?;
+        let role = Role::of(template, &stage.function_id())?;
         let needs = stage_needs(template, stage, &role)?;
         report
             .operations

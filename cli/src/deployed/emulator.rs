@@ -28,7 +28,6 @@ use aws_sdk_s3::config::Credentials;
 use greenpipe::stages::Stage;
 use serde_json::{json, Value};
 
-use super::check::function_id;
 use super::policy::{Role, Statement};
 use super::template::Template;
 
@@ -104,13 +103,13 @@ impl Deployment {
 
         let mut stages = BTreeMap::new();
         for stage in Stage::ALL {
-            let role = Role::of(&template, &function_id(stage))?;
+            let role = Role::of(&template, &stage.function_id())?;
             let sdk = assume(&iam, &sts, &role, &region).await?;
             let mut environment = role.environment.clone();
             for (k, v) in extra_env {
                 environment.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            let timeout = function_timeout(&template, &function_id(stage))?;
+            let timeout = function_timeout(&template, &stage.function_id())?;
             stages.insert(
                 stage,
                 StageRun {

@@ -52,7 +52,7 @@ mod tests {
 
     use greenpipe::stages::Stage;
 
-    use super::check::{check, compare, function_id, stage_needs, state_machine_needs, Finding};
+    use super::check::{check, compare, stage_needs, state_machine_needs, Finding};
     use super::policy::Role;
     use super::*;
 
@@ -87,7 +87,7 @@ mod tests {
         let mut owners: Vec<(String, super::check::Needs)> = Stage::ALL
             .iter()
             .map(|s| {
-                let id = function_id(*s);
+                let id = s.function_id();
                 let role = Role::of(&t, &id).unwrap();
                 (id, stage_needs(&t, *s, &role).unwrap())
             })

@@ -61,6 +61,28 @@ impl Stage {
         }
     }
 
+    /// The function's logical id in `infra/template.yaml`: `validate-dataset` → `ValidateDatasetFunction`
+    /// (its ARN reaches the state machine definition as `${ValidateDatasetFunctionArn}`).
+    pub fn function_id(self) -> String {
+        let pascal: String = self
+            .name()
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("{pascal}Function")
+    }
+
+    /// Whether a Task state of the pipeline's definition invokes it (all but cleanup-idle, which runs on
+    /// its schedule).
+    pub fn in_pipeline(self) -> bool {
+        self != Stage::CleanupIdle
+    }
+
     pub fn by_name(name: &str) -> Option<Stage> {
         Stage::ALL.into_iter().find(|s| s.name() == name)
     }

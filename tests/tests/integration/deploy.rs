@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use greenpipe::stages::Stage;
 use greenpipe_tests::repo_root;
 use serde_yaml::Value;
 
@@ -88,6 +89,19 @@ fn template_workspace_and_state_machine_name_the_same_functions() {
     let deployed: BTreeSet<String> = template_functions(&t).into_iter().map(|(_, n)| n).collect();
     let built = workspace_functions();
     assert_eq!(deployed, built, "infra/template.yaml functions vs functions/*");
+    // The stage table the code reads (guards, role checks, local runs) names them too: a stage missing
+    // from `Stage::ALL` would be skipped silently everywhere.
+    let staged: BTreeSet<String> = Stage::ALL.iter().map(|s| s.name().to_string()).collect();
+    assert_eq!(staged, built, "greenpipe::stages::Stage::ALL vs functions/*");
+    for s in Stage::ALL {
+        assert!(
+            template_functions(&t)
+                .iter()
+                .any(|(id, _)| *id == s.function_id()),
+            "no {} in infra/template.yaml",
+            s.function_id()
+        );
+    }
 
     let machines = resources(&t, "AWS::Serverless::StateMachine");
     assert_eq!(machines.len(), 1, "one state machine");

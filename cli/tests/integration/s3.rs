@@ -5,8 +5,7 @@ use std::process::Output;
 
 use greenpipe_tests::{gzip, Aws};
 
-mod common;
-use common::{describe, greenpipe_on_emulator, root, stdout_json};
+use crate::common::{describe, greenpipe_on_emulator, root, stdout_json};
 
 fn read(rel: &str) -> Vec<u8> {
     std::fs::read(root().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))

@@ -1,5 +1,4 @@
-//! Helpers shared by the CLI test binaries (each uses a subset, hence the allow).
-#![allow(dead_code)]
+//! Helpers shared by the CLI tests.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

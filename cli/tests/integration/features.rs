@@ -10,8 +10,7 @@ use aws_sdk_sagemaker::types::FeatureType;
 use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{unique_name, Aws};
 
-mod common;
-use common::{describe, greenpipe_on_emulator, stdout_json};
+use crate::common::{describe, greenpipe_on_emulator, stdout_json};
 
 struct World {
     group: String,

@@ -5,8 +5,7 @@ use std::process::Output;
 
 use greenpipe_tests::Aws;
 
-mod common;
-use common::{describe, greenpipe_on_emulator, stdout_json};
+use crate::common::{describe, greenpipe_on_emulator, stdout_json};
 
 fn greenpipe(args: &[&str], bucket: &str) -> Output {
     greenpipe_on_emulator()

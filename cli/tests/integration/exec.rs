@@ -12,8 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use greenpipe_tests::{emulator, Aws, REGION};
 use serde_json::{json, Value};
 
-mod common;
-use common::{describe, root, stdout_json};
+use crate::common::{describe, root, stdout_json};
 
 /// However long a run may take here (none should take more than seconds): a hung run fails its test.
 const DEADLINE: Duration = Duration::from_secs(120);

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use greenpipe::stages::Stage;
 use greenpipe_statemachine::{
     async_trait, load, substitute, RunContext, StateMachine, TaskError, TaskRunner,
 };
@@ -77,21 +78,17 @@ fn reserved_concurrency() -> BTreeMap<String, usize> {
 
 fn definition() -> StateMachine {
     let text = std::fs::read_to_string(repo_root().join("statemachine/pipeline.asl.json")).unwrap();
-    let subs: HashMap<String, String> = [
-        "RegisterCatalog",
-        "WriteFeatures",
-        "PlanTraining",
-        "PlanTransform",
-        "ReportRun",
-    ]
-    .iter()
-    .map(|f| {
-        (
-            format!("{f}FunctionArn"),
-            format!("arn:aws:lambda:us-east-1:123456789012:function:{f}Function"),
-        )
-    })
-    .collect();
+    let subs: HashMap<String, String> = Stage::ALL
+        .into_iter()
+        .filter(|s| s.in_pipeline())
+        .map(|s| {
+            let id = s.function_id();
+            (
+                format!("{id}Arn"),
+                format!("arn:aws:lambda:us-east-1:123456789012:function:{id}"),
+            )
+        })
+        .collect();
     load(&substitute(&text, &subs).unwrap()).unwrap()
 }
 

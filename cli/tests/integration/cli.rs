@@ -5,8 +5,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-mod common;
-use common::root;
+use crate::common::root;
 
 fn sample(name: &str) -> String {
     root().join("samples").join(name).display().to_string()

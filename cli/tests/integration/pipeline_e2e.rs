@@ -18,8 +18,7 @@ use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{emulator, unique_name, Aws};
 use serde_json::Value;
 
-mod common;
-use common::{describe, greenpipe_on_emulator, stdout_json};
+use crate::common::{describe, greenpipe_on_emulator, stdout_json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/greenpipe-sagemaker";
 const ROWS: usize = 24;

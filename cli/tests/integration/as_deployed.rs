@@ -22,8 +22,7 @@ use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{private_emulator, repo_root, REGION};
 use serde_json::Value;
 
-mod common;
-use common::{describe, stdout_json};
+use crate::common::{describe, stdout_json};
 
 const GROUP: &str = "greenpipe-orders";
 const ROWS: usize = 12;
