@@ -84,7 +84,7 @@ def measure(cmd: list[str], stdout: Path, stderr: Path, cpu: str) -> dict:
 
 
 def greenpipe_counts(report: dict) -> dict:
-    """Bad rows and cells from a greenpipe JSON report (shared/src/report.rs)."""
+    """Bad rows and cells from a greenpipe JSON report (shared/src/validate/report.rs)."""
     rules = report.get("rules", [])
     cells = sum(int(r.get("failed_rows", 0)) for r in rules if not r.get("passed", True))
     # A distinct-row total, if the report carries one; otherwise the generator's one-bad-cell-per-bad-row
