@@ -20,18 +20,18 @@
 //! error name and its error object (JSON text) as the cause; Lambda service errors are `Lambda.<Code>`;
 //! network failures `Lambda.SdkClientException`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
-use greenpipe::stages::Stage;
+use greenpipe::stages::{LocalFunction, Stage};
 use greenpipe_statemachine::{async_trait, names, Clock, SystemClock, TaskError, TaskRunner};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Map, Value};
 use tokio::sync::OnceCell;
 
@@ -250,12 +250,8 @@ pub struct Tasks {
     endpoints: HashMap<String, aws_sdk_lambda::Client>,
     sdk: OnceCell<SdkConfig>,
     lambda: OnceCell<aws_sdk_lambda::Client>,
-    validate_dataset: OnceCell<validate_dataset::Deps>,
-    register_catalog: OnceCell<register_catalog::Deps>,
-    write_features: OnceCell<write_features::Deps>,
-    plan_training: OnceCell<plan_training::Deps>,
-    plan_transform: OnceCell<plan_training::Deps>,
-    report_run: OnceCell<report_run::Deps>,
+    /// greenpipe's own functions, each built on its first invocation.
+    own: BTreeMap<Stage, OnceCell<Box<dyn LocalFunction>>>,
     sagemaker: OnceCell<SageMaker>,
     local_requests: AtomicU64,
     clock: Arc<dyn Clock>,
@@ -302,12 +298,7 @@ impl Tasks {
             endpoints,
             sdk: OnceCell::new(),
             lambda: OnceCell::new(),
-            validate_dataset: OnceCell::new(),
-            register_catalog: OnceCell::new(),
-            write_features: OnceCell::new(),
-            plan_training: OnceCell::new(),
-            plan_transform: OnceCell::new(),
-            report_run: OnceCell::new(),
+            own: Stage::ALL.into_iter().map(|s| (s, OnceCell::new())).collect(),
             sagemaker: OnceCell::new(),
             local_requests: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
@@ -432,113 +423,35 @@ impl Tasks {
         sdk_invoke(client, &call.function, call.qualifier.as_deref(), call).await
     }
 
-    /// The invocation's context: as deployed, a deadline of the function's `Timeout` from now (so that
-    /// write-features hands over to a continuation as it would in Lambda); otherwise none.
-    fn context(&self, own: Stage) -> Context {
-        let mut context = Context::default();
-        if let Some(d) = &self.deployed {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            context.deadline = (now + d.stage(own).timeout).as_millis() as u64;
-        }
-        context
+    /// The invocation's deadline: as deployed, the function's `Timeout` from now (so that write-features
+    /// hands over to a continuation as it would in Lambda); otherwise none.
+    fn deadline(&self, own: Stage) -> Option<SystemTime> {
+        self.deployed
+            .as_ref()
+            .map(|d| SystemTime::now() + d.stage(own).timeout)
     }
 
-    /// Run one of greenpipe's handlers in this process.
+    /// Run one of greenpipe's handlers in this process, as its Lambda function would: the stage's
+    /// dependencies built from its environment on first use, its errors by their stable names.
     async fn invoke_own(&self, own: Stage, call: &Call) -> Result<Invoked, TaskError> {
-        let event = LambdaEvent::new(call.payload.clone(), self.context(own));
-        let output = match own {
-            Stage::ValidateDataset => {
-                let deps = self
-                    .validate_dataset
-                    .get_or_try_init(|| async {
-                        let config = validate_dataset::Config::from_lookup(self.env(Stage::ValidateDataset))?;
-                        let sdk = self.stage_sdk(Stage::ValidateDataset).await;
-                        Ok::<_, greenpipe::Error>(validate_dataset::Deps::new(config, sdk))
-                    })
-                    .await
-                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
-                validate_dataset::function_handler(deps, event)
-                    .await
-                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
-            }
-            Stage::RegisterCatalog => {
-                let deps = self
-                    .register_catalog
-                    .get_or_try_init(|| async {
-                        let config = register_catalog::Config::from_lookup(self.env(Stage::RegisterCatalog))?;
-                        let sdk = self.stage_sdk(Stage::RegisterCatalog).await;
-                        Ok::<_, greenpipe::Error>(register_catalog::Deps::new(config, sdk))
-                    })
-                    .await
-                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
-                register_catalog::function_handler(deps, event)
-                    .await
-                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
-            }
-            Stage::WriteFeatures => {
-                let deps = self
-                    .write_features
-                    .get_or_try_init(|| async {
-                        let config = write_features::Config::from_lookup(self.env(Stage::WriteFeatures))?;
-                        let sdk = self.stage_sdk(Stage::WriteFeatures).await;
-                        let mut deps = write_features::Deps::new(config, sdk);
-                        deps.features =
-                            greenpipe::stages::write_features::handler::FeaturesConfig::from_lookup(
-                                self.env(Stage::WriteFeatures),
-                            )?;
-                        Ok::<_, greenpipe::Error>(deps)
-                    })
-                    .await
-                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
-                write_features::function_handler(deps, event)
-                    .await
-                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
-            }
-            Stage::CleanupIdle => {
-                return Err(TaskError::new(
-                    names::RUNTIME,
-                    "cleanup-idle runs on its schedule, not as a task of the pipeline",
-                ))
-            }
-            Stage::PlanTraining | Stage::PlanTransform => {
-                // The two share one type of dependencies (greenpipe::stages::plan::handler::Deps), each with
-                // its own stage's guard.
-                let cell = match own {
-                    Stage::PlanTraining => &self.plan_training,
-                    _ => &self.plan_transform,
-                };
-                let stage = own;
-                let deps = cell
-                    .get_or_try_init(|| async {
-                        let config = plan_training::PlanConfig::from_lookup(self.env(stage))?;
-                        let sdk = self.stage_sdk(stage).await;
-                        Ok::<_, greenpipe::Error>(plan_training::Deps::new(stage, config, sdk))
-                    })
-                    .await
-                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
-                let handled = match own {
-                    Stage::PlanTraining => plan_training::function_handler(deps, event).await,
-                    _ => plan_transform::function_handler(deps, event).await,
-                };
-                handled.map_err(|d| function_error(&d.error_type, &d.error_message))?
-            }
-            Stage::ReportRun => {
-                let deps = self
-                    .report_run
-                    .get_or_try_init(|| async {
-                        let config = report_run::PlanConfig::from_lookup(self.env(Stage::ReportRun))?;
-                        let sdk = self.stage_sdk(Stage::ReportRun).await;
-                        Ok::<_, greenpipe::Error>(report_run::Deps::new(config, sdk))
-                    })
-                    .await
-                    .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
-                report_run::function_handler(deps, event)
-                    .await
-                    .map_err(|d| function_error(&d.error_type, &d.error_message))?
-            }
-        };
+        if !own.in_pipeline() {
+            return Err(TaskError::new(
+                names::RUNTIME,
+                format!("{own} runs on its schedule, not as a task of the pipeline"),
+            ));
+        }
+        let cell = &self.own[&own];
+        let function = cell
+            .get_or_try_init(|| async {
+                let sdk = self.stage_sdk(own).await;
+                own.local(&self.env(own), sdk)
+            })
+            .await
+            .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
+        let output = function
+            .invoke(call.payload.clone(), self.deadline(own))
+            .await
+            .map_err(|e| function_error(e.error_type(), &e.to_string()))?;
         let n = self.local_requests.fetch_add(1, Ordering::Relaxed) + 1;
         Ok(Invoked {
             payload: if call.event {

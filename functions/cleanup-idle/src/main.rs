@@ -1,12 +1,10 @@
-use cleanup_idle::{function_handler, Deps};
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
+//! cleanup-idle: the Lambda entry point over [`greenpipe::stages::cleanup_idle::handler`], which holds the logic
+//! (inventory, plan, actions, report) and its documentation; the decisions themselves are in
+//! [`greenpipe::stages::cleanup_idle`].
+
+use greenpipe::stages::{cleanup_idle::CleanupIdle, serve};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<CleanupIdle>().await
 }

@@ -1,12 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use plan_training::{function_handler, Deps};
+//! plan-training: the Lambda entry point over [`greenpipe::stages::plan::handler`], which holds the logic
+//! (contract, last-trained marker, request builder) and its documentation.
+
+use greenpipe::stages::{plan::PlanTraining, serve};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env(greenpipe::stages::Stage::PlanTraining).await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<PlanTraining>().await
 }

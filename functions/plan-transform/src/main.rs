@@ -1,12 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use plan_transform::{function_handler, Deps};
+//! plan-transform: the Lambda entry point over [`greenpipe::stages::plan::handler`], which holds the logic
+//! (model choice, request builder, existing-job check) and its documentation.
+
+use greenpipe::stages::{plan::PlanTransform, serve};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env(greenpipe::stages::Stage::PlanTransform).await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<PlanTransform>().await
 }

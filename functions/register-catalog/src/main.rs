@@ -1,12 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use register_catalog::{function_handler, Deps};
+//! register-catalog: the Lambda entry point over [`greenpipe::stages::register_catalog::handler`], which holds the logic
+//! (contract lookup, table planning, schema-change policy, Glue calls) and its documentation.
+
+use greenpipe::stages::{register_catalog::RegisterCatalog, serve};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<RegisterCatalog>().await
 }

@@ -1,12 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use report_run::{function_handler, Deps};
+//! report-run: the Lambda entry point over [`greenpipe::stages::report_run::handler`], which holds the logic
+//! (run report, footprint, EMF lines, last-trained marker) and its documentation.
+
+use greenpipe::stages::{report_run::ReportRun, serve};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<ReportRun>().await
 }

@@ -1,12 +1,9 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use validate_dataset::{function_handler, Deps};
+//! validate-dataset: the Lambda entry point over [`greenpipe::stages::validate_dataset::handler`], which holds the
+//! logic (event shapes, contract lookup, report, quarantine, pipeline start) and its documentation.
+
+use greenpipe::stages::{serve, validate_dataset::ValidateDataset};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<ValidateDataset>().await
 }

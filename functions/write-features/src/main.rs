@@ -1,5 +1,8 @@
-use lambda_runtime::{run, service_fn, tracing, Error, LambdaEvent};
-use write_features::{function_handler, Deps};
+//! write-features: the Lambda entry point over [`greenpipe::stages::write_features::handler`], which holds the logic
+//! (contract mapping, feature group check, streaming PutRecord writer, offline sink, continuation) and its
+//! documentation.
+
+use greenpipe::stages::{serve, write_features::WriteFeatures};
 
 /// mimalloc: PutRecord allocates per request inside the AWS SDK, where glibc malloc took about a fifth of
 /// the writer's CPU (bench/features.sh).
@@ -10,11 +13,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// connections share it, so no response wakes another thread (rows are parsed on a blocking thread, the
 /// offline Parquet files are encoded on one), which costs less CPU per record (bench/README.md).
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let deps = Deps::from_env().await?;
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        function_handler(&deps, event)
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    serve::<WriteFeatures>().await
 }

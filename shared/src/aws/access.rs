@@ -1,4 +1,7 @@
-//! What each deployed stage may call, and what that needs from its IAM role: one table per stage.
+//! What a deployed stage may call, and what that needs from its IAM role: the table's types, the
+//! resource patterns the tables share, the [`Guard`] that enforces them, and the placeholder filling the
+//! role checks use. Each stage's table is its `StageFunction::CALLS`, in its folder's `handler.rs`
+//! (`shared/src/stages/<stage>/handler.rs`), next to the code that sends the calls.
 //!
 //! The table is used twice, so it cannot drift from the code or from the template:
 //! - at run time, every SDK client a stage builds carries a [`Guard`] that fails any operation its
@@ -9,8 +12,8 @@
 //!   lacks fails, and so does a granted action no entry needs, unless the template says why.
 //!
 //! Resources are ARN patterns with `{placeholders}` that [`values`] fills from the stage's own
-//! configuration readers (the same ones the handler uses), so a prefix the code writes under and a
-//! prefix the role allows are compared as deployed.
+//! configuration readers (`StageFunction::placeholders`, the same readers the handler uses), so a prefix
+//! the code writes under and a prefix the role allows are compared as deployed.
 
 use std::collections::BTreeMap;
 
@@ -22,19 +25,6 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::stages::Stage;
 use crate::Result;
-
-/// Every operation `stage`'s code can send, with what each needs.
-pub(crate) fn calls(stage: Stage) -> &'static [Call] {
-    match stage {
-        Stage::ValidateDataset => VALIDATE_DATASET,
-        Stage::RegisterCatalog => REGISTER_CATALOG,
-        Stage::WriteFeatures => WRITE_FEATURES,
-        Stage::PlanTraining => PLAN_TRAINING,
-        Stage::PlanTransform => PLAN_TRANSFORM,
-        Stage::ReportRun => REPORT_RUN,
-        Stage::CleanupIdle => CLEANUP_IDLE,
-    }
-}
 
 /// One SDK operation a stage sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +44,7 @@ pub struct Need {
     pub why: &'static str,
 }
 
-const fn need(action: &'static str, resource: &'static str) -> Need {
+pub const fn need(action: &'static str, resource: &'static str) -> Need {
     Need {
         action,
         resource,
@@ -62,7 +52,7 @@ const fn need(action: &'static str, resource: &'static str) -> Need {
     }
 }
 
-const fn need_because(action: &'static str, resource: &'static str, why: &'static str) -> Need {
+pub const fn need_because(action: &'static str, resource: &'static str, why: &'static str) -> Need {
     Need {
         action,
         resource,
@@ -72,48 +62,49 @@ const fn need_because(action: &'static str, resource: &'static str, why: &'stati
 
 // Resource patterns. `{bucket}` is the data bucket; object keys use the prefixes the stage's
 // configuration resolves (`{reports}`, ...) and a sample name after them.
-const DATA_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{incoming}sales/2026-12-01.csv";
-const DATA_BUCKET: &str = "arn:{partition}:s3:::{bucket}";
-const CONTRACT_OBJECT: &str = "arn:{partition}:s3:::{contracts_bucket}/{contracts}incoming/sales.yaml";
-const CONTRACTS_BUCKET: &str = "arn:{partition}:s3:::{contracts_bucket}";
-const REPORT_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{reports}incoming/sales/2026-12-01.csv/v1.json";
-const QUARANTINE_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{quarantine}incoming/sales/2026-12-01.csv";
-const ARTIFACTS_BUCKET: &str = "arn:{partition}:s3:::{artifacts_bucket}";
-const MARKER_OBJECT: &str = "arn:{partition}:s3:::{artifacts_bucket}/{state}sales/last-training.json";
-const RUN_REPORT_OBJECT: &str = "arn:{partition}:s3:::{artifacts_bucket}/{reports}runs/gp-sales.json";
-const OFFLINE_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{offline}greenpipe-sales/data.parquet";
-const STATE_MACHINE: &str = "{state_machine}";
-const GLUE_CATALOG: &str = "arn:{partition}:glue:{region}:{account}:catalog";
-const GLUE_DATABASE: &str = "arn:{partition}:glue:{region}:{account}:database/{database}";
-const GLUE_TABLE: &str = "arn:{partition}:glue:{region}:{account}:table/{database}/sales";
-const FEATURE_GROUP: &str = "arn:{partition}:sagemaker:{region}:{account}:feature-group/{feature_group}";
-const TRAINING_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:training-job/sales-0123abcd";
-const TRANSFORM_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:transform-job/sales-0123abcd";
-const MODEL: &str = "arn:{partition}:sagemaker:{region}:{account}:model/sales-0123abcd";
-const SAGEMAKER_ROLE: &str = "{sagemaker_role}";
-const SAGEMAKER_ANY: &str = "arn:{partition}:sagemaker:{region}:{account}:endpoint/idle-endpoint";
-const CLEANUP_REPORT_OBJECT: &str =
+pub const DATA_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{incoming}sales/2026-12-01.csv";
+pub const DATA_BUCKET: &str = "arn:{partition}:s3:::{bucket}";
+pub const CONTRACT_OBJECT: &str = "arn:{partition}:s3:::{contracts_bucket}/{contracts}incoming/sales.yaml";
+pub const CONTRACTS_BUCKET: &str = "arn:{partition}:s3:::{contracts_bucket}";
+pub const REPORT_OBJECT: &str =
+    "arn:{partition}:s3:::{bucket}/{reports}incoming/sales/2026-12-01.csv/v1.json";
+pub const QUARANTINE_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{quarantine}incoming/sales/2026-12-01.csv";
+pub const ARTIFACTS_BUCKET: &str = "arn:{partition}:s3:::{artifacts_bucket}";
+pub const MARKER_OBJECT: &str = "arn:{partition}:s3:::{artifacts_bucket}/{state}sales/last-training.json";
+pub const RUN_REPORT_OBJECT: &str = "arn:{partition}:s3:::{artifacts_bucket}/{reports}runs/gp-sales.json";
+pub const OFFLINE_OBJECT: &str = "arn:{partition}:s3:::{bucket}/{offline}greenpipe-sales/data.parquet";
+pub const STATE_MACHINE: &str = "{state_machine}";
+pub const GLUE_CATALOG: &str = "arn:{partition}:glue:{region}:{account}:catalog";
+pub const GLUE_DATABASE: &str = "arn:{partition}:glue:{region}:{account}:database/{database}";
+pub const GLUE_TABLE: &str = "arn:{partition}:glue:{region}:{account}:table/{database}/sales";
+pub const FEATURE_GROUP: &str = "arn:{partition}:sagemaker:{region}:{account}:feature-group/{feature_group}";
+pub const TRAINING_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:training-job/sales-0123abcd";
+pub const TRANSFORM_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:transform-job/sales-0123abcd";
+pub const MODEL: &str = "arn:{partition}:sagemaker:{region}:{account}:model/sales-0123abcd";
+pub const SAGEMAKER_ROLE: &str = "{sagemaker_role}";
+pub const SAGEMAKER_ANY: &str = "arn:{partition}:sagemaker:{region}:{account}:endpoint/idle-endpoint";
+pub const CLEANUP_REPORT_OBJECT: &str =
     "arn:{partition}:s3:::{cleanup_report_bucket}/{cleanup_reports}reports/run.json";
-const CLEANUP_MANIFEST_OBJECT: &str =
+pub const CLEANUP_MANIFEST_OBJECT: &str =
     "arn:{partition}:s3:::{cleanup_report_bucket}/{cleanup_reports}manifests/idle-endpoint/run.json";
-const CLEANUP_BUCKET: &str = "arn:{partition}:s3:::{cleanup_bucket}";
-const CLEANUP_OBJECT: &str = "arn:{partition}:s3:::{cleanup_bucket}/{cleanup_prefix}old.json";
-const LOG_GROUP: &str = "arn:{partition}:logs:{region}:{account}:log-group:{log_group}";
-const ANY: &str = "*";
+pub const CLEANUP_BUCKET: &str = "arn:{partition}:s3:::{cleanup_bucket}";
+pub const CLEANUP_OBJECT: &str = "arn:{partition}:s3:::{cleanup_bucket}/{cleanup_prefix}old.json";
+pub const LOG_GROUP: &str = "arn:{partition}:logs:{region}:{account}:log-group:{log_group}";
+pub const ANY: &str = "*";
 
 /// S3 answers a GetObject or HeadObject of a missing key with 403, not 404, to a caller that may not
 /// list the bucket: the stages that read "not there yet" as an answer need ListBucket for it.
-const NOT_FOUND_NEEDS_LIST: &str = "a missing key must answer 404 (NoSuchKey), not 403";
-const VERSIONED_READ: &str = "reads pin the object's version (versionId)";
+pub const NOT_FOUND_NEEDS_LIST: &str = "a missing key must answer 404 (NoSuchKey), not 403";
+pub const VERSIONED_READ: &str = "reads pin the object's version (versionId)";
 
 /// The contracts prefix is listed to find an object's contract (see `aws::contracts`).
-const LIST_CONTRACTS: Call = Call {
+pub const LIST_CONTRACTS: Call = Call {
     operation: "s3:ListObjectsV2",
     needs: &[need("s3:ListBucket", CONTRACTS_BUCKET)],
 };
 
 /// The data object's size and version (HeadObject).
-const HEAD_DATA: Call = Call {
+pub const HEAD_DATA: Call = Call {
     operation: "s3:HeadObject",
     needs: &[
         need("s3:GetObject", DATA_OBJECT),
@@ -122,365 +113,10 @@ const HEAD_DATA: Call = Call {
 };
 
 /// The contract a stage was handed (stages that read nothing else).
-const GET_CONTRACT: Call = Call {
+pub const GET_CONTRACT: Call = Call {
     operation: "s3:GetObject",
     needs: &[need("s3:GetObject", CONTRACT_OBJECT)],
 };
-
-static VALIDATE_DATASET: &[Call] = &[
-    LIST_CONTRACTS,
-    Call {
-        operation: "s3:GetObject",
-        needs: &[
-            need("s3:GetObject", CONTRACT_OBJECT),
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-            need_because(
-                "s3:GetObject",
-                REPORT_OBJECT,
-                "an existing report marks the version as done",
-            ),
-            need_because("s3:ListBucket", DATA_BUCKET, NOT_FOUND_NEEDS_LIST),
-        ],
-    },
-    HEAD_DATA,
-    Call {
-        operation: "s3:PutObject",
-        needs: &[need("s3:PutObject", REPORT_OBJECT)],
-    },
-    Call {
-        operation: "s3:CopyObject",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-            need("s3:PutObject", QUARANTINE_OBJECT),
-            need_because(
-                "s3:PutObjectTagging",
-                QUARANTINE_OBJECT,
-                "the copy is tagged with why",
-            ),
-        ],
-    },
-    Call {
-        operation: "s3:CreateMultipartUpload",
-        needs: &[
-            need("s3:PutObject", QUARANTINE_OBJECT),
-            need_because(
-                "s3:PutObjectTagging",
-                QUARANTINE_OBJECT,
-                "the copy is tagged with why",
-            ),
-        ],
-    },
-    Call {
-        operation: "s3:UploadPartCopy",
-        needs: &[
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-            need("s3:PutObject", QUARANTINE_OBJECT),
-        ],
-    },
-    Call {
-        operation: "s3:CompleteMultipartUpload",
-        needs: &[need("s3:PutObject", QUARANTINE_OBJECT)],
-    },
-    Call {
-        operation: "s3:AbortMultipartUpload",
-        needs: &[need("s3:AbortMultipartUpload", QUARANTINE_OBJECT)],
-    },
-    Call {
-        operation: "states:StartExecution",
-        needs: &[need("states:StartExecution", STATE_MACHINE)],
-    },
-];
-
-static REGISTER_CATALOG: &[Call] = &[
-    LIST_CONTRACTS,
-    GET_CONTRACT,
-    HEAD_DATA,
-    Call {
-        operation: "s3:PutObject",
-        needs: &[need("s3:PutObject", REPORT_OBJECT)],
-    },
-    Call {
-        operation: "glue:GetTable",
-        needs: &[
-            need("glue:GetTable", GLUE_CATALOG),
-            need("glue:GetTable", GLUE_DATABASE),
-            need("glue:GetTable", GLUE_TABLE),
-        ],
-    },
-    Call {
-        operation: "glue:CreateDatabase",
-        needs: &[
-            need("glue:CreateDatabase", GLUE_CATALOG),
-            need("glue:CreateDatabase", GLUE_DATABASE),
-        ],
-    },
-    Call {
-        operation: "glue:CreateTable",
-        needs: &[
-            need("glue:CreateTable", GLUE_CATALOG),
-            need("glue:CreateTable", GLUE_DATABASE),
-            need("glue:CreateTable", GLUE_TABLE),
-        ],
-    },
-    Call {
-        operation: "glue:UpdateTable",
-        needs: &[
-            need("glue:UpdateTable", GLUE_CATALOG),
-            need("glue:UpdateTable", GLUE_DATABASE),
-            need("glue:UpdateTable", GLUE_TABLE),
-        ],
-    },
-    Call {
-        operation: "glue:BatchCreatePartition",
-        needs: &[
-            need("glue:BatchCreatePartition", GLUE_CATALOG),
-            need("glue:BatchCreatePartition", GLUE_DATABASE),
-            need("glue:BatchCreatePartition", GLUE_TABLE),
-        ],
-    },
-];
-
-static WRITE_FEATURES: &[Call] = &[
-    LIST_CONTRACTS,
-    Call {
-        operation: "s3:GetObject",
-        needs: &[
-            need("s3:GetObject", CONTRACT_OBJECT),
-            need("s3:GetObject", DATA_OBJECT),
-            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
-        ],
-    },
-    HEAD_DATA,
-    Call {
-        operation: "s3:PutObject",
-        needs: &[
-            need("s3:PutObject", REPORT_OBJECT),
-            need_because(
-                "s3:PutObject",
-                OFFLINE_OBJECT,
-                "offline (bulk) loads write Parquet files",
-            ),
-        ],
-    },
-    Call {
-        operation: "sagemaker:DescribeFeatureGroup",
-        needs: &[need("sagemaker:DescribeFeatureGroup", FEATURE_GROUP)],
-    },
-    Call {
-        operation: "sagemaker:PutRecord",
-        needs: &[need("sagemaker:PutRecord", FEATURE_GROUP)],
-    },
-];
-
-static PLAN_TRAINING: &[Call] = &[
-    Call {
-        operation: "s3:GetObject",
-        needs: &[
-            need("s3:GetObject", CONTRACT_OBJECT),
-            need("s3:GetObject", MARKER_OBJECT),
-            need_because("s3:ListBucket", ARTIFACTS_BUCKET, NOT_FOUND_NEEDS_LIST),
-        ],
-    },
-    HEAD_DATA,
-    Call {
-        operation: "s3:PutObject",
-        needs: &[need_because(
-            "s3:PutObject",
-            MARKER_OBJECT,
-            "a completed job of an earlier run is adopted and recorded",
-        )],
-    },
-    Call {
-        operation: "sagemaker:DescribeTrainingJob",
-        needs: &[need("sagemaker:DescribeTrainingJob", TRAINING_JOB)],
-    },
-    Call {
-        operation: "sagemaker:DescribeModel",
-        needs: &[need("sagemaker:DescribeModel", MODEL)],
-    },
-    Call {
-        operation: "sagemaker:CreateModel",
-        needs: &[
-            need("sagemaker:CreateModel", MODEL),
-            need_because("sagemaker:AddTags", MODEL, "the model is created with tags"),
-            need_because(
-                "iam:PassRole",
-                SAGEMAKER_ROLE,
-                "the model runs under the SageMaker role",
-            ),
-        ],
-    },
-];
-
-static PLAN_TRANSFORM: &[Call] = &[
-    GET_CONTRACT,
-    HEAD_DATA,
-    Call {
-        operation: "sagemaker:DescribeTransformJob",
-        needs: &[need("sagemaker:DescribeTransformJob", TRANSFORM_JOB)],
-    },
-];
-
-static REPORT_RUN: &[Call] = &[Call {
-    operation: "s3:PutObject",
-    needs: &[
-        need("s3:PutObject", RUN_REPORT_OBJECT),
-        need_because("s3:PutObject", MARKER_OBJECT, "the last-trained marker"),
-    ],
-}];
-
-static CLEANUP_IDLE: &[Call] = &[
-    Call {
-        operation: "sagemaker:ListEndpoints",
-        needs: &[need("sagemaker:ListEndpoints", ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeEndpoint",
-        needs: &[need("sagemaker:DescribeEndpoint", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeEndpointConfig",
-        needs: &[need("sagemaker:DescribeEndpointConfig", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListEndpointConfigs",
-        needs: &[need("sagemaker:ListEndpointConfigs", ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListModels",
-        needs: &[need("sagemaker:ListModels", ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeModel",
-        needs: &[need("sagemaker:DescribeModel", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListNotebookInstances",
-        needs: &[need("sagemaker:ListNotebookInstances", ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListApps",
-        needs: &[need("sagemaker:ListApps", ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeApp",
-        needs: &[need("sagemaker:DescribeApp", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListTrainingJobs",
-        needs: &[need("sagemaker:ListTrainingJobs", ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListProcessingJobs",
-        needs: &[need("sagemaker:ListProcessingJobs", ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListTransformJobs",
-        needs: &[need("sagemaker:ListTransformJobs", ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeTrainingJob",
-        needs: &[need("sagemaker:DescribeTrainingJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeProcessingJob",
-        needs: &[need("sagemaker:DescribeProcessingJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DescribeTransformJob",
-        needs: &[need("sagemaker:DescribeTransformJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:ListTags",
-        needs: &[need("sagemaker:ListTags", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "cloudwatch:GetMetricData",
-        needs: &[need("cloudwatch:GetMetricData", ANY)],
-    },
-    Call {
-        operation: "sagemaker:DeleteEndpoint",
-        needs: &[need("sagemaker:DeleteEndpoint", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DeleteEndpointConfig",
-        needs: &[need("sagemaker:DeleteEndpointConfig", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DeleteModel",
-        needs: &[need("sagemaker:DeleteModel", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:StopNotebookInstance",
-        needs: &[need("sagemaker:StopNotebookInstance", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:DeleteApp",
-        needs: &[need("sagemaker:DeleteApp", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:StopTrainingJob",
-        needs: &[need("sagemaker:StopTrainingJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:StopProcessingJob",
-        needs: &[need("sagemaker:StopProcessingJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "sagemaker:StopTransformJob",
-        needs: &[need("sagemaker:StopTransformJob", SAGEMAKER_ANY)],
-    },
-    Call {
-        operation: "logs:DescribeLogGroups",
-        needs: &[need("logs:DescribeLogGroups", ANY)],
-    },
-    Call {
-        operation: "logs:ListTagsForResource",
-        needs: &[need("logs:ListTagsForResource", LOG_GROUP)],
-    },
-    Call {
-        operation: "logs:PutRetentionPolicy",
-        needs: &[need("logs:PutRetentionPolicy", LOG_GROUP)],
-    },
-    Call {
-        operation: "s3:ListBuckets",
-        needs: &[need("s3:ListAllMyBuckets", ANY)],
-    },
-    Call {
-        operation: "s3:GetBucketTagging",
-        needs: &[need("s3:GetBucketTagging", CLEANUP_BUCKET)],
-    },
-    Call {
-        operation: "s3:GetBucketLifecycleConfiguration",
-        needs: &[need("s3:GetLifecycleConfiguration", CLEANUP_BUCKET)],
-    },
-    Call {
-        operation: "s3:PutBucketLifecycleConfiguration",
-        needs: &[need("s3:PutLifecycleConfiguration", CLEANUP_BUCKET)],
-    },
-    Call {
-        operation: "s3:ListObjectsV2",
-        needs: &[need("s3:ListBucket", CLEANUP_BUCKET)],
-    },
-    Call {
-        operation: "s3:DeleteObjects",
-        needs: &[need("s3:DeleteObject", CLEANUP_OBJECT)],
-    },
-    Call {
-        operation: "s3:PutObject",
-        needs: &[
-            need("s3:PutObject", CLEANUP_REPORT_OBJECT),
-            need_because(
-                "s3:PutObject",
-                CLEANUP_MANIFEST_OBJECT,
-                "restore manifest before a delete",
-            ),
-        ],
-    },
-];
 
 /// The IAM service prefix of a service as the SDK's operation metadata names it.
 fn iam_prefix(service: &str) -> Option<&'static str> {
@@ -539,7 +175,7 @@ impl Intercept for Guard {
             return Ok(());
         }
         Err(format!(
-            "{} may not call {}: the operation is not in its table (shared/src/aws/access.rs), so its \
+            "{} may not call {}: the operation is not in its table (`CALLS` in the stage's handler.rs), so its \
              role in infra/template.yaml is not known to allow it",
             self.0,
             operation_key(meta.service(), meta.name())
@@ -576,51 +212,9 @@ pub fn values(
     deployment: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>> {
     let mut v = deployment.clone();
-    let mut set = |k: &str, value: String| {
-        v.insert(k.to_string(), value);
-    };
     let bucket = deployment.get("bucket").cloned().unwrap_or_default();
-    match stage {
-        Stage::CleanupIdle => {
-            let c = crate::stages::cleanup_idle::CleanupConfig::from_lookup(lookup)?;
-            set(
-                "cleanup_report_bucket",
-                c.report_bucket.clone().unwrap_or_else(|| bucket.clone()),
-            );
-            set("cleanup_reports", c.report_prefix.clone());
-            set(
-                "cleanup_bucket",
-                c.buckets.first().cloned().unwrap_or_else(|| bucket.clone()),
-            );
-            set("cleanup_prefix", c.prefixes.join(","));
-        }
-        Stage::PlanTraining | Stage::PlanTransform | Stage::ReportRun => {
-            let c = crate::stages::plan::handler::PlanConfig::from_lookup(lookup)?;
-            set("artifacts_bucket", c.artifacts_bucket(&bucket).to_string());
-            set("state", c.state_prefix.clone());
-            set("reports", c.base.reports_prefix.clone());
-            set("contracts", c.base.contracts_prefix.clone());
-            set(
-                "contracts_bucket",
-                c.base.contracts_bucket.clone().unwrap_or_else(|| bucket.clone()),
-            );
-            if let Some(role) = c.role_arn {
-                set("sagemaker_role", role);
-            }
-        }
-        Stage::ValidateDataset | Stage::RegisterCatalog | Stage::WriteFeatures => {
-            let c = crate::aws::Config::from_lookup(lookup)?;
-            set("reports", c.reports_prefix.clone());
-            set("quarantine", c.quarantine_prefix.clone());
-            set("contracts", c.contracts_prefix.clone());
-            set(
-                "contracts_bucket",
-                c.contracts_bucket.clone().unwrap_or_else(|| bucket.clone()),
-            );
-            if let Some(arn) = c.state_machine_arn {
-                set("state_machine", arn);
-            }
-        }
+    for (name, value) in stage.placeholders(lookup, &bucket)? {
+        v.insert(name.to_string(), value);
     }
     Ok(v)
 }

@@ -4,6 +4,7 @@
 //! [`Error::Config`] naming the variable. AWS endpoint, region and credentials come from the standard SDK
 //! chain (`AWS_ENDPOINT_URL`, `AWS_REGION`, ...), so the same binary talks to AWS or to a local emulator.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::{Error, Result};
@@ -63,6 +64,26 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The call tables' placeholders these settings decide (see `aws::access::values`); `bucket` is the
+    /// data bucket, where contracts live unless a contracts bucket is set.
+    pub fn placeholders(&self, bucket: &str) -> BTreeMap<&'static str, String> {
+        let mut v = BTreeMap::from([
+            ("reports", self.reports_prefix.clone()),
+            ("quarantine", self.quarantine_prefix.clone()),
+            ("contracts", self.contracts_prefix.clone()),
+            (
+                "contracts_bucket",
+                self.contracts_bucket
+                    .clone()
+                    .unwrap_or_else(|| bucket.to_string()),
+            ),
+        ]);
+        if let Some(arn) = &self.state_machine_arn {
+            v.insert("state_machine", arn.clone());
+        }
+        v
+    }
+
     /// Read the configuration from the process environment.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())

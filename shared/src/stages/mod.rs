@@ -11,19 +11,28 @@
 //! | report-run | [`report_run`] | S3 |
 //! | cleanup-idle | [`cleanup_idle`] | S3, SageMaker, CloudWatch, CloudWatch Logs |
 //!
-//! What each may call, and what that needs from its IAM role, is [`crate::aws::access`]: every client a
-//! stage builds is guarded by that table, and the template's roles are checked against it.
+//! Each folder's `handler.rs` implements [`StageFunction`] for its stage: the table of what it may call
+//! (and what that needs from its IAM role, see [`crate::aws::access`]; every client the stage builds is
+//! guarded by it, and the template's role is checked against it), its `Deps`, and its handler.
+//! [`Stage::visit`] is the one place that maps a [`Stage`] to its implementation.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::aws::access::{self, Call};
+use aws_config::SdkConfig;
+
+use crate::aws::access::Call;
+use crate::Result;
 
 pub mod cleanup_idle;
+mod function;
 pub mod plan;
 pub mod register_catalog;
 pub mod report_run;
 pub mod validate_dataset;
 pub mod write_features;
+
+pub use function::{deadline_of, function_handler, serve, LocalFunction, Lookup, StageFunction};
 
 /// A deployed Lambda function of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -87,9 +96,54 @@ impl Stage {
         Stage::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// Every operation the stage's code can send, with what each needs ([`access`]).
+    /// `visitor` applied to the stage's [`StageFunction`]: the one match from a [`Stage`] to its code.
+    pub fn visit<V: Visitor>(self, visitor: V) -> V::Out {
+        match self {
+            Stage::ValidateDataset => visitor.visit::<validate_dataset::ValidateDataset>(),
+            Stage::RegisterCatalog => visitor.visit::<register_catalog::RegisterCatalog>(),
+            Stage::WriteFeatures => visitor.visit::<write_features::WriteFeatures>(),
+            Stage::PlanTraining => visitor.visit::<plan::PlanTraining>(),
+            Stage::PlanTransform => visitor.visit::<plan::PlanTransform>(),
+            Stage::ReportRun => visitor.visit::<report_run::ReportRun>(),
+            Stage::CleanupIdle => visitor.visit::<cleanup_idle::CleanupIdle>(),
+        }
+    }
+
+    /// Every operation the stage's code can send, with what each needs ([`StageFunction::CALLS`]).
     pub fn calls(self) -> &'static [Call] {
-        access::calls(self)
+        struct Calls;
+        impl Visitor for Calls {
+            type Out = &'static [Call];
+            fn visit<F: StageFunction + 'static>(self) -> Self::Out {
+                F::CALLS
+            }
+        }
+        self.visit(Calls)
+    }
+
+    /// The placeholders of the stage's call table that its settings decide
+    /// ([`StageFunction::placeholders`]).
+    pub fn placeholders(self, env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        struct Placeholders<'a>(Lookup<'a>, &'a str);
+        impl Visitor for Placeholders<'_> {
+            type Out = Result<BTreeMap<&'static str, String>>;
+            fn visit<F: StageFunction + 'static>(self) -> Self::Out {
+                F::placeholders(self.0, self.1)
+            }
+        }
+        self.visit(Placeholders(env, bucket))
+    }
+
+    /// The stage's handler with its dependencies, to run in this process (`greenpipe exec`).
+    pub fn local(self, env: Lookup<'_>, sdk: &SdkConfig) -> Result<Box<dyn LocalFunction>> {
+        struct Local<'a>(Lookup<'a>, &'a SdkConfig);
+        impl Visitor for Local<'_> {
+            type Out = Result<Box<dyn LocalFunction>>;
+            fn visit<F: StageFunction + 'static>(self) -> Self::Out {
+                function::local::<F>(self.0, self.1)
+            }
+        }
+        self.visit(Local(env, sdk))
     }
 
     /// The entry for `operation` (`s3:GetObject`), if the stage may send it.
@@ -98,8 +152,37 @@ impl Stage {
     }
 }
 
+/// What [`Stage::visit`] does with a stage's [`StageFunction`].
+pub trait Visitor {
+    type Out;
+    fn visit<F: StageFunction + 'static>(self) -> Self::Out;
+}
+
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one match in [`Stage::visit`] maps every stage to its own implementation (not a neighbour's
+    /// with the same `Deps`, as plan-training's and plan-transform's are).
+    #[test]
+    fn every_stage_visits_its_own_function() {
+        struct StageOf;
+        impl Visitor for StageOf {
+            type Out = (Stage, usize);
+            fn visit<F: StageFunction + 'static>(self) -> Self::Out {
+                (F::STAGE, F::CALLS.len())
+            }
+        }
+        for stage in Stage::ALL {
+            let (visited, calls) = stage.visit(StageOf);
+            assert_eq!(visited, stage);
+            assert!(calls > 0, "{stage} has an empty call table");
+        }
     }
 }

@@ -94,45 +94,34 @@ fn definition() -> StateMachine {
 
 fn lambda(limits: &BTreeMap<String, usize>) -> Lambda {
     // Per invocation: a mid-size dataset's feature writes take a minute; the control-plane stages a
-    // second or two.
-    let functions = [
-        ("RegisterCatalogFunction", 2, json!({"action": "created"})),
-        (
-            "WriteFeaturesFunction",
-            60,
-            json!({"written": 10000, "failed": 0}),
-        ),
-        (
-            "PlanTrainingFunction",
-            1,
-            json!({"train": false, "modelName": "m", "request": {}}),
-        ),
-        (
-            "PlanTransformFunction",
-            1,
-            json!({"transform": false, "request": {}}),
-        ),
-        (
-            "ReportRunFunction",
-            1,
-            json!({"reportUri": "s3://b/greenpipe/reports/runs/r.json"}),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, seconds, output)| {
-        let limit = limits[name];
-        (
-            name.to_string(),
-            Function {
-                slots: Semaphore::new(limit),
-                limit,
-                takes: Duration::from_secs(seconds),
-                output,
-                busiest: AtomicUsize::new(0),
-            },
-        )
-    })
-    .collect();
+    // second or two. A stage without an answer here answers `{}` in a second.
+    let answer = |stage: Stage| match stage {
+        Stage::RegisterCatalog => (2, json!({"action": "created"})),
+        Stage::WriteFeatures => (60, json!({"written": 10000, "failed": 0})),
+        Stage::PlanTraining => (1, json!({"train": false, "modelName": "m", "request": {}})),
+        Stage::PlanTransform => (1, json!({"transform": false, "request": {}})),
+        Stage::ReportRun => (1, json!({"reportUri": "s3://b/greenpipe/reports/runs/r.json"})),
+        _ => (1, json!({})),
+    };
+    let functions = Stage::ALL
+        .into_iter()
+        .filter(|s| s.in_pipeline())
+        .map(|stage| {
+            let name = stage.function_id();
+            let (seconds, output) = answer(stage);
+            let limit = limits[&name];
+            (
+                name,
+                Function {
+                    slots: Semaphore::new(limit),
+                    limit,
+                    takes: Duration::from_secs(seconds),
+                    output,
+                    busiest: AtomicUsize::new(0),
+                },
+            )
+        })
+        .collect();
     Lambda {
         functions,
         throttled: AtomicUsize::new(0),

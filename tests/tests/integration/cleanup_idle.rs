@@ -19,6 +19,7 @@ use aws_sdk_sagemaker::types::{
 use greenpipe::stages::cleanup_idle::endpoint_restore;
 use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
 use greenpipe::stages::cleanup_idle::{Area, CleanupConfig, CleanupReport, EventOverrides, Outcome};
+use greenpipe::stages::{cleanup_idle::CleanupIdle, function_handler};
 use greenpipe_tests::cloudwatch::CloudWatch;
 use greenpipe_tests::{outcome_label, unique_name, Aws, ACCOUNT_ID};
 
@@ -415,7 +416,7 @@ async fn dry_run_then_act_then_restore() {
     )
     .unwrap();
     let out =
-        ::cleanup_idle::function_handler(&deps, lambda_runtime::LambdaEvent::new(event, Default::default()))
+        function_handler::<CleanupIdle>(&deps, lambda_runtime::LambdaEvent::new(event, Default::default()))
             .await
             .expect("dry run");
     assert_eq!(

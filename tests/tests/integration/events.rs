@@ -17,6 +17,11 @@ use greenpipe::stages::cleanup_idle::{Area, CleanupConfig};
 use greenpipe::stages::plan::handler::PlanConfig;
 use greenpipe::stages::write_features::handler;
 use greenpipe::stages::Stage;
+use greenpipe::stages::{
+    cleanup_idle::CleanupIdle, function_handler, plan::PlanTraining, plan::PlanTransform,
+    register_catalog::RegisterCatalog, report_run::ReportRun, validate_dataset::ValidateDataset,
+    write_features::WriteFeatures,
+};
 use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{repo_root, unique_name, Aws};
 use lambda_runtime::{Context, LambdaEvent};
@@ -265,7 +270,7 @@ fn every_event_file_is_documented_and_every_documented_file_exists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_dataset_takes_every_trigger_shape() {
     let w = World::new().await;
-    let deps = validate_dataset::Deps::new(
+    let deps = greenpipe::stages::validate_dataset::Deps::new(
         Config {
             state_machine_arn: Some(w.state_machine.clone()),
             ..w.config()
@@ -274,7 +279,7 @@ async fn validate_dataset_takes_every_trigger_shape() {
     );
     for file in files_for("validate-dataset") {
         let event = w.event(&file);
-        let out = validate_dataset::function_handler(&deps, lambda_event(event.clone()))
+        let out = function_handler::<ValidateDataset>(&deps, lambda_event(event.clone()))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         if file.starts_with("sqs") {
@@ -327,9 +332,9 @@ async fn validate_dataset_takes_every_trigger_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_catalog_takes_its_task_input() {
     let w = World::new().await;
-    let deps = register_catalog::Deps::new(w.config(), &w.aws.sdk);
+    let deps = greenpipe::stages::register_catalog::Deps::new(w.config(), &w.aws.sdk);
     for file in files_for("register-catalog") {
-        let out = register_catalog::function_handler(&deps, lambda_event(w.event(&file)))
+        let out = function_handler::<RegisterCatalog>(&deps, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         let glue = aws_sdk_glue::Client::new(&w.aws.sdk);
@@ -362,7 +367,7 @@ async fn write_features_takes_its_task_input() {
             .with_featurestore_endpoint(&w.aws.sdk, &w.store.endpoint()),
     );
     for file in files_for("write-features") {
-        let out = write_features::function_handler(&deps, lambda_event(w.event(&file)))
+        let out = function_handler::<WriteFeatures>(&deps, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         let event = read_event(&file);
@@ -385,12 +390,13 @@ async fn write_features_takes_its_task_input() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     let w = World::new().await;
-    let deps = plan_training::Deps::new(Stage::PlanTraining, w.plan_config(), &w.aws.sdk);
-    let transform = plan_training::Deps::new(Stage::PlanTransform, w.plan_config(), &w.aws.sdk);
-    let report = report_run::Deps::new(w.plan_config(), &w.aws.sdk);
+    let deps = greenpipe::stages::plan::handler::Deps::new(Stage::PlanTraining, w.plan_config(), &w.aws.sdk);
+    let transform =
+        greenpipe::stages::plan::handler::Deps::new(Stage::PlanTransform, w.plan_config(), &w.aws.sdk);
+    let report = greenpipe::stages::report_run::Deps::new(w.plan_config(), &w.aws.sdk);
 
     for file in files_for("plan-training") {
-        let plan = plan_training::function_handler(&deps, lambda_event(w.event(&file)))
+        let plan = function_handler::<PlanTraining>(&deps, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         assert_eq!(plan["train"], true, "{file}: {plan:#}");
@@ -407,7 +413,7 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     }
 
     for file in files_for("plan-transform") {
-        let plan = plan_transform::function_handler(&transform, lambda_event(w.event(&file)))
+        let plan = function_handler::<PlanTransform>(&transform, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         assert_eq!(plan["transform"], true, "{file}: {plan:#}");
@@ -420,7 +426,7 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
     }
 
     for file in files_for("report-run") {
-        let out = report_run::function_handler(&report, lambda_event(w.event(&file)))
+        let out = function_handler::<ReportRun>(&report, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         let uri = out["reportUri"]
@@ -454,9 +460,10 @@ async fn cleanup_idle_takes_the_scheduled_event() {
         dry_run: false,
         ..CleanupConfig::default()
     };
-    let deps = cleanup_idle::Deps::new(config, &w.aws.sdk, w.config().s3_client(&w.aws.sdk));
+    let deps =
+        greenpipe::stages::cleanup_idle::Deps::new(config, &w.aws.sdk, w.config().s3_client(&w.aws.sdk));
     for file in files_for("cleanup-idle") {
-        let out = cleanup_idle::function_handler(&deps, lambda_event(w.event(&file)))
+        let out = function_handler::<CleanupIdle>(&deps, lambda_event(w.event(&file)))
             .await
             .unwrap_or_else(|e| panic!("{file}: {e:?}"));
         // The event's detail asks for a dry run, over the configured act mode.

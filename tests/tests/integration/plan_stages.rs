@@ -15,7 +15,7 @@ use greenpipe::stages::plan::handler::{
     plan_training_handler, plan_transform_handler, read_marker, Deps, PlanConfig,
 };
 use greenpipe::stages::plan::limits::JobLimits;
-use greenpipe::stages::report_run::{self, report_run_at};
+use greenpipe::stages::report_run::report_run_at;
 use greenpipe::stages::Stage;
 use greenpipe_tests::{unique_name, Aws};
 use serde_json::{json, Value};
@@ -30,7 +30,7 @@ struct World {
     /// One set of dependencies per function, as deployed (each guarded by its own table).
     deps: Deps,
     transform: Deps,
-    report: report_run::Deps,
+    report: greenpipe::stages::report_run::Deps,
     bucket: String,
     name: String,
 }
@@ -58,7 +58,7 @@ impl World {
             sm: aws_sdk_sagemaker::Client::new(&aws.sdk),
             deps: Deps::new(Stage::PlanTraining, config.clone(), &aws.sdk),
             transform: Deps::new(Stage::PlanTransform, config.clone(), &aws.sdk),
-            report: report_run::Deps::new(config, &aws.sdk),
+            report: greenpipe::stages::report_run::Deps::new(config, &aws.sdk),
             bucket,
             name,
             aws,

@@ -11,6 +11,9 @@ use greenpipe::stages::register_catalog::handler::{
     CatalogReport, Deps, PartitionAction, Registration, ReportOutcome, TableAction,
 };
 use greenpipe::stages::register_catalog::ChangeKind;
+use greenpipe::stages::{
+    function_handler, register_catalog::RegisterCatalog, validate_dataset::ValidateDataset,
+};
 use greenpipe_tests::{gzip, repo_root, unique_name, Aws};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
@@ -47,7 +50,7 @@ struct World {
     glue: aws_sdk_glue::Client,
     bucket: String,
     db: String,
-    validate: validate_dataset::Deps,
+    validate: greenpipe::stages::validate_dataset::Deps,
     register: Arc<Deps>,
 }
 
@@ -63,7 +66,7 @@ impl World {
         };
         World {
             glue: aws_sdk_glue::Client::new(&aws.sdk),
-            validate: validate_dataset::Deps::new(config.clone(), &aws.sdk),
+            validate: greenpipe::stages::validate_dataset::Deps::new(config.clone(), &aws.sdk),
             register: Arc::new(Deps::new(config, &aws.sdk)),
             db: unique_name("gp_db").replace('-', "_"),
             bucket,
@@ -79,10 +82,12 @@ impl World {
     async fn upload_valid(&self, key: &str, body: impl Into<Vec<u8>>) -> Value {
         self.aws.put(&self.bucket, key, body).await;
         let payload = json!({"bucket": self.bucket, "key": key});
-        let outcome =
-            validate_dataset::function_handler(&self.validate, LambdaEvent::new(payload, Context::default()))
-                .await
-                .unwrap_or_else(|d| panic!("validate {key}: {}: {}", d.error_type, d.error_message));
+        let outcome = function_handler::<ValidateDataset>(
+            &self.validate,
+            LambdaEvent::new(payload, Context::default()),
+        )
+        .await
+        .unwrap_or_else(|d| panic!("validate {key}: {}: {}", d.error_type, d.error_message));
         assert_eq!(outcome["status"], "valid", "{outcome}");
         outcome
     }
@@ -129,7 +134,7 @@ impl World {
 }
 
 async fn register_with(deps: &Deps, input: Value) -> Result<Registration, Diagnostic> {
-    let out = register_catalog::function_handler(deps, LambdaEvent::new(input, Context::default())).await?;
+    let out = function_handler::<RegisterCatalog>(deps, LambdaEvent::new(input, Context::default())).await?;
     Ok(serde_json::from_value(out.clone()).unwrap_or_else(|e| panic!("not a Registration ({e}): {out}")))
 }
 

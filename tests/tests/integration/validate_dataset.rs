@@ -8,6 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use greenpipe::aws::Config;
 use greenpipe::pipeline::{execution_name, ExecutionInput, Status};
 use greenpipe::stages::validate_dataset::{Deps, Outcome};
+use greenpipe::stages::{function_handler, validate_dataset::ValidateDataset};
 use greenpipe::validate::report::ValidationReport;
 use greenpipe_tests::{gzip, repo_root, Aws};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -85,7 +86,7 @@ impl Stage {
 
     /// Invoke the real Lambda handler.
     async fn invoke(&self, payload: Value) -> Result<Value, Diagnostic> {
-        validate_dataset::function_handler(&self.deps, LambdaEvent::new(payload, Context::default())).await
+        function_handler::<ValidateDataset>(&self.deps, LambdaEvent::new(payload, Context::default())).await
     }
 
     async fn invoke_ok(&self, payload: Value) -> Value {

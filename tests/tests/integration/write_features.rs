@@ -14,6 +14,7 @@ use aws_sdk_sagemakerfeaturestoreruntime::types::FeatureValue;
 use greenpipe::aws::Config;
 use greenpipe::stages::write_features::handler::{self, Deps, Mode, Request, Response};
 use greenpipe::stages::write_features::{FeatureGroup, FeatureType};
+use greenpipe::stages::{function_handler, write_features::WriteFeatures};
 use greenpipe_tests::featurestore::{Faults, FeatureStore};
 use greenpipe_tests::{gzip, unique_name, Aws};
 use lambda_runtime::{Context, LambdaEvent};
@@ -474,10 +475,12 @@ async fn same_invocation_twice_writes_the_same_records() {
         .unwrap()
         .as_millis() as u64;
     let invoke = || async {
-        let out =
-            write_features::function_handler(&world.deps, LambdaEvent::new(payload.clone(), context.clone()))
-                .await
-                .expect("handler");
+        let out = function_handler::<WriteFeatures>(
+            &world.deps,
+            LambdaEvent::new(payload.clone(), context.clone()),
+        )
+        .await
+        .expect("handler");
         serde_json::from_value::<Response>(out).unwrap()
     };
     let first = invoke().await;

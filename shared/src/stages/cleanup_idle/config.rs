@@ -1,7 +1,7 @@
 //! Settings of the cleanup-idle job: read once per cold start from the environment (failing fast with
 //! the variable's name), then optionally overridden per invocation by the event (see [`Overrides`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -232,6 +232,26 @@ pub struct Overrides {
 }
 
 impl CleanupConfig {
+    /// The call table's placeholders these settings decide (see `aws::access::values`); `bucket` is the
+    /// data bucket, the default report bucket and the bucket checked when none is listed.
+    pub fn placeholders(&self, bucket: &str) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            (
+                "cleanup_report_bucket",
+                self.report_bucket.clone().unwrap_or_else(|| bucket.to_string()),
+            ),
+            ("cleanup_reports", self.report_prefix.clone()),
+            (
+                "cleanup_bucket",
+                self.buckets
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| bucket.to_string()),
+            ),
+            ("cleanup_prefix", self.prefixes.join(",")),
+        ])
+    }
+
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -11,6 +11,7 @@
 //! own outcome; one failure never stops the others. An endpoint is deleted only after its restore
 //! manifest is in S3.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
@@ -23,9 +24,13 @@ use serde_json::Value;
 use super::actions::execute;
 use super::listing::collect;
 use super::{plan, CleanupConfig, CleanupReport, Epoch, Overrides};
+use crate::aws::access::{
+    need, need_because, Call, ANY, CLEANUP_BUCKET, CLEANUP_MANIFEST_OBJECT, CLEANUP_OBJECT,
+    CLEANUP_REPORT_OBJECT, LOG_GROUP, SAGEMAKER_ANY,
+};
 use crate::aws::sdk_error;
 use crate::footprint::unix_millis_now;
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Where "now" comes from. Tests fix it so that ages are exact.
@@ -58,14 +63,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Configuration from the environment, SDK clients from the standard chain.
-    pub async fn from_env() -> Result<Deps> {
-        let config = CleanupConfig::from_env()?;
-        let base = crate::aws::Config::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        Ok(Deps::new(config, &sdk, base.s3_client(&sdk)))
-    }
-
+    /// Clients from `sdk` (and `s3`, built with the stage's S3 settings), each with the stage's guard.
     pub fn new(config: CleanupConfig, sdk: &SdkConfig, s3: aws_sdk_s3::Client) -> Deps {
         Deps {
             config,
@@ -166,4 +164,178 @@ pub(crate) fn rfc3339(t: Epoch) -> String {
     DateTime::from_secs(t)
         .fmt(Format::DateTime)
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const CALLS: &[Call] = &[
+    Call {
+        operation: "sagemaker:ListEndpoints",
+        needs: &[need("sagemaker:ListEndpoints", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeEndpoint",
+        needs: &[need("sagemaker:DescribeEndpoint", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeEndpointConfig",
+        needs: &[need("sagemaker:DescribeEndpointConfig", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListEndpointConfigs",
+        needs: &[need("sagemaker:ListEndpointConfigs", ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListModels",
+        needs: &[need("sagemaker:ListModels", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeModel",
+        needs: &[need("sagemaker:DescribeModel", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListNotebookInstances",
+        needs: &[need("sagemaker:ListNotebookInstances", ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListApps",
+        needs: &[need("sagemaker:ListApps", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeApp",
+        needs: &[need("sagemaker:DescribeApp", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListTrainingJobs",
+        needs: &[need("sagemaker:ListTrainingJobs", ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListProcessingJobs",
+        needs: &[need("sagemaker:ListProcessingJobs", ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListTransformJobs",
+        needs: &[need("sagemaker:ListTransformJobs", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeTrainingJob",
+        needs: &[need("sagemaker:DescribeTrainingJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeProcessingJob",
+        needs: &[need("sagemaker:DescribeProcessingJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeTransformJob",
+        needs: &[need("sagemaker:DescribeTransformJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListTags",
+        needs: &[need("sagemaker:ListTags", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "cloudwatch:GetMetricData",
+        needs: &[need("cloudwatch:GetMetricData", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DeleteEndpoint",
+        needs: &[need("sagemaker:DeleteEndpoint", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DeleteEndpointConfig",
+        needs: &[need("sagemaker:DeleteEndpointConfig", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DeleteModel",
+        needs: &[need("sagemaker:DeleteModel", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:StopNotebookInstance",
+        needs: &[need("sagemaker:StopNotebookInstance", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:DeleteApp",
+        needs: &[need("sagemaker:DeleteApp", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:StopTrainingJob",
+        needs: &[need("sagemaker:StopTrainingJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:StopProcessingJob",
+        needs: &[need("sagemaker:StopProcessingJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:StopTransformJob",
+        needs: &[need("sagemaker:StopTransformJob", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "logs:DescribeLogGroups",
+        needs: &[need("logs:DescribeLogGroups", ANY)],
+    },
+    Call {
+        operation: "logs:ListTagsForResource",
+        needs: &[need("logs:ListTagsForResource", LOG_GROUP)],
+    },
+    Call {
+        operation: "logs:PutRetentionPolicy",
+        needs: &[need("logs:PutRetentionPolicy", LOG_GROUP)],
+    },
+    Call {
+        operation: "s3:ListBuckets",
+        needs: &[need("s3:ListAllMyBuckets", ANY)],
+    },
+    Call {
+        operation: "s3:GetBucketTagging",
+        needs: &[need("s3:GetBucketTagging", CLEANUP_BUCKET)],
+    },
+    Call {
+        operation: "s3:GetBucketLifecycleConfiguration",
+        needs: &[need("s3:GetLifecycleConfiguration", CLEANUP_BUCKET)],
+    },
+    Call {
+        operation: "s3:PutBucketLifecycleConfiguration",
+        needs: &[need("s3:PutLifecycleConfiguration", CLEANUP_BUCKET)],
+    },
+    Call {
+        operation: "s3:ListObjectsV2",
+        needs: &[need("s3:ListBucket", CLEANUP_BUCKET)],
+    },
+    Call {
+        operation: "s3:DeleteObjects",
+        needs: &[need("s3:DeleteObject", CLEANUP_OBJECT)],
+    },
+    Call {
+        operation: "s3:PutObject",
+        needs: &[
+            need("s3:PutObject", CLEANUP_REPORT_OBJECT),
+            need_because(
+                "s3:PutObject",
+                CLEANUP_MANIFEST_OBJECT,
+                "restore manifest before a delete",
+            ),
+        ],
+    },
+];
+
+/// cleanup-idle as a Lambda function (`functions/cleanup-idle`): its answer is the run's report.
+pub struct CleanupIdle;
+
+impl StageFunction for CleanupIdle {
+    const STAGE: Stage = Stage::CleanupIdle;
+    const CALLS: &'static [Call] = CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        let s3 = crate::aws::Config::from_lookup(env)?.s3_client(sdk);
+        Ok(Deps::new(CleanupConfig::from_lookup(env)?, sdk, s3))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(CleanupConfig::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        let report = handle(deps, event).await?;
+        serde_json::to_value(&report).map_err(Error::serialize("the cleanup report"))
+    }
 }

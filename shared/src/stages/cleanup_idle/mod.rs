@@ -21,7 +21,7 @@ mod tests;
 pub use config::{
     Area, CleanupConfig, EventOverrides, Overrides, Scope, BUDGET_TAG, IDEMPOTENCY_WINDOW, KEEP_TAG,
 };
-pub use handler::{handle, run, Clock, Deps};
+pub use handler::{handle, run, CleanupIdle, Clock, Deps};
 pub use inventory::{Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
 pub use plan::{plan, Action, Avoided, Decision, Plan, PlanItem, SkipReason};
 pub use report::{ActionRecord, CleanupReport, Outcome, RestoreManifest, Totals};

@@ -22,6 +22,7 @@
 //! Outputs always carry every key the state machine reads (`request: {}` when nothing runs).
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client as S3Client;
@@ -36,12 +37,16 @@ use super::names::{sanitize, with_attempt};
 use super::training::{plan_training, TrainingInput};
 use super::transform::{plan_transform, TransformPlanInput};
 use super::{managed_tags, DataSize, TrainingSection, TransformSection};
+use crate::aws::access::{
+    need, need_because, Call, ARTIFACTS_BUCKET, CONTRACT_OBJECT, GET_CONTRACT, HEAD_DATA, MARKER_OBJECT,
+    MODEL, NOT_FOUND_NEEDS_LIST, SAGEMAKER_ROLE, TRAINING_JOB, TRANSFORM_JOB,
+};
 use crate::aws::s3::{put_json, s3_uri};
 use crate::aws::{sdk_error, Config};
 use crate::contract::{parse_contract, Compression, Contract, FormatSpec};
 use crate::footprint::Arch;
 use crate::pipeline::{DatasetRef, LastTrained};
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Failed or stopped jobs of the same data tolerated before giving up (`<name>-2` ... `<name>-10`).
@@ -101,6 +106,28 @@ impl Default for PlanConfig {
 }
 
 impl PlanConfig {
+    /// The call tables' placeholders these settings decide (see `aws::access::values`); `bucket` is the
+    /// data bucket, the default for the artifacts and contracts buckets.
+    pub fn placeholders(&self, bucket: &str) -> BTreeMap<&'static str, String> {
+        let mut v = BTreeMap::from([
+            ("artifacts_bucket", self.artifacts_bucket(bucket).to_string()),
+            ("state", self.state_prefix.clone()),
+            ("reports", self.base.reports_prefix.clone()),
+            ("contracts", self.base.contracts_prefix.clone()),
+            (
+                "contracts_bucket",
+                self.base
+                    .contracts_bucket
+                    .clone()
+                    .unwrap_or_else(|| bucket.to_string()),
+            ),
+        ]);
+        if let Some(role) = &self.role_arn {
+            v.insert("sagemaker_role", role.clone());
+        }
+        v
+    }
+
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -221,14 +248,8 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// The dependencies of `stage` (plan-training, plan-transform or report-run): its clients carry
-    /// its own [`Guard`](crate::aws::access::Guard).
-    pub async fn from_env(stage: Stage) -> Result<Deps> {
-        let config = PlanConfig::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        Ok(Deps::new(stage, config, &sdk))
-    }
-
+    /// The dependencies of `stage` (plan-training or plan-transform): its clients carry its own
+    /// [`Guard`](crate::aws::access::Guard).
     pub fn new(stage: Stage, config: PlanConfig, sdk: &SdkConfig) -> Deps {
         Deps {
             s3: config.base.stage_s3_client(stage, sdk),
@@ -762,6 +783,103 @@ async fn ensure_model(
         "model was missing: recreated from its artifacts"
     );
     Ok(())
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const TRAINING_CALLS: &[Call] = &[
+    Call {
+        operation: "s3:GetObject",
+        needs: &[
+            need("s3:GetObject", CONTRACT_OBJECT),
+            need("s3:GetObject", MARKER_OBJECT),
+            need_because("s3:ListBucket", ARTIFACTS_BUCKET, NOT_FOUND_NEEDS_LIST),
+        ],
+    },
+    HEAD_DATA,
+    Call {
+        operation: "s3:PutObject",
+        needs: &[need_because(
+            "s3:PutObject",
+            MARKER_OBJECT,
+            "a completed job of an earlier run is adopted and recorded",
+        )],
+    },
+    Call {
+        operation: "sagemaker:DescribeTrainingJob",
+        needs: &[need("sagemaker:DescribeTrainingJob", TRAINING_JOB)],
+    },
+    Call {
+        operation: "sagemaker:DescribeModel",
+        needs: &[need("sagemaker:DescribeModel", MODEL)],
+    },
+    Call {
+        operation: "sagemaker:CreateModel",
+        needs: &[
+            need("sagemaker:CreateModel", MODEL),
+            need_because("sagemaker:AddTags", MODEL, "the model is created with tags"),
+            need_because(
+                "iam:PassRole",
+                SAGEMAKER_ROLE,
+                "the model runs under the SageMaker role",
+            ),
+        ],
+    },
+];
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const TRANSFORM_CALLS: &[Call] = &[
+    GET_CONTRACT,
+    HEAD_DATA,
+    Call {
+        operation: "sagemaker:DescribeTransformJob",
+        needs: &[need("sagemaker:DescribeTransformJob", TRANSFORM_JOB)],
+    },
+];
+
+/// plan-training as a Lambda function (`functions/plan-training`).
+pub struct PlanTraining;
+
+impl StageFunction for PlanTraining {
+    const STAGE: Stage = Stage::PlanTraining;
+    const CALLS: &'static [Call] = TRAINING_CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        Ok(Deps::new(Stage::PlanTraining, PlanConfig::from_lookup(env)?, sdk))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(PlanConfig::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        plan_training_handler(deps, event).await
+    }
+}
+
+/// plan-transform as a Lambda function (`functions/plan-transform`).
+pub struct PlanTransform;
+
+impl StageFunction for PlanTransform {
+    const STAGE: Stage = Stage::PlanTransform;
+    const CALLS: &'static [Call] = TRANSFORM_CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        Ok(Deps::new(
+            Stage::PlanTransform,
+            PlanConfig::from_lookup(env)?,
+            sdk,
+        ))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(PlanConfig::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        plan_transform_handler(deps, event).await
+    }
 }
 
 #[cfg(test)]

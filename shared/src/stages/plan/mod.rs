@@ -15,6 +15,7 @@ pub mod sizing;
 pub mod training;
 pub mod transform;
 
+pub use handler::{PlanTraining, PlanTransform};
 pub use section::{DataProcessingSection, TrainingSection, TransformSection};
 
 use serde::{Deserialize, Serialize};

@@ -21,6 +21,7 @@
 //! Every step is idempotent: a second invocation with the same input makes no change.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
@@ -33,12 +34,16 @@ use serde_json::Value;
 
 use super::layout::{self, PartitionRef};
 use super::{classify, dataset_prefix, is_breaking, CatalogSection, Change, TableDef, TablePlan};
+use crate::aws::access::{
+    need, Call, GET_CONTRACT, GLUE_CATALOG, GLUE_DATABASE, GLUE_TABLE, HEAD_DATA, LIST_CONTRACTS,
+    REPORT_OBJECT,
+};
 use crate::aws::contracts::{ContractStore, LoadedContract};
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{sdk_error, Config, THROTTLING_CODES};
 use crate::contract::{Compression, FormatSpec};
 use crate::pipeline::{report_key, Status};
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Glue error codes that mean "try again": the retry re-reads the catalog and decides afresh.
@@ -60,13 +65,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Configuration from the environment and SDK clients from the standard chain.
-    pub async fn from_env() -> Result<Deps> {
-        let config = Config::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        Ok(Deps::new(config, &sdk))
-    }
-
+    /// Clients from `sdk`, each with the stage's guard.
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
         Deps {
             s3: config.stage_s3_client(Stage::RegisterCatalog, sdk),
@@ -599,6 +598,77 @@ async fn write_report(s3: &S3Client, bucket: &str, key: &str, report: &CatalogRe
         .await
         .map_err(|e| sdk_error(&format!("PutObject {}", s3_uri(bucket, key, None)), e))?;
     Ok(())
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const CALLS: &[Call] = &[
+    LIST_CONTRACTS,
+    GET_CONTRACT,
+    HEAD_DATA,
+    Call {
+        operation: "s3:PutObject",
+        needs: &[need("s3:PutObject", REPORT_OBJECT)],
+    },
+    Call {
+        operation: "glue:GetTable",
+        needs: &[
+            need("glue:GetTable", GLUE_CATALOG),
+            need("glue:GetTable", GLUE_DATABASE),
+            need("glue:GetTable", GLUE_TABLE),
+        ],
+    },
+    Call {
+        operation: "glue:CreateDatabase",
+        needs: &[
+            need("glue:CreateDatabase", GLUE_CATALOG),
+            need("glue:CreateDatabase", GLUE_DATABASE),
+        ],
+    },
+    Call {
+        operation: "glue:CreateTable",
+        needs: &[
+            need("glue:CreateTable", GLUE_CATALOG),
+            need("glue:CreateTable", GLUE_DATABASE),
+            need("glue:CreateTable", GLUE_TABLE),
+        ],
+    },
+    Call {
+        operation: "glue:UpdateTable",
+        needs: &[
+            need("glue:UpdateTable", GLUE_CATALOG),
+            need("glue:UpdateTable", GLUE_DATABASE),
+            need("glue:UpdateTable", GLUE_TABLE),
+        ],
+    },
+    Call {
+        operation: "glue:BatchCreatePartition",
+        needs: &[
+            need("glue:BatchCreatePartition", GLUE_CATALOG),
+            need("glue:BatchCreatePartition", GLUE_DATABASE),
+            need("glue:BatchCreatePartition", GLUE_TABLE),
+        ],
+    },
+];
+
+/// register-catalog as a Lambda function (`functions/register-catalog`).
+pub struct RegisterCatalog;
+
+impl StageFunction for RegisterCatalog {
+    const STAGE: Stage = Stage::RegisterCatalog;
+    const CALLS: &'static [Call] = CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        Ok(Deps::new(Config::from_lookup(env)?, sdk))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(Config::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        handle(deps, event).await
+    }
 }
 
 #[cfg(test)]

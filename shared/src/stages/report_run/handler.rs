@@ -12,13 +12,16 @@
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client as S3Client;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use super::run_report::{build, emf_lines, last_trained, ReportSettings};
+use crate::aws::access::{need, need_because, Call, MARKER_OBJECT, RUN_REPORT_OBJECT};
 use crate::aws::s3::{put_json, s3_uri};
 use crate::footprint::unix_millis_now;
 use crate::pipeline::DatasetRef;
 use crate::stages::plan::handler::PlanConfig;
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Everything an invocation needs, built once per cold start: S3 only (the report is built from the
@@ -31,12 +34,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Deps> {
-        let config = PlanConfig::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        Ok(Deps::new(config, &sdk))
-    }
-
+    /// The S3 client from `sdk`, with the stage's guard.
     pub fn new(config: PlanConfig, sdk: &SdkConfig) -> Deps {
         Deps {
             s3: config.base.stage_s3_client(Stage::ReportRun, sdk),
@@ -121,4 +119,34 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         out["markerUri"] = json!(uri);
     }
     Ok(out)
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const CALLS: &[Call] = &[Call {
+    operation: "s3:PutObject",
+    needs: &[
+        need("s3:PutObject", RUN_REPORT_OBJECT),
+        need_because("s3:PutObject", MARKER_OBJECT, "the last-trained marker"),
+    ],
+}];
+
+/// report-run as a Lambda function (`functions/report-run`).
+pub struct ReportRun;
+
+impl StageFunction for ReportRun {
+    const STAGE: Stage = Stage::ReportRun;
+    const CALLS: &'static [Call] = CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        Ok(Deps::new(PlanConfig::from_lookup(env)?, sdk))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(PlanConfig::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        report_run_handler(deps, event).await
+    }
 }

@@ -4,4 +4,4 @@
 pub mod handler;
 pub mod run_report;
 
-pub use handler::{report_run_at, report_run_handler, Deps};
+pub use handler::{report_run_at, report_run_handler, Deps, ReportRun};

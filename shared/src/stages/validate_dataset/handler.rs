@@ -16,7 +16,9 @@
 //! Invalid data is an outcome (`"valid": false` with the report and quarantine keys), not an error.
 //! Errors carry stable `error_type` names (see [`crate::Error`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
@@ -26,12 +28,16 @@ use aws_sdk_sfn::Client as SfnClient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aws::access::{
+    need, need_because, Call, CONTRACT_OBJECT, DATA_BUCKET, DATA_OBJECT, HEAD_DATA, LIST_CONTRACTS,
+    NOT_FOUND_NEEDS_LIST, QUARANTINE_OBJECT, REPORT_OBJECT, STATE_MACHINE, VERSIONED_READ,
+};
 use crate::aws::contracts::ContractStore;
 use crate::aws::events::{parse_invocation, Invocation, ObjectRef};
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{copy_source, sdk_error, Config};
 use crate::pipeline::{execution_name, quarantine_key, report_key, ExecutionInput, Status};
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::report::ValidationReport;
 use crate::{Error, Result};
 
@@ -50,14 +56,8 @@ pub struct Deps {
 }
 
 impl Deps {
-    /// Configuration from the environment and SDK clients from the standard chain (`AWS_ENDPOINT_URL`,
-    /// `AWS_REGION`, credentials, ...).
-    pub async fn from_env() -> Result<Deps> {
-        let config = Config::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        Ok(Deps::new(config, &sdk))
-    }
-
+    /// Clients from `sdk` (the standard chain: `AWS_ENDPOINT_URL`, `AWS_REGION`, credentials, ...), each
+    /// with the stage's guard.
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
         Deps {
             s3: config.stage_s3_client(Stage::ValidateDataset, sdk),
@@ -594,6 +594,95 @@ fn execution_arn(state_machine_arn: &str, name: &str) -> String {
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value> {
     serde_json::to_value(value).map_err(Error::serialize("the response"))
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const CALLS: &[Call] = &[
+    LIST_CONTRACTS,
+    Call {
+        operation: "s3:GetObject",
+        needs: &[
+            need("s3:GetObject", CONTRACT_OBJECT),
+            need("s3:GetObject", DATA_OBJECT),
+            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
+            need_because(
+                "s3:GetObject",
+                REPORT_OBJECT,
+                "an existing report marks the version as done",
+            ),
+            need_because("s3:ListBucket", DATA_BUCKET, NOT_FOUND_NEEDS_LIST),
+        ],
+    },
+    HEAD_DATA,
+    Call {
+        operation: "s3:PutObject",
+        needs: &[need("s3:PutObject", REPORT_OBJECT)],
+    },
+    Call {
+        operation: "s3:CopyObject",
+        needs: &[
+            need("s3:GetObject", DATA_OBJECT),
+            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
+            need("s3:PutObject", QUARANTINE_OBJECT),
+            need_because(
+                "s3:PutObjectTagging",
+                QUARANTINE_OBJECT,
+                "the copy is tagged with why",
+            ),
+        ],
+    },
+    Call {
+        operation: "s3:CreateMultipartUpload",
+        needs: &[
+            need("s3:PutObject", QUARANTINE_OBJECT),
+            need_because(
+                "s3:PutObjectTagging",
+                QUARANTINE_OBJECT,
+                "the copy is tagged with why",
+            ),
+        ],
+    },
+    Call {
+        operation: "s3:UploadPartCopy",
+        needs: &[
+            need("s3:GetObject", DATA_OBJECT),
+            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
+            need("s3:PutObject", QUARANTINE_OBJECT),
+        ],
+    },
+    Call {
+        operation: "s3:CompleteMultipartUpload",
+        needs: &[need("s3:PutObject", QUARANTINE_OBJECT)],
+    },
+    Call {
+        operation: "s3:AbortMultipartUpload",
+        needs: &[need("s3:AbortMultipartUpload", QUARANTINE_OBJECT)],
+    },
+    Call {
+        operation: "states:StartExecution",
+        needs: &[need("states:StartExecution", STATE_MACHINE)],
+    },
+];
+
+/// validate-dataset as a Lambda function (`functions/validate-dataset`).
+pub struct ValidateDataset;
+
+impl StageFunction for ValidateDataset {
+    const STAGE: Stage = Stage::ValidateDataset;
+    const CALLS: &'static [Call] = CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        Ok(Deps::new(Config::from_lookup(env)?, sdk))
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(Config::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+        handle(deps, event).await
+    }
 }
 
 #[cfg(test)]

@@ -4,4 +4,4 @@
 
 pub mod handler;
 
-pub use handler::{handle, Deps, Outcome};
+pub use handler::{handle, Deps, Outcome, ValidateDataset};

@@ -21,6 +21,7 @@
 //! Event times come from the data or from a fixed run time (the request's `eventTime`, else the object's
 //! LastModified), so running the same input twice writes the same records.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -41,12 +42,16 @@ use super::{
     DEFAULT_CONCURRENCY, MAX_CONCURRENCY,
 };
 use crate::aws::access::Guard;
+use crate::aws::access::{
+    need, need_because, Call, CONTRACT_OBJECT, DATA_OBJECT, FEATURE_GROUP, HEAD_DATA, LIST_CONTRACTS,
+    OFFLINE_OBJECT, REPORT_OBJECT, VERSIONED_READ,
+};
 use crate::aws::contracts::ContractStore;
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{sdk_error, Config};
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::pipeline::{report_key, Status};
-use crate::stages::Stage;
+use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::RandomAccess;
 use crate::{Error, Result};
 
@@ -115,15 +120,6 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub async fn from_env() -> Result<Deps> {
-        let config = Config::from_env()?;
-        let features = FeaturesConfig::from_env()?;
-        let sdk = crate::aws::load_sdk_config().await;
-        let mut deps = Deps::new(config, &sdk);
-        deps.features = features;
-        Ok(deps)
-    }
-
     /// Clients from `sdk`. The Feature Store runtime client takes its endpoint from the standard chain
     /// too (`AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME` for a service-specific one).
     pub fn new(config: Config, sdk: &SdkConfig) -> Deps {
@@ -872,6 +868,63 @@ async fn write_failures(s3: &S3Client, bucket: &str, key: &str, failures: &[Fail
         .await
         .map_err(|e| sdk_error(&format!("PutObject {}", s3_uri(bucket, key, None)), e))?;
     Ok(())
+}
+
+/// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
+const CALLS: &[Call] = &[
+    LIST_CONTRACTS,
+    Call {
+        operation: "s3:GetObject",
+        needs: &[
+            need("s3:GetObject", CONTRACT_OBJECT),
+            need("s3:GetObject", DATA_OBJECT),
+            need_because("s3:GetObjectVersion", DATA_OBJECT, VERSIONED_READ),
+        ],
+    },
+    HEAD_DATA,
+    Call {
+        operation: "s3:PutObject",
+        needs: &[
+            need("s3:PutObject", REPORT_OBJECT),
+            need_because(
+                "s3:PutObject",
+                OFFLINE_OBJECT,
+                "offline (bulk) loads write Parquet files",
+            ),
+        ],
+    },
+    Call {
+        operation: "sagemaker:DescribeFeatureGroup",
+        needs: &[need("sagemaker:DescribeFeatureGroup", FEATURE_GROUP)],
+    },
+    Call {
+        operation: "sagemaker:PutRecord",
+        needs: &[need("sagemaker:PutRecord", FEATURE_GROUP)],
+    },
+];
+
+/// write-features as a Lambda function (`functions/write-features`). The invocation's deadline bounds
+/// the run: near it the writer stops taking rows and returns a continuation.
+pub struct WriteFeatures;
+
+impl StageFunction for WriteFeatures {
+    const STAGE: Stage = Stage::WriteFeatures;
+    const CALLS: &'static [Call] = CALLS;
+    type Deps = Deps;
+
+    fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
+        let mut deps = Deps::new(Config::from_lookup(env)?, sdk);
+        deps.features = FeaturesConfig::from_lookup(env)?;
+        Ok(deps)
+    }
+
+    fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+        Ok(Config::from_lookup(env)?.placeholders(bucket))
+    }
+
+    async fn handle(deps: &Deps, event: Value, deadline: Option<SystemTime>) -> Result<Value> {
+        handle(deps, event, deadline).await
+    }
 }
 
 #[cfg(test)]

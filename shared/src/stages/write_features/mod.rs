@@ -11,6 +11,8 @@ pub mod offline;
 pub mod rows;
 pub mod writer;
 
+pub use handler::WriteFeatures;
+
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
