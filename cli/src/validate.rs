@@ -102,7 +102,7 @@ fn validate_s3(
         let object = greenpipe::aws::S3Object::open(&client, &bucket, &key, None).await?;
         tokio::task::spawn_blocking(move || validate_with_progress(&validator, &object, &name, show_progress))
             .await
-            .map_err(|e| Error::Io(io::Error::other(format!("validation task failed: {e}"))))?
+            .map_err(Error::from_join("validation"))?
     })
 }
 

@@ -101,6 +101,13 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A bug: greenpipe's own code panicked (in the handler or on one of its worker threads). Caught at the
+    /// handler boundary so the invocation fails with this stable name instead of a runtime-specific one;
+    /// nothing after the panic ran (no report, no copy, no execution started), and retrying the same
+    /// input would panic again.
+    #[error("internal error (a bug in greenpipe, please report it): {0}")]
+    Internal(String),
+
     /// Local I/O failure (CLI reading a file, temp files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -129,6 +136,7 @@ impl Error {
         "Retryable",
         "AwsError",
         "SerializationError",
+        "InternalError",
         "IoError",
     ];
 
@@ -154,6 +162,7 @@ impl Error {
             Error::Retryable(_) => "Retryable",
             Error::Aws(_) => "AwsError",
             Error::Serialize { .. } => "SerializationError",
+            Error::Internal(_) => "InternalError",
             Error::Io(_) => "IoError",
         }
     }
@@ -178,6 +187,26 @@ impl Error {
             return Error::Retryable("source read failed".into());
         }
         Error::Io(e)
+    }
+
+    /// A panic's payload as an [`Error::Internal`] naming `what` was running.
+    pub fn from_panic(what: &str, payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::Internal(format!("{what} panicked: {message}"))
+    }
+
+    /// For `map_err` on awaiting a blocking task running `what`: its panic is an [`Error::Internal`]; a
+    /// cancelled task (the runtime shutting down) is `Retryable`.
+    pub fn from_join(what: impl Into<String>) -> impl FnOnce(tokio::task::JoinError) -> Error {
+        let what = what.into();
+        move |e| match e.try_into_panic() {
+            Ok(payload) => Error::from_panic(&what, payload.as_ref()),
+            Err(e) => Error::Retryable(format!("{what} stopped: {e}")),
+        }
     }
 
     /// For `map_err` on a `serde_json` serialisation of `what`.
@@ -253,6 +282,7 @@ mod tests {
             Error::Retryable("r".into()),
             Error::Aws("a".into()),
             Error::serialize("v")(serde_json::from_str::<u8>("x").unwrap_err()),
+            Error::from_panic("stage", &"boom"),
             Error::Io(std::io::Error::other("io")),
         ];
         for e in &samples {

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
@@ -14,7 +16,7 @@ use serde_json::Value;
 
 use super::Stage;
 use crate::aws::access::Call;
-use crate::Result;
+use crate::{Error, Result};
 
 /// A function's settings by name: the process environment when deployed, a deployed function's
 /// variables in `greenpipe exec` and the role checks.
@@ -47,16 +49,20 @@ pub trait StageFunction {
 }
 
 /// One invocation through `F`'s handler. Errors become a [`Diagnostic`] whose `error_type` is the stable
-/// name the state machine's Retry/Catch match on ([`crate::Error::error_type`]).
+/// name the state machine's Retry/Catch match on ([`crate::Error::error_type`]); a panic is
+/// `InternalError` ([`catch_panic`]).
 pub async fn function_handler<F: StageFunction>(
     deps: &F::Deps,
     event: LambdaEvent<Value>,
 ) -> std::result::Result<Value, Diagnostic> {
     let deadline = deadline_of(event.context.deadline);
     // Boxed: a stage's future (its SDK calls) is too deep to lay out inline inside the runtime's.
-    Box::pin(F::handle(deps, event.payload, deadline))
-        .await
-        .map_err(Diagnostic::from)
+    Box::pin(catch_panic(
+        F::STAGE.name(),
+        F::handle(deps, event.payload, deadline),
+    ))
+    .await
+    .map_err(Diagnostic::from)
 }
 
 /// The function's process: its dependencies from the environment and the standard AWS configuration
@@ -68,6 +74,22 @@ pub async fn serve<F: StageFunction>() -> std::result::Result<(), lambda_runtime
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
         function_handler::<F>(&deps, event)
     }))
+    .await
+}
+
+/// `fut`'s output, or [`Error::Internal`] if polling it panics: the stage's own name for a bug, where the
+/// Lambda runtime would report the panic payload's type name (`alloc::boxed::Box<dyn core::any::Any +
+/// Send>`), which no Retry or Catch can name. (A panic on a worker thread reaches the handler as a
+/// `JoinError`; [`Error::from_join`] names it the same way.) Nothing is retried: the same input would
+/// panic again.
+pub async fn catch_panic<T>(what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(
+        |cx| match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => Poll::Ready(Err(Error::from_panic(what, payload.as_ref()))),
+        },
+    )
     .await
 }
 
@@ -93,7 +115,7 @@ impl<F: StageFunction> LocalFunction for Local<F> {
         event: Value,
         deadline: Option<SystemTime>,
     ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + '_>> {
-        Box::pin(F::handle(&self.0, event, deadline))
+        Box::pin(catch_panic(F::STAGE.name(), F::handle(&self.0, event, deadline)))
     }
 }
 
@@ -102,4 +124,82 @@ pub(super) fn local<F: StageFunction + 'static>(
     sdk: &SdkConfig,
 ) -> Result<Box<dyn LocalFunction>> {
     Ok(Box::new(Local::<F>(F::deps(env, sdk)?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage whose handler panics where the event says: in the handler itself, or on a worker thread.
+    struct Panicking;
+
+    impl StageFunction for Panicking {
+        const STAGE: Stage = Stage::ReportRun;
+        const CALLS: &'static [Call] = &[];
+        type Deps = ();
+
+        fn deps(_env: Lookup<'_>, _sdk: &SdkConfig) -> Result<()> {
+            Ok(())
+        }
+
+        fn placeholders(_env: Lookup<'_>, _bucket: &str) -> Result<BTreeMap<&'static str, String>> {
+            Ok(BTreeMap::new())
+        }
+
+        async fn handle(_deps: &(), event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
+            let index = event["index"].as_u64().unwrap_or(0) as usize;
+            match event["where"].as_str() {
+                Some("handler") => Ok(Value::from([1, 2, 3][index])),
+                Some("worker") => tokio::task::spawn_blocking(move || Value::from(vec![0u8; 2][index]))
+                    .await
+                    .map_err(Error::from_join("the worker")),
+                _ => Ok(event),
+            }
+        }
+    }
+
+    fn event(payload: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_an_internal_error_wherever_it_happens() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let in_handler =
+            function_handler::<Panicking>(&(), event(serde_json::json!({"where": "handler", "index": 7})))
+                .await;
+        let on_worker =
+            function_handler::<Panicking>(&(), event(serde_json::json!({"where": "worker", "index": 9})))
+                .await;
+        let local = local::<Panicking>(&|_| None, &SdkConfig::builder().build())
+            .unwrap()
+            .invoke(serde_json::json!({"where": "handler", "index": 5}), None)
+            .await;
+        std::panic::set_hook(quiet);
+
+        let in_handler = in_handler.unwrap_err();
+        assert_eq!(in_handler.error_type, "InternalError");
+        assert!(
+            in_handler
+                .error_message
+                .contains("report-run panicked: index out of bounds"),
+            "{}",
+            in_handler.error_message
+        );
+        let on_worker = on_worker.unwrap_err();
+        assert_eq!(on_worker.error_type, "InternalError");
+        assert!(
+            on_worker
+                .error_message
+                .contains("the worker panicked: index out of bounds"),
+            "{}",
+            on_worker.error_message
+        );
+        assert!(matches!(local, Err(Error::Internal(m)) if m.contains("report-run panicked")));
+
+        // The same function still answers the next invocation.
+        let ok = function_handler::<Panicking>(&(), event(serde_json::json!({"where": "nowhere"}))).await;
+        assert_eq!(ok.unwrap(), serde_json::json!({"where": "nowhere"}));
+    }
 }

@@ -282,7 +282,7 @@ async fn validate(deps: &Deps, source: &S3Object) -> Result<ValidationReport> {
             .validate(&reader, &name, &|_bytes_read| {})
     })
     .await
-    .map_err(|e| Error::Aws(format!("validation of {} stopped: {e}", source.uri())))??;
+    .map_err(Error::from_join(format!("validation of {}", source.uri())))??;
     report.source = source.uri();
     report.source_version = Some(source.identity().to_string());
     if report.contract.source.is_empty() {

@@ -551,9 +551,7 @@ pub async fn run_job(
         }),
         Mode::Offline => write_offline(s3, &job, &mapping, rx, progress).await,
     };
-    let read = reader
-        .await
-        .map_err(|e| Error::Retryable(format!("row reader stopped: {e}")))?;
+    let read = reader.await.map_err(Error::from_join("the row reader"))?;
     let outcome = result?;
     // A read error ends the rows early: unless the deadline stopped the writer first, it fails the job
     // (a rerun from the same input writes the same records again, idempotently).
@@ -668,7 +666,7 @@ async fn flush(
     let write_micros = job.run_event_micros;
     let body = tokio::task::spawn_blocking(move || offline::parquet_file(&features, &rows, write_micros))
         .await
-        .map_err(|e| Error::Retryable(format!("Parquet writer stopped: {e}")))??;
+        .map_err(Error::from_join("the Parquet writer"))??;
     s3.put_object()
         .bucket(bucket)
         .key(&key)
