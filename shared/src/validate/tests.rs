@@ -626,6 +626,16 @@ fn parquet_bad_magic_truncated_and_missing_columns() {
     assert!(rule(&r, "ColumnExists \"id\"").passed);
     assert!(!rule(&r, "ColumnExists \"nope\"").passed);
     assert_eq!(r.rows, 1);
+    // No column of the file checked: the rows are still counted as read (the first column is decoded),
+    // not taken from the footer, in every row group.
+    let two_groups = parquet_file(&[
+        &[(1, Some("a"), Some(1.0)), (2, Some("b"), Some(2.0))],
+        &[(3, None, Some(11.0))],
+    ]);
+    let yaml = "columns: [ { name: nope, type: int, nullable: true } ]\nrow_count: { min: 3, max: 3 }\n";
+    let r = check(yaml, "x.parquet", &two_groups);
+    assert_eq!(r.rows, 3);
+    assert!(rule(&r, "row_count: min 3, max 3").passed);
 }
 
 fn dqdl_csv(rules: &str, data: &str) -> ValidationReport {

@@ -37,9 +37,12 @@ pub struct Hour {
 impl Hour {
     pub fn of(micros: i64) -> Hour {
         // format_timestamp gives `YYYY-MM-DDTHH:...`; parse the fields back rather than redo the calendar.
-        let text = format_timestamp(micros - micros.rem_euclid(3_600_000_000));
+        // Saturating: the earliest representable instant has no whole hour before it (the minute and
+        // second are not in the path anyway).
+        let text = format_timestamp(micros.saturating_sub(micros.rem_euclid(3_600_000_000)));
         let num = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-        let dash = text.find('-').unwrap_or(4);
+        // The year ends at the first '-' after its own sign.
+        let dash = text.get(1..).and_then(|t| t.find('-')).map_or(4, |i| i + 1);
         Hour {
             year: text[..dash].parse().unwrap_or(1970),
             month: num(dash + 1..dash + 3) as u32,

@@ -181,6 +181,19 @@ fn event_time_formats() {
     assert_eq!(parse_event_time(""), None);
 }
 
+/// The offline sink's partition of an event time at either end of the representable range: no
+/// wrap-around (which debug builds would panic on), and the year keeps its sign.
+#[test]
+fn offline_hour_of_extreme_times() {
+    let early = Hour::of(i64::MIN);
+    assert!(early.year < 0, "{early:?}");
+    let late = Hour::of(i64::MAX);
+    assert!(late.year > 9999, "{late:?}");
+    assert!((1..=12).contains(&early.month) && (1..=12).contains(&late.month));
+    let before_1970 = Hour::of(-1);
+    assert_eq!(before_1970.path(), "year=1969/month=12/day=31/hour=23");
+}
+
 #[test]
 fn offline_layout() {
     let t = parse_event_time("2026-11-27T09:59:59.999Z").unwrap();
