@@ -7,5 +7,6 @@ mod cli;
 mod common;
 mod exec;
 mod features;
+mod hostile;
 mod pipeline_e2e;
 mod s3;

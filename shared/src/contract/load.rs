@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::Value as Json;
 
 use super::dqdl;
-use super::{ColumnSpec, ColumnType, Contract, FormatSpec};
+use super::{ColumnSpec, ColumnType, Contract, FormatSpec, Limits};
 use crate::validate::values;
 use crate::{Error, Result};
 
@@ -159,6 +159,18 @@ fn check(c: &Contract) -> std::result::Result<(), String> {
     }
     if c.limits.default_max_record_bytes == 0 {
         return Err("limits.default_max_record_bytes must be at least 1".into());
+    }
+    if !(1..=Limits::MAX_PARQUET_PAGE_BYTES).contains(&c.limits.max_parquet_page_bytes) {
+        return Err(format!(
+            "limits.max_parquet_page_bytes must be between 1 and {} (192 MiB)",
+            Limits::MAX_PARQUET_PAGE_BYTES
+        ));
+    }
+    if !(1..=Limits::MAX_COMPRESSION_RATIO).contains(&c.limits.max_compression_ratio) {
+        return Err(format!(
+            "limits.max_compression_ratio must be between 1 and {}",
+            Limits::MAX_COMPRESSION_RATIO
+        ));
     }
     Ok(())
 }
@@ -740,6 +752,19 @@ catalog: { database: ml, table: sales }
         assert_msg(
             &yaml_invalid("limits: { default_max_record_bytes: 0 }\n"),
             &["limits.default_max_record_bytes"],
+        );
+        // The ceilings a contract cannot raise past.
+        assert_msg(
+            &yaml_invalid("limits: { max_parquet_page_bytes: 201326593 }\n"),
+            &["limits.max_parquet_page_bytes must be between 1 and 201326592"],
+        );
+        assert_msg(
+            &yaml_invalid("limits: { max_compression_ratio: 10001 }\n"),
+            &["limits.max_compression_ratio must be between 1 and 10000"],
+        );
+        assert_msg(
+            &yaml_invalid("limits: { max_compression_ratio: 0 }\n"),
+            &["limits.max_compression_ratio"],
         );
         assert_msg(
             &yaml_invalid("max_record_bytes: -1\n"),

@@ -217,6 +217,24 @@ pub struct Limits {
     pub max_examples: u64,
     /// Default record size limit when `max_record_bytes` is not set. Default 1 MiB.
     pub default_max_record_bytes: u64,
+    /// Most uncompressed Parquet page bytes held at once: the current page of each column read plus
+    /// its dictionary page (so also the largest page), checked from each page's header before the page
+    /// is read, since the Parquet reader allocates what a header claims. Default 64 MiB; at most
+    /// [`Limits::MAX_PARQUET_PAGE_BYTES`].
+    pub max_parquet_page_bytes: u64,
+    /// Largest expansion of compressed data (gzip or zstd files, compressed Parquet pages): decoded bytes
+    /// over compressed bytes, checked past the first 16 MiB of a stream and for pages over 1 MiB.
+    /// Default 1000; at most [`Limits::MAX_COMPRESSION_RATIO`].
+    pub max_compression_ratio: u64,
+}
+
+impl Limits {
+    /// The ceiling of `max_parquet_page_bytes` a contract cannot raise past: what the validate
+    /// function's 1024 MB can hold at about 4.2 bytes of memory per page byte, measured
+    /// (docs/contracts.md, "limits").
+    pub const MAX_PARQUET_PAGE_BYTES: u64 = 192 << 20;
+    /// The ceiling of `max_compression_ratio`.
+    pub const MAX_COMPRESSION_RATIO: u64 = 10_000;
 }
 
 impl Default for Limits {
@@ -226,6 +244,8 @@ impl Default for Limits {
             max_unique_values: 4_000_000,
             max_examples: 100,
             default_max_record_bytes: 1 << 20,
+            max_parquet_page_bytes: 64 << 20,
+            max_compression_ratio: 1000,
         }
     }
 }

@@ -212,7 +212,13 @@ pub(crate) enum StreamError {
     Decode(String),
     /// More than `max_expanded_bytes` came out of the decompressor.
     Limit(u64),
+    /// The decompressor's output outgrew its input by more than `max_compression_ratio` (this ratio).
+    Ratio(u64),
 }
+
+/// Decoded bytes a stream may produce before its compression ratio is checked: small files of
+/// repetitive data are harmless whatever their ratio.
+pub(crate) const RATIO_FREE_BYTES: u64 = 16 << 20;
 
 /// The content fingerprint of a dataset: XXH3-128 of its decoded bytes, written `xxh3-128:<32 hex>`.
 ///
@@ -260,14 +266,17 @@ pub(crate) struct Decoded<'a> {
     hasher: Fingerprint,
     decoded: u64,
     limit: Option<u64>,
+    max_ratio: u64,
 }
 
 impl<'a> Decoded<'a> {
-    /// Wrap `input` in the decoder for `compression`. `max_expanded` applies to compressed input only.
+    /// Wrap `input` in the decoder for `compression`. `max_expanded` and `max_ratio` (decoded bytes per
+    /// byte read from the source) apply to compressed input only.
     pub(crate) fn new(
         input: impl Read + 'a,
         compression: Compression,
         max_expanded: u64,
+        max_ratio: u64,
         state: &'a SourceState,
     ) -> Result<Self, StreamError> {
         let (inner, limit): (Box<dyn Read + 'a>, _) = match compression {
@@ -289,6 +298,7 @@ impl<'a> Decoded<'a> {
             hasher: Fingerprint::new(),
             decoded: 0,
             limit,
+            max_ratio,
         })
     }
 
@@ -307,6 +317,15 @@ impl<'a> Decoded<'a> {
                 self.hasher.update(&buf[..keep]);
                 self.decoded = limit;
                 return Err(StreamError::Limit(limit));
+            }
+            // The source's bytes read so far include what the prefetch threads fetched ahead of the
+            // decoder, so the ratio is if anything understated.
+            let decoded = self.decoded + n as u64;
+            let read = self.state.bytes_read.get().max(1);
+            if decoded > RATIO_FREE_BYTES && decoded / read >= self.max_ratio {
+                self.hasher.update(&buf[..n]);
+                self.decoded = decoded;
+                return Err(StreamError::Ratio(self.max_ratio));
             }
         }
         self.hasher.update(&buf[..n]);

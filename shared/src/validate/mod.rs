@@ -16,6 +16,7 @@ mod csv;
 pub(crate) mod decode;
 mod dqdl_eval;
 mod jsonl;
+mod page_header;
 pub(crate) mod parquet;
 pub mod report;
 mod swar;
@@ -204,6 +205,7 @@ impl Validator {
         };
         let state = SourceState::default();
         let max_expanded = self.plan.limits.max_expanded_bytes;
+        let max_ratio = self.plan.limits.max_compression_ratio;
         let (fingerprint, decoded) = std::thread::scope(|scope| -> Result<(String, u64)> {
             let input: Box<dyn io::Read + '_> = match source.local_file() {
                 // Decompression, not reading, bounds a compressed file: it keeps the prefetch threads.
@@ -212,13 +214,14 @@ impl Validator {
                 }
                 _ => Box::new(Prefetch::start(scope, source, &state, progress)),
             };
-            let result = Decoded::new(input, compression, max_expanded, &state).map(|mut input| {
-                let r = match &csv_opts {
-                    Some(opts) => csv::read(run, &mut input, opts),
-                    None => jsonl::read(run, &mut input),
-                };
-                (r, input.fingerprint(), input.decoded())
-            });
+            let result =
+                Decoded::new(input, compression, max_expanded, max_ratio, &state).map(|mut input| {
+                    let r = match &csv_opts {
+                        Some(opts) => csv::read(run, &mut input, opts),
+                        None => jsonl::read(run, &mut input),
+                    };
+                    (r, input.fingerprint(), input.decoded())
+                });
             let (r, fingerprint, decoded) = match result {
                 Ok(x) => x,
                 Err(e) => (Err(e), Fingerprint::of(b""), 0),
@@ -242,6 +245,16 @@ impl Validator {
                          (decompression-bomb guard)"
                     ),
                     Some(limit),
+                    Some(run.rows),
+                ),
+                Err(StreamError::Ratio(ratio)) => run.set_fatal(
+                    "CompressionRatioLimit",
+                    format!(
+                        "{} data expands more than limits.max_compression_ratio = {ratio} times its \
+                         compressed size; stopped after {decoded} decoded bytes (decompression-bomb guard)",
+                        compression_name(compression)
+                    ),
+                    Some(decoded),
                     Some(run.rows),
                 ),
             }
@@ -271,10 +284,14 @@ impl Validator {
             let (tx, rx) = parquet::channel();
             let st = &state;
             scope.spawn(move || parquet::serve(source, rx, st));
-            let checked = parquet::read(run, parquet::Fetcher::new(tx, source.len()), &state);
+            let limits = parquet::PageLimits {
+                max_page_bytes: self.plan.limits.max_parquet_page_bytes,
+                max_ratio: self.plan.limits.max_compression_ratio,
+            };
+            let checked = parquet::read(run, parquet::Fetcher::new(tx, source.len(), limits), &state);
             let hashed = hasher
                 .join()
-                .map_err(|_| Error::Retryable("fingerprint thread failed".into()))?;
+                .map_err(|payload| Error::from_panic("the fingerprint thread", payload.as_ref()))?;
             checked.map_err(Error::from_source_io)?;
             hashed.map_err(Error::from_source_io)
         })?;

@@ -5,7 +5,13 @@
 //! performs the `read_at` calls. Small reads (page headers) are served from a one-block cache so reading a
 //! page costs about one ranged read. Violations carry the row group and the row within it; a file that is
 //! not Parquet (bad magic, truncated footer, corrupt pages) is a fatal `InvalidParquet`.
+//!
+//! Every page header is read here before the `parquet` crate reads it ([`Fetcher`]'s `get_read`, see
+//! [`super::page_header`]): a page whose uncompressed size is over `limits.max_parquet_page_bytes`, or
+//! over 1 MiB and more than `limits.max_compression_ratio` times its compressed size, stops the file
+//! with a fatal `ParquetPageLimit` / `CompressionRatioLimit` before anything is allocated for it.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -19,6 +25,7 @@ use parquet::record::Field;
 use parquet::schema::types::Type;
 
 use super::checks::{Loc, Run};
+use super::page_header::{HeaderBytes, PageSizes};
 use super::values::Cell;
 use super::RandomAccess;
 
@@ -37,6 +44,110 @@ pub(crate) struct FetchState {
 impl FetchState {
     fn take_error(&self) -> Option<io::Error> {
         self.error.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+/// The contract's bounds on a Parquet page, checked from its header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLimits {
+    pub max_page_bytes: u64,
+    pub max_ratio: u64,
+}
+
+/// Pages up to this uncompressed size are not held to the compression ratio.
+const RATIO_FREE_PAGE: u64 = 1 << 20;
+
+/// Parquet's `PageType` of a dictionary page.
+const DICTIONARY_PAGE: i64 = 2;
+
+/// The pages the reader holds at once: per column read, its current data page and its dictionary
+/// page, as their headers declare them.
+#[derive(Default)]
+struct Pages {
+    /// Every column chunk's byte range and leaf column, sorted by start (from the footer).
+    chunks: Vec<(u64, u64, usize)>,
+    /// Per leaf column.
+    held: HashMap<usize, Held>,
+    /// The limit a page header broke (its fatal kind and message), for [`read`]'s report.
+    broken: Option<(&'static str, String)>,
+}
+
+#[derive(Default)]
+struct Held {
+    /// The column chunk (its start) the pages belong to.
+    chunk: u64,
+    dictionary: u64,
+    data: u64,
+    /// Where the last checked page's data starts: the crate reads there again after peeking at a
+    /// header, and those bytes are not a header.
+    data_start: u64,
+}
+
+impl Pages {
+    /// The column chunk holding `offset`, and its leaf column (`usize::MAX` before the footer is read).
+    fn chunk_of(&self, offset: u64) -> (u64, usize) {
+        let i = self.chunks.partition_point(|c| c.0 <= offset);
+        match i.checked_sub(1).map(|i| self.chunks[i]) {
+            Some((start, end, leaf)) if offset < end => (start, leaf),
+            _ => (0, usize::MAX),
+        }
+    }
+
+    /// Take the page of `sizes` at `offset` into account, or say which limit it breaks.
+    fn admit(
+        &mut self,
+        limits: &PageLimits,
+        sizes: PageSizes,
+        offset: u64,
+    ) -> Result<(), (&'static str, String)> {
+        let uncompressed = u64::try_from(sizes.uncompressed).unwrap_or(0);
+        let compressed = u64::try_from(sizes.compressed).unwrap_or(0);
+        let max = limits.max_page_bytes;
+        if uncompressed > max {
+            return Err((
+                "ParquetPageLimit",
+                format!(
+                    "the page at byte {offset} declares {uncompressed} uncompressed bytes, over \
+                     limits.max_parquet_page_bytes = {max}; not read"
+                ),
+            ));
+        }
+        if uncompressed > RATIO_FREE_PAGE && uncompressed / compressed.max(1) >= limits.max_ratio {
+            return Err((
+                "CompressionRatioLimit",
+                format!(
+                    "the page at byte {offset} expands {compressed} compressed bytes to {uncompressed}, \
+                     over limits.max_compression_ratio = {}; not read (decompression-bomb guard)",
+                    limits.max_ratio
+                ),
+            ));
+        }
+        let (chunk, leaf) = self.chunk_of(offset);
+        let held = self.held.entry(leaf).or_default();
+        if held.chunk != chunk {
+            *held = Held {
+                chunk,
+                ..Held::default()
+            };
+        }
+        if sizes.kind == DICTIONARY_PAGE {
+            held.dictionary = uncompressed;
+        } else {
+            held.data = uncompressed;
+        }
+        held.data_start = offset + sizes.header_len;
+        let total: u64 = self.held.values().map(|h| h.dictionary + h.data).sum();
+        if total > max {
+            return Err((
+                "ParquetPageLimit",
+                format!(
+                    "the {} columns read would hold {total} uncompressed page bytes at once with the page \
+                     at byte {offset}, over limits.max_parquet_page_bytes = {max}; not read",
+                    self.held.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -84,15 +195,66 @@ struct FetcherInner {
     tx: SyncSender<Request>,
     len: u64,
     cache: Mutex<Option<(u64, Bytes)>>,
+    limits: PageLimits,
+    pages: Mutex<Pages>,
 }
 
 impl Fetcher {
-    pub(crate) fn new(tx: SyncSender<Request>, len: u64) -> Self {
+    pub(crate) fn new(tx: SyncSender<Request>, len: u64, limits: PageLimits) -> Self {
         Fetcher(Arc::new(FetcherInner {
             tx,
             len,
             cache: Mutex::new(None),
+            limits,
+            pages: Mutex::default(),
         }))
+    }
+
+    fn take_broken(&self) -> Option<(&'static str, String)> {
+        self.0.pages.lock().ok().and_then(|mut p| p.broken.take())
+    }
+
+    /// The column chunks of every row group, from the footer, for the accounting of held pages.
+    fn set_chunks(&self, metadata: &parquet::file::metadata::ParquetMetaData) {
+        let mut chunks: Vec<(u64, u64, usize)> = metadata
+            .row_groups()
+            .iter()
+            .flat_map(|rg| rg.columns().iter().enumerate())
+            .map(|(leaf, c)| {
+                let (start, len) = c.byte_range();
+                (start, start.saturating_add(len), leaf)
+            })
+            .collect();
+        chunks.sort_unstable();
+        if let Ok(mut pages) = self.0.pages.lock() {
+            pages.chunks = chunks;
+        }
+    }
+
+    /// Check the page header at `start` against the limits before the crate reads it. The footer's
+    /// last 8 bytes and a page's data after a peeked header are not headers and pass.
+    fn check_page(&self, start: u64) -> parquet::errors::Result<()> {
+        if start.saturating_add(8) == self.0.len {
+            return Ok(());
+        }
+        let mut pages = self
+            .0
+            .pages
+            .lock()
+            .map_err(|_| ParquetError::General("page accounting poisoned".into()))?;
+        if pages.held.values().any(|h| h.data_start == start) {
+            return Ok(());
+        }
+        let mut at = At {
+            fetcher: self,
+            pos: start,
+        };
+        let sizes = PageSizes::read(&mut at).map_err(|e| ParquetError::External(Box::new(e)))?;
+        pages.admit(&self.0.limits, sizes, start).map_err(|broken| {
+            let message = broken.1.clone();
+            pages.broken.get_or_insert(broken);
+            ParquetError::General(message)
+        })
     }
 
     fn fetch(&self, off: u64, len: usize) -> io::Result<Bytes> {
@@ -149,6 +311,7 @@ impl ChunkReader for Fetcher {
     type T = FetchRead;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<FetchRead> {
+        self.check_page(start)?;
         Ok(FetchRead {
             fetcher: self.clone(),
             pos: start,
@@ -158,6 +321,29 @@ impl ChunkReader for Fetcher {
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         self.bytes(start, length)
             .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+}
+
+/// A page header's bytes through the fetcher's block cache (the crate reads the same block next).
+struct At<'a> {
+    fetcher: &'a Fetcher,
+    pos: u64,
+}
+
+impl HeaderBytes for At<'_> {
+    fn byte(&mut self) -> io::Result<u8> {
+        let b = self.fetcher.bytes(self.pos, 1)?;
+        self.pos += 1;
+        Ok(b[0])
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        self.pos = self
+            .pos
+            .checked_add(n)
+            .filter(|&p| p <= self.fetcher.0.len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "page header past the end"))?;
+        Ok(())
     }
 }
 
@@ -186,9 +372,15 @@ const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 
 /// Validate the Parquet file behind `fetcher`. `Err` only for source failures.
 pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::Result<()> {
+    let head = fetcher.clone();
     let invalid = |run: &mut Run, e: ParquetError, rg: Option<usize>, row: Option<u64>| -> io::Result<()> {
         if let Some(source) = state.take_error() {
             return Err(source);
+        }
+        if let Some((kind, message)) = head.take_broken() {
+            let at = rg.map(|g| format!(" (row group {g})")).unwrap_or_default();
+            run.set_fatal(kind, format!("{message}{at}"), None, row);
+            return Ok(());
         }
         let at = match (rg, row) {
             (Some(g), Some(r)) => format!(" (row group {g}, row {r})"),
@@ -205,7 +397,6 @@ pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::R
     };
     // The footer first (a source that fails is an error, not a report), then the head: the footer
     // carries the magic too, and it is all the reader checks, but a Parquet file starts with it as well.
-    let head = fetcher.clone();
     let reader = match SerializedFileReader::new(fetcher) {
         Ok(r) => r,
         Err(e) => return invalid(run, e, None, None),
@@ -218,6 +409,7 @@ pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::R
         }
         Err(e) => return invalid(run, e, None, None),
     }
+    head.set_chunks(reader.metadata());
     let plan = run.plan();
     let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
     run.column_count = Some(fields.len() as u64);

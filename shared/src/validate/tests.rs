@@ -32,7 +32,9 @@ pub(crate) fn with_decoded<R>(data: &[u8], compression: Compression, f: impl FnO
     let state = SourceState::default();
     std::thread::scope(|scope| {
         let p = Prefetch::start(scope, &src, &state, &|_| {});
-        let mut d = Decoded::new(p, compression, u64::MAX, &state).ok().unwrap();
+        let mut d = Decoded::new(p, compression, u64::MAX, u64::MAX, &state)
+            .ok()
+            .unwrap();
         f(&mut d)
     })
 }
@@ -424,6 +426,180 @@ fn decompression_bomb_stops_at_the_expanded_size_limit() {
         assert_eq!(r.bytes_decoded, 1_000_000);
         assert!(!r.valid);
     }
+}
+
+#[test]
+fn decompression_bomb_stops_at_the_compression_ratio_limit() {
+    // 32 MiB from about 32 KB of gzip, 100 KB of zstd: past the first 16 MiB the ratio is checked.
+    let yaml = "format: { type: csv }\ncolumns: [ { name: a, type: string } ]\nlimits: { max_compression_ratio: 100 }\n";
+    let mut bomb = b"a\n".to_vec();
+    bomb.extend(std::iter::repeat_n(b"0\n", 16 << 20).flatten());
+    for (name, bytes) in [("b.csv.gz", gzip(&bomb)), ("b.csv.zst", zstd(&bomb))] {
+        let r = check(yaml, name, &bytes);
+        let f = r.fatal.as_ref().expect("fatal");
+        assert_eq!(f.kind, "CompressionRatioLimit", "{name}");
+        assert!(
+            f.message.contains("limits.max_compression_ratio = 100"),
+            "{}",
+            f.message
+        );
+        assert!(r.bytes_decoded > super::decode::RATIO_FREE_BYTES);
+        assert!(
+            r.bytes_decoded < bomb.len() as u64,
+            "{name}: stopped before the end"
+        );
+        assert!(!r.valid);
+    }
+    // The same data under the default ratio (1000) is read to the end: gzip and zstd of this data
+    // stay under it.
+    let r = check(
+        "format: { type: csv }\ncolumns: [ { name: a, type: string } ]\n",
+        "b.csv.gz",
+        &gzip(&bomb),
+    );
+    assert!(r.fatal.is_none(), "{:?}", r.fatal);
+    assert_eq!(r.rows, 16 << 20);
+}
+
+/// A Parquet file of one string column holding `values`, every page compressed with `codec`, one page
+/// per row group whatever its size (no dictionary, no page size limit).
+fn parquet_strings(values: &[String], codec: parquet::basic::Compression) -> Vec<u8> {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    let schema = Arc::new(parse_message_type("message schema { REQUIRED BYTE_ARRAY s (UTF8); }").unwrap());
+    let props = WriterProperties::builder()
+        .set_compression(codec)
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(usize::MAX)
+        .build();
+    let mut buf = Vec::new();
+    let mut w = SerializedFileWriter::new(&mut buf, schema, Arc::new(props)).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    let v: Vec<ByteArray> = values.iter().map(|s| ByteArray::from(s.as_str())).collect();
+    col.typed::<ByteArrayType>().write_batch(&v, None, None).unwrap();
+    col.close().unwrap();
+    rg.close().unwrap();
+    w.close().unwrap();
+    buf
+}
+
+#[test]
+fn parquet_pages_are_bounded_before_they_are_read() {
+    use parquet::basic::{Compression as Codec, GzipLevel};
+    let gzip_codec = Codec::GZIP(GzipLevel::default());
+    // One 3 MiB value: a few KB of gzip.
+    let bomb = parquet_strings(&["a".repeat(3 << 20)], gzip_codec);
+    assert!(bomb.len() < 50_000, "{}", bomb.len());
+    let base = "columns: [ { name: s, type: string } ]\n";
+
+    let r = check(
+        &format!("{base}limits: {{ max_parquet_page_bytes: 1048576 }}\n"),
+        "b.parquet",
+        &bomb,
+    );
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "ParquetPageLimit");
+    assert!(
+        f.message.contains("3145") && f.message.contains("limits.max_parquet_page_bytes = 1048576"),
+        "{}",
+        f.message
+    );
+    assert!(!r.valid);
+    assert_eq!(r.rows, 0, "nothing was read");
+
+    let r = check(
+        &format!("{base}limits: {{ max_compression_ratio: 100 }}\n"),
+        "b.parquet",
+        &bomb,
+    );
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "CompressionRatioLimit", "{}", f.message);
+    assert!(!r.valid);
+
+    // Its gzip page is at deflate's best ratio (about 1019:1), over the default of 1000. Within
+    // limits that allow it, the same file is read and its value checked.
+    let r = check(&format!("{base}limits: {{}}\n"), "b.parquet", &bomb);
+    assert_eq!(
+        r.fatal.as_ref().map(|f| f.kind.as_str()),
+        Some("CompressionRatioLimit")
+    );
+    let r = check(
+        "columns: [ { name: s, type: string, max_length: 10 } ]\nlimits: { max_compression_ratio: 2000 }\n",
+        "b.parquet",
+        &bomb,
+    );
+    assert!(r.fatal.is_none(), "{:?}", r.fatal);
+    assert_eq!(r.rows, 1);
+    assert!(!rule(&r, "column \"s\": max_length 10").passed);
+
+    // Ordinary pages under every codec (headers with statistics; many rows) pass the header check.
+    let values: Vec<String> = (0..20_000).map(|i| format!("value-{i}")).collect();
+    for codec in [
+        Codec::UNCOMPRESSED,
+        Codec::SNAPPY,
+        gzip_codec,
+        Codec::ZSTD(Default::default()),
+        Codec::LZ4_RAW,
+    ] {
+        let file = parquet_strings(&values, codec);
+        let r = check(
+            "columns: [ { name: s, type: string, unique: true } ]\n",
+            "ok.parquet",
+            &file,
+        );
+        assert!(r.valid, "{codec:?}: {:?}", r.fatal);
+        assert_eq!(r.rows, 20_000, "{codec:?}");
+    }
+}
+
+#[test]
+fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    // Three columns, each one 400 KB page (uncompressed, no dictionary).
+    let schema = Arc::new(
+        parse_message_type(
+            "message schema { REQUIRED BYTE_ARRAY a (UTF8); REQUIRED BYTE_ARRAY b (UTF8); REQUIRED BYTE_ARRAY c (UTF8); }",
+        )
+        .unwrap(),
+    );
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(usize::MAX)
+        .build();
+    let mut file = Vec::new();
+    let mut w = SerializedFileWriter::new(&mut file, schema, Arc::new(props)).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    while let Some(mut col) = rg.next_column().unwrap() {
+        let value = ByteArray::from(vec![b'x'; 400_000]);
+        col.typed::<ByteArrayType>()
+            .write_batch(&[value], None, None)
+            .unwrap();
+        col.close().unwrap();
+    }
+    rg.close().unwrap();
+    w.close().unwrap();
+
+    let limits = "limits: { max_parquet_page_bytes: 1048576 }\n";
+    let all = format!("columns: [ {{ name: a, type: string }}, {{ name: b, type: string }}, {{ name: c, type: string }} ]\n{limits}");
+    let r = check(&all, "wide.parquet", &file);
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "ParquetPageLimit");
+    assert!(
+        f.message.contains("the 3 columns read would hold 1200"),
+        "{}",
+        f.message
+    );
+    // Two of the three columns are within the limit: the one not read is not counted.
+    let two = format!("columns: [ {{ name: a, type: string }}, {{ name: c, type: string }} ]\n{limits}");
+    let r = check(&two, "wide.parquet", &file);
+    assert!(r.fatal.is_none(), "{:?}", r.fatal);
+    assert_eq!(r.rows, 1);
 }
 
 #[test]

@@ -55,6 +55,12 @@ use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::RandomAccess;
 use crate::{Error, Result};
 
+/// The most Parquet page bytes write-features holds at once, whatever the contract allows validation:
+/// at about 4.2 bytes of memory per page byte (docs/contracts.md, "limits"), 32 MiB of pages is about
+/// 170 MB of the function's 256 MB, leaving the rest for the records in flight and the offline sink.
+/// A file over it fails as `DataUnreadable` rather than running the function out of memory.
+const MAX_PARQUET_PAGE_BYTES: u64 = 32 << 20;
+
 /// Settings of write-features beyond the shared [`Config`], read once from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeaturesConfig {
@@ -521,6 +527,12 @@ pub async fn run_job(
             .max_record_bytes
             .unwrap_or(job.contract.limits.default_max_record_bytes),
         max_expanded_bytes: job.contract.limits.max_expanded_bytes,
+        max_compression_ratio: job.contract.limits.max_compression_ratio,
+        max_parquet_page_bytes: job
+            .contract
+            .limits
+            .max_parquet_page_bytes
+            .min(MAX_PARQUET_PAGE_BYTES),
     };
     if job.mode == Mode::Offline && job.group.offline_uri.is_none() {
         return Err(Error::OfflineStoreMissing(job.group.name.clone()));

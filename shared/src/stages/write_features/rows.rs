@@ -56,6 +56,10 @@ pub struct RowSpec {
     pub csv_names: Vec<String>,
     pub max_record_bytes: u64,
     pub max_expanded_bytes: u64,
+    /// The contract's `limits.max_compression_ratio`.
+    pub max_compression_ratio: u64,
+    /// The contract's `limits.max_parquet_page_bytes`.
+    pub max_parquet_page_bytes: u64,
 }
 
 /// Rows are sent in batches to amortise channel hand-offs.
@@ -131,6 +135,9 @@ fn stream_error(e: StreamError) -> Error {
         StreamError::Limit(l) => Error::DataUnreadable(format!(
             "decompressed data exceeds limits.max_expanded_bytes = {l} bytes"
         )),
+        StreamError::Ratio(r) => Error::DataUnreadable(format!(
+            "compressed data expands more than limits.max_compression_ratio = {r} times"
+        )),
     }
 }
 
@@ -146,8 +153,14 @@ fn with_stream<T>(
     let progress = |_: u64| {};
     std::thread::scope(|scope| {
         let prefetch = Prefetch::start(scope, &view, &state, &progress);
-        let mut input = Decoded::new(prefetch, spec.compression, spec.max_expanded_bytes, &state)
-            .map_err(stream_error)?;
+        let mut input = Decoded::new(
+            prefetch,
+            spec.compression,
+            spec.max_expanded_bytes,
+            spec.max_compression_ratio,
+            &state,
+        )
+        .map_err(stream_error)?;
         f(&mut input).map_err(stream_error)
     })
 }
@@ -413,7 +426,15 @@ fn parquet_rows(source: &dyn RandomAccess, spec: &RowSpec, resume: Resume, out: 
         let st = &state;
         scope.spawn(move || pq::serve(source, rx, st));
         let result = (|| -> Result<()> {
-            let reader = SerializedFileReader::new(pq::Fetcher::new(tx, source.len())).map_err(invalid)?;
+            let reader = SerializedFileReader::new(pq::Fetcher::new(
+                tx,
+                source.len(),
+                pq::PageLimits {
+                    max_page_bytes: spec.max_parquet_page_bytes,
+                    max_ratio: spec.max_compression_ratio,
+                },
+            ))
+            .map_err(invalid)?;
             let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
             // Projected fields in file order, and where each lands in the row's values.
             let mut proj_fields = Vec::new();
