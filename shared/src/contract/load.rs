@@ -172,6 +172,27 @@ fn check(c: &Contract) -> std::result::Result<(), String> {
             Limits::MAX_COMPRESSION_RATIO
         ));
     }
+    for (name, value, ceiling) in [
+        (
+            "max_parquet_footer_bytes",
+            c.limits.max_parquet_footer_bytes,
+            Limits::MAX_PARQUET_FOOTER_BYTES,
+        ),
+        (
+            "max_parquet_schema_depth",
+            c.limits.max_parquet_schema_depth,
+            Limits::MAX_PARQUET_SCHEMA_DEPTH,
+        ),
+        (
+            "max_parquet_columns",
+            c.limits.max_parquet_columns,
+            Limits::MAX_PARQUET_COLUMNS,
+        ),
+    ] {
+        if !(1..=ceiling).contains(&value) {
+            return Err(format!("limits.{name} must be between 1 and {ceiling}"));
+        }
+    }
     Ok(())
 }
 
@@ -765,6 +786,18 @@ catalog: { database: ml, table: sales }
         assert_msg(
             &yaml_invalid("limits: { max_compression_ratio: 0 }\n"),
             &["limits.max_compression_ratio"],
+        );
+        assert_msg(
+            &yaml_invalid("limits: { max_parquet_schema_depth: 65 }\n"),
+            &["limits.max_parquet_schema_depth must be between 1 and 64"],
+        );
+        assert_msg(
+            &yaml_invalid("limits: { max_parquet_footer_bytes: 0 }\n"),
+            &["limits.max_parquet_footer_bytes must be between 1 and 67108864"],
+        );
+        assert_msg(
+            &yaml_invalid("limits: { max_parquet_columns: 100001 }\n"),
+            &["limits.max_parquet_columns must be between 1 and 100000"],
         );
         assert_msg(
             &yaml_invalid("max_record_bytes: -1\n"),

@@ -226,6 +226,14 @@ pub struct Limits {
     /// over compressed bytes, checked past the first 16 MiB of a stream and for pages over 1 MiB.
     /// Default 1000; at most [`Limits::MAX_COMPRESSION_RATIO`].
     pub max_compression_ratio: u64,
+    /// Largest Parquet footer (the file's metadata), read and parsed whole. Default 16 MiB; at most
+    /// [`Limits::MAX_PARQUET_FOOTER_BYTES`].
+    pub max_parquet_footer_bytes: u64,
+    /// Most groups nested in a Parquet schema (the root counts as one), checked before the schema is
+    /// parsed. Default 32; at most [`Limits::MAX_PARQUET_SCHEMA_DEPTH`].
+    pub max_parquet_schema_depth: u64,
+    /// Most leaf columns in a Parquet schema. Default 10,000; at most [`Limits::MAX_PARQUET_COLUMNS`].
+    pub max_parquet_columns: u64,
 }
 
 impl Limits {
@@ -235,6 +243,12 @@ impl Limits {
     pub const MAX_PARQUET_PAGE_BYTES: u64 = 192 << 20;
     /// The ceiling of `max_compression_ratio`.
     pub const MAX_COMPRESSION_RATIO: u64 = 10_000;
+    /// The ceiling of `max_parquet_footer_bytes`.
+    pub const MAX_PARQUET_FOOTER_BYTES: u64 = 64 << 20;
+    /// The ceiling of `max_parquet_schema_depth`: the Parquet crate walks the schema recursively.
+    pub const MAX_PARQUET_SCHEMA_DEPTH: u64 = 64;
+    /// The ceiling of `max_parquet_columns`.
+    pub const MAX_PARQUET_COLUMNS: u64 = 100_000;
 }
 
 impl Default for Limits {
@@ -246,6 +260,9 @@ impl Default for Limits {
             default_max_record_bytes: 1 << 20,
             max_parquet_page_bytes: 64 << 20,
             max_compression_ratio: 1000,
+            max_parquet_footer_bytes: 16 << 20,
+            max_parquet_schema_depth: 32,
+            max_parquet_columns: 10_000,
         }
     }
 }

@@ -284,10 +284,7 @@ impl Validator {
             let (tx, rx) = parquet::channel();
             let st = &state;
             scope.spawn(move || parquet::serve(source, rx, st));
-            let limits = parquet::PageLimits {
-                max_page_bytes: self.plan.limits.max_parquet_page_bytes,
-                max_ratio: self.plan.limits.max_compression_ratio,
-            };
+            let limits = parquet::PageLimits::of(&self.plan.limits, u64::MAX);
             let checked = parquet::read(run, parquet::Fetcher::new(tx, source.len(), limits), &state);
             let hashed = hasher
                 .join()

@@ -1,7 +1,10 @@
-//! A Parquet page header's sizes, read before the `parquet` crate reads the page: the crate allocates
-//! whatever uncompressed size a header claims and inflates the page into it, so a 600 KB file can ask
-//! for gigabytes. [`PageSizes::read`] decodes just enough of the header (Thrift compact protocol) to
-//! check the claim against the contract's limits first.
+//! What a Parquet file claims, read before the `parquet` crate acts on it (Thrift compact protocol,
+//! just the fields needed, nesting and lengths bounded):
+//! - a page header's sizes ([`PageSizes::read`]): the crate allocates whatever uncompressed size a
+//!   header claims and inflates the page into it, so a 600 KB file can ask for gigabytes;
+//! - the footer's schema shape ([`SchemaShape::read`]): the crate converts the schema recursively, so
+//!   a footer nesting groups a hundred thousand deep overflows the thread's stack (an abort, not an
+//!   error), and its columns are each given state.
 //!
 //! The header is a Thrift struct: `1: type (i32)`, `2: uncompressed_page_size (i32)`,
 //! `3: compressed_page_size (i32)`, then optional fields (CRC, the page-type headers with their
@@ -158,6 +161,97 @@ impl<B: HeaderBytes> Cursor<'_, B> {
     }
 }
 
+/// The schema in a file's footer (`FileMetaData`), as a shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SchemaShape {
+    /// Groups nested inside each other, the root included.
+    pub depth: u64,
+    /// Leaf (primitive) columns.
+    pub columns: u64,
+}
+
+/// Why a schema is refused.
+#[derive(Debug)]
+pub(crate) enum SchemaError {
+    /// Not a footer this reader understands: the `parquet` crate's own parse says what is wrong.
+    Malformed,
+    TooDeep(u64),
+    TooManyColumns(u64),
+}
+
+impl SchemaShape {
+    /// Read the schema list of the `FileMetaData` at the start of `bytes`, stopping at `max_depth`
+    /// nested groups or `max_columns` leaves, before anything else of the footer is looked at.
+    pub(crate) fn read(
+        bytes: &mut impl HeaderBytes,
+        max_depth: u64,
+        max_columns: u64,
+    ) -> Result<SchemaShape, SchemaError> {
+        let mut c = Cursor { bytes, read: 0 };
+        let malformed = |_: io::Error| SchemaError::Malformed;
+        let mut id = 0i64;
+        while let Some((field, kind)) = c.field(&mut id).map_err(malformed)? {
+            if (field, kind) != (2, LIST) {
+                c.skip_value(kind, 1).map_err(malformed)?;
+                continue;
+            }
+            let head = c.byte().map_err(malformed)?;
+            let n = match head >> 4 {
+                15 => c.varint().map_err(malformed)?,
+                n => u64::from(n),
+            };
+            if head & 0x0f != STRUCT {
+                return Err(SchemaError::Malformed);
+            }
+            // Elements come depth first; each group is followed by its children. `open` holds, per
+            // group being read, how many children it still has (a count, not a recursion).
+            let mut open: Vec<i64> = Vec::new();
+            let (mut depth, mut columns) = (0u64, 0u64);
+            for _ in 0..n {
+                let children = Self::element(&mut c).map_err(malformed)?;
+                // Elements after the root's subtree are read like another root: the crate converts
+                // them (recursively) before it finds there is more than one root.
+                if let Some(parent) = open.last_mut() {
+                    *parent -= 1;
+                }
+                if children > 0 {
+                    open.push(children);
+                    depth = depth.max(open.len() as u64);
+                    if depth > max_depth {
+                        return Err(SchemaError::TooDeep(max_depth));
+                    }
+                } else {
+                    columns += 1;
+                    if columns > max_columns {
+                        return Err(SchemaError::TooManyColumns(max_columns));
+                    }
+                }
+                while open.last() == Some(&0) {
+                    open.pop();
+                }
+            }
+            return Ok(SchemaShape { depth, columns });
+        }
+        Err(SchemaError::Malformed)
+    }
+
+    /// One `SchemaElement`: its `num_children` (field 5; 0 for a leaf).
+    fn element<B: HeaderBytes>(c: &mut Cursor<'_, B>) -> io::Result<i64> {
+        let mut children = 0;
+        let mut id = 0i64;
+        while let Some((field, kind)) = c.field(&mut id)? {
+            match (field, kind) {
+                (5, I32) => children = c.zigzag()?,
+                (_, kind) => c.skip_value(kind, 2)?,
+            }
+        }
+        if children < 0 {
+            return Err(malformed("negative num_children"));
+        }
+        Ok(children)
+    }
+}
+
 impl PageSizes {
     /// Decode the page header at the start of `bytes`.
     pub(crate) fn read(bytes: &mut impl HeaderBytes) -> io::Result<PageSizes> {
@@ -293,5 +387,34 @@ mod tests {
         lists.extend([field(1, MAP), 1, (I32 << 4) | BINARY, 4, 1, b'x']);
         lists.extend([field(1, SET), (15 << 4) | I64, 2, 1, 2, STOP]);
         assert_eq!(read(&lists).unwrap().header_len, lists.len() as u64);
+    }
+
+    #[test]
+    fn schema_shape_counts_depth_and_leaves_without_recursion() {
+        // FileMetaData { 1: version 1, 2: [root {r, 2 children}, group {g, 1 child}, leaf a, leaf b] }
+        #[rustfmt::skip]
+        let meta = [
+            field(1, I32), 2,
+            field(1, LIST), (4 << 4) | STRUCT,
+            field(4, BINARY), 1, b'r', field(1, I32), 4, STOP,
+            field(4, BINARY), 1, b'g', field(1, I32), 2, STOP,
+            field(1, I32), 2, field(3, BINARY), 1, b'a', STOP,
+            field(1, I32), 2, field(3, BINARY), 1, b'b', STOP,
+            STOP,
+        ];
+        let shape = SchemaShape::read(&mut Mem(&meta), 32, 100).unwrap();
+        assert_eq!(shape, SchemaShape { depth: 2, columns: 2 });
+        assert!(matches!(
+            SchemaShape::read(&mut Mem(&meta), 1, 100),
+            Err(SchemaError::TooDeep(1))
+        ));
+        assert!(matches!(
+            SchemaShape::read(&mut Mem(&meta), 32, 1),
+            Err(SchemaError::TooManyColumns(1))
+        ));
+        assert!(matches!(
+            SchemaShape::read(&mut Mem(&meta[..9]), 32, 100),
+            Err(SchemaError::Malformed)
+        ));
     }
 }

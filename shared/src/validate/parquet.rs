@@ -25,7 +25,7 @@ use parquet::record::Field;
 use parquet::schema::types::Type;
 
 use super::checks::{Loc, Run};
-use super::page_header::{HeaderBytes, PageSizes};
+use super::page_header::{HeaderBytes, PageSizes, SchemaError, SchemaShape};
 use super::values::Cell;
 use super::RandomAccess;
 
@@ -47,11 +47,28 @@ impl FetchState {
     }
 }
 
-/// The contract's bounds on a Parquet page, checked from its header.
+/// The contract's bounds on what a Parquet file claims: its pages (checked from each header) and its
+/// footer (checked before the crate parses it).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageLimits {
     pub max_page_bytes: u64,
     pub max_ratio: u64,
+    pub max_footer_bytes: u64,
+    pub max_schema_depth: u64,
+    pub max_columns: u64,
+}
+
+impl PageLimits {
+    /// The limits of `limits`, with the page bytes held at once capped at `max_page_bytes`.
+    pub(crate) fn of(limits: &crate::contract::Limits, max_page_bytes: u64) -> PageLimits {
+        PageLimits {
+            max_page_bytes: limits.max_parquet_page_bytes.min(max_page_bytes),
+            max_ratio: limits.max_compression_ratio,
+            max_footer_bytes: limits.max_parquet_footer_bytes,
+            max_schema_depth: limits.max_parquet_schema_depth,
+            max_columns: limits.max_parquet_columns,
+        }
+    }
 }
 
 /// Pages up to this uncompressed size are not held to the compression ratio.
@@ -324,6 +341,49 @@ impl ChunkReader for Fetcher {
     }
 }
 
+/// The limit the footer of the file behind `fetcher` breaks, if any (its fatal kind and message).
+/// A file too short for a footer passes: the crate reports it.
+pub(crate) fn check_footer(fetcher: &Fetcher) -> io::Result<Option<(&'static str, String)>> {
+    let limits = fetcher.0.limits;
+    let len = fetcher.0.len;
+    if len < 12 {
+        return Ok(None);
+    }
+    let tail = fetcher.bytes(len - 8, 8)?;
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if footer > limits.max_footer_bytes {
+        return Ok(Some((
+            "ParquetFooterLimit",
+            format!(
+                "the footer declares {footer} bytes of metadata, over limits.max_parquet_footer_bytes = {}; \
+                 not read",
+                limits.max_footer_bytes
+            ),
+        )));
+    }
+    let Some(start) = (len - 8).checked_sub(footer) else {
+        return Ok(None);
+    };
+    let mut at = At { fetcher, pos: start };
+    Ok(
+        match SchemaShape::read(&mut at, limits.max_schema_depth, limits.max_columns) {
+            Ok(_) => None,
+            Err(SchemaError::TooDeep(max)) => Some((
+                "ParquetSchemaLimit",
+                format!(
+                    "the schema nests groups more than limits.max_parquet_schema_depth = {max} deep; not read"
+                ),
+            )),
+            Err(SchemaError::TooManyColumns(max)) => Some((
+                "ParquetSchemaLimit",
+                format!("the schema has more than limits.max_parquet_columns = {max} columns; not read"),
+            )),
+            // The crate's own parse says what is wrong with it.
+            Err(SchemaError::Malformed) => None,
+        },
+    )
+}
+
 /// A page header's bytes through the fetcher's block cache (the crate reads the same block next).
 struct At<'a> {
     fetcher: &'a Fetcher,
@@ -395,6 +455,20 @@ pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::R
         );
         Ok(())
     };
+    // What the footer claims (its size, its schema's depth and width), before the crate parses it.
+    match check_footer(&head) {
+        Ok(None) => {}
+        Ok(Some((kind, message))) => {
+            run.set_fatal(kind, message, None, None);
+            return Ok(());
+        }
+        Err(e) => {
+            if let Some(source) = state.take_error() {
+                return Err(source);
+            }
+            return invalid(run, ParquetError::External(Box::new(e)), None, None);
+        }
+    }
     // The footer first (a source that fails is an error, not a report), then the head: the footer
     // carries the magic too, and it is all the reader checks, but a Parquet file starts with it as well.
     let reader = match SerializedFileReader::new(fetcher) {

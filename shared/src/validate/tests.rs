@@ -602,6 +602,108 @@ fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
     assert_eq!(r.rows, 1);
 }
 
+/// A Parquet file of nothing but a footer: `FileMetaData { version: 1, schema: elements, num_rows: 0,
+/// row_groups: [] }` in Thrift's compact protocol. Each element is `(name, num_children)`; a leaf is an
+/// INT32.
+fn parquet_footer_only(elements: impl ExactSizeIterator<Item = (&'static str, i32)>) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+    let mut meta = vec![0x15, 2]; // 1: version = 1 (i32)
+    meta.push(0x19); // 2: schema, a list
+    meta.push(0xfc); // of structs, size follows
+    varint(&mut meta, elements.len() as u64);
+    for (name, children) in elements {
+        if children > 0 {
+            meta.push(0x48); // 4: name (binary)
+            varint(&mut meta, name.len() as u64);
+            meta.extend(name.as_bytes());
+            meta.push(0x15); // 5: num_children (i32)
+            varint(&mut meta, zigzag(i64::from(children)));
+        } else {
+            meta.push(0x15); // 1: type = INT32 (1)
+            meta.push(2);
+            meta.push(0x28); // 3: repetition type REQUIRED (0) ... then 4: name
+            meta.push(0);
+            meta.push(0x18);
+            varint(&mut meta, name.len() as u64);
+            meta.extend(name.as_bytes());
+        }
+        meta.push(0); // end of element
+    }
+    meta.push(0x16); // 3: num_rows = 0 (i64)
+    meta.push(0);
+    meta.push(0x19); // 4: row_groups, an empty list of structs
+    meta.push(0x0c);
+    meta.push(0); // end of FileMetaData
+    let mut file = b"PAR1".to_vec();
+    file.extend(&meta);
+    file.extend((meta.len() as u32).to_le_bytes());
+    file.extend(b"PAR1");
+    file
+}
+
+#[test]
+fn parquet_footers_are_bounded_before_they_are_parsed() {
+    let contract = "columns: [ { name: x, type: int } ]\n";
+    // A well-formed footer of this kind is read by the crate: one column, no rows.
+    let ok = parquet_footer_only([("schema", 1), ("x", 0)].into_iter());
+    let r = check(contract, "ok.parquet", &ok);
+    assert!(r.fatal.is_none(), "{:?}", r.fatal);
+    assert_eq!(r.rows, 0);
+
+    // 100,000 groups nested in each other (1.1 MB): the crate converts a schema recursively, which
+    // overflows a thread's stack (an abort, not an error) long before the end.
+    let deep = parquet_footer_only(
+        std::iter::repeat_n(("g", 1), 100_000)
+            .chain([("x", 0)])
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
+    let r = check(contract, "deep.parquet", &deep);
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "ParquetSchemaLimit");
+    assert!(
+        f.message.contains("limits.max_parquet_schema_depth = 32"),
+        "{}",
+        f.message
+    );
+    assert!(!r.valid);
+
+    // 20,000 columns.
+    let wide = parquet_footer_only(
+        std::iter::once(("schema", 20_000))
+            .chain(std::iter::repeat_n(("x", 0), 20_000))
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
+    let r = check(contract, "wide.parquet", &wide);
+    assert_eq!(
+        r.fatal.as_ref().map(|f| f.kind.as_str()),
+        Some("ParquetSchemaLimit")
+    );
+    let r = check(
+        &format!("{contract}limits: {{ max_parquet_columns: 20000 }}\n"),
+        "wide.parquet",
+        &wide,
+    );
+    assert!(r.fatal.is_none(), "{:?}", r.fatal);
+
+    // A footer claiming 100 MiB.
+    let mut huge = ok.clone();
+    let n = huge.len();
+    huge[n - 8..n - 4].copy_from_slice(&(100u32 << 20).to_le_bytes());
+    let r = check(contract, "huge.parquet", &huge);
+    let f = r.fatal.as_ref().expect("fatal");
+    assert_eq!(f.kind, "ParquetFooterLimit");
+    assert!(f.message.contains("104857600"), "{}", f.message);
+}
+
 #[test]
 fn jsonl_values_types_and_bad_lines() {
     let yaml = r#"

@@ -527,12 +527,8 @@ pub async fn run_job(
             .max_record_bytes
             .unwrap_or(job.contract.limits.default_max_record_bytes),
         max_expanded_bytes: job.contract.limits.max_expanded_bytes,
-        max_compression_ratio: job.contract.limits.max_compression_ratio,
-        max_parquet_page_bytes: job
-            .contract
-            .limits
-            .max_parquet_page_bytes
-            .min(MAX_PARQUET_PAGE_BYTES),
+        limits: job.contract.limits.clone(),
+        max_parquet_page_bytes: MAX_PARQUET_PAGE_BYTES,
     };
     if job.mode == Mode::Offline && job.group.offline_uri.is_none() {
         return Err(Error::OfflineStoreMissing(job.group.name.clone()));

@@ -56,9 +56,9 @@ pub struct RowSpec {
     pub csv_names: Vec<String>,
     pub max_record_bytes: u64,
     pub max_expanded_bytes: u64,
-    /// The contract's `limits.max_compression_ratio`.
-    pub max_compression_ratio: u64,
-    /// The contract's `limits.max_parquet_page_bytes`.
+    /// The contract's `limits`.
+    pub limits: crate::contract::Limits,
+    /// The most Parquet page bytes held at once, whatever `limits` allows.
     pub max_parquet_page_bytes: u64,
 }
 
@@ -157,7 +157,7 @@ fn with_stream<T>(
             prefetch,
             spec.compression,
             spec.max_expanded_bytes,
-            spec.max_compression_ratio,
+            spec.limits.max_compression_ratio,
             &state,
         )
         .map_err(stream_error)?;
@@ -426,15 +426,15 @@ fn parquet_rows(source: &dyn RandomAccess, spec: &RowSpec, resume: Resume, out: 
         let st = &state;
         scope.spawn(move || pq::serve(source, rx, st));
         let result = (|| -> Result<()> {
-            let reader = SerializedFileReader::new(pq::Fetcher::new(
+            let fetcher = pq::Fetcher::new(
                 tx,
                 source.len(),
-                pq::PageLimits {
-                    max_page_bytes: spec.max_parquet_page_bytes,
-                    max_ratio: spec.max_compression_ratio,
-                },
-            ))
-            .map_err(invalid)?;
+                pq::PageLimits::of(&spec.limits, spec.max_parquet_page_bytes),
+            );
+            if let Some((kind, message)) = pq::check_footer(&fetcher).map_err(Error::from_source_io)? {
+                return Err(Error::DataUnreadable(format!("{kind}: {message}")));
+            }
+            let reader = SerializedFileReader::new(fetcher).map_err(invalid)?;
             let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
             // Projected fields in file order, and where each lands in the row's values.
             let mut proj_fields = Vec::new();
