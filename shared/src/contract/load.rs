@@ -232,7 +232,7 @@ fn check_column(col: &ColumnSpec) -> std::result::Result<(), String> {
     }
     if let Some(pattern) = &col.regex {
         // Compiled as the engine compiles it (anchored), so a pattern that loads also runs.
-        regex::Regex::new(&format!("^(?:{pattern})$"))
+        super::compile_regex(&format!("^(?:{pattern})$"))
             .map_err(|e| format!("regex {pattern:?} is invalid: {}", last_line(&e.to_string())))?;
     }
     if let (Some(lo), Some(hi)) = (col.min_length, col.max_length) {
@@ -774,6 +774,20 @@ catalog: { database: ml, table: sales }
             &yaml_invalid("limits: { default_max_record_bytes: 0 }\n"),
             &["limits.default_max_record_bytes"],
         );
+        // A regex nested past REGEX_NEST_LIMIT (64) is refused before it is compiled recursively.
+        let deep = format!("{}a{}", "(".repeat(70), ")".repeat(70));
+        assert_msg(
+            &yaml_invalid(&format!(
+                "columns: [ {{ name: a, type: string, regex: \"{deep}\" }} ]\n"
+            )),
+            &["regex", "is invalid", "nest"],
+        );
+        let shallow = format!("{}a{}", "(".repeat(60), ")".repeat(60));
+        assert!(parse_contract(
+            format!("columns: [ {{ name: a, type: string, regex: \"{shallow}\" }} ]\n").as_bytes(),
+            "contracts/x.yaml"
+        )
+        .is_ok());
         // The ceilings a contract cannot raise past.
         assert_msg(
             &yaml_invalid("limits: { max_parquet_page_bytes: 201326593 }\n"),

@@ -283,7 +283,7 @@ impl Pattern {
     pub(crate) fn new(pattern: &str) -> std::result::Result<Pattern, regex::Error> {
         let fixed = fixed_classes(pattern);
         Ok(Pattern {
-            re: Regex::new(&format!("^(?:{pattern})$"))?,
+            re: crate::contract::compile_regex(&format!("^(?:{pattern})$"))?,
             word: fixed.as_deref().and_then(range_word),
             fixed,
         })

@@ -122,7 +122,8 @@ pub(crate) fn compile_value_expr(e: &ValueExpr, ty: Option<ColumnType>) -> Resul
             }
         }
         ValueExpr::Matches(p) | ValueExpr::NotMatches(p) => ValuePred::Matches {
-            re: Regex::new(&format!("^(?:{p})$")).map_err(|err| format!("bad regex: {err}"))?,
+            re: crate::contract::compile_regex(&format!("^(?:{p})$"))
+                .map_err(|err| format!("bad regex: {err}"))?,
             negate: matches!(e, ValueExpr::NotMatches(_)),
         },
     })

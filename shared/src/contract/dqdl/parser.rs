@@ -973,7 +973,7 @@ impl Parser<'_> {
             ));
         };
         self.bump();
-        if let Err(e) = regex::Regex::new(&regex) {
+        if let Err(e) = crate::contract::compile_regex(&regex) {
             let detail = e
                 .to_string()
                 .lines()
