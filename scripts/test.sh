@@ -11,7 +11,7 @@
 #      asl-validator (npm, pinned) into tools/asl-validator             (scripts/setup-node.sh), and the
 #      deployment tools (sam, cfn-lint, checkov; pinned) into .tools/   (scripts/setup-tools.sh)
 #   3. cargo fmt --check
-#   4. cargo clippy on every target, warnings are errors
+#   4. cargo clippy on every target, warnings are errors (and on the library as fuzz/ builds it)
 #   5. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
 #   6. every test (cargo nextest if installed, else cargo test), against ONE moto server started here
 #      and shared by all test processes (GREENPIPE_TEST_ENDPOINT), stopped on exit. The test binaries
@@ -71,6 +71,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# What fuzz/ builds (nightly, not run here): the library without its AWS half, and the fuzz bodies,
+# whose corpora the tests replay. Kept compiling and lint-clean on stable.
+step "cargo clippy -p greenpipe-shared --no-default-features --features fuzzing -- -D warnings"
+cargo clippy -p greenpipe-shared --no-default-features --features fuzzing -- -D warnings
 
 step "static checks of infra/template.yaml"
 bash scripts/static-checks.sh

@@ -199,6 +199,7 @@ impl Error {
         Error::Internal(format!("{what} panicked: {message}"))
     }
 
+    #[cfg(feature = "aws")]
     /// For `map_err` on awaiting a blocking task running `what`: its panic is an [`Error::Internal`]; a
     /// cancelled task (the runtime shutting down) is `Retryable`.
     pub fn from_join(what: impl Into<String>) -> impl FnOnce(tokio::task::JoinError) -> Error {
@@ -223,6 +224,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "aws")]
 impl From<Error> for lambda_runtime::Diagnostic {
     fn from(e: Error) -> Self {
         lambda_runtime::Diagnostic {

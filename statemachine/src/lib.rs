@@ -18,6 +18,9 @@
 mod choice;
 pub mod error;
 mod executor;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod history;
 mod intrinsics;
 mod load;

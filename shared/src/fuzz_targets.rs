@@ -1,0 +1,146 @@
+//! What each fuzz target in `fuzz/` does with its input, here so that the normal test suite replays
+//! every committed corpus file through the same code on stable (`replay_committed_corpora`), in
+//! seconds, while `cargo +nightly fuzz run <target>` explores from it. Each body must never panic,
+//! hang or allocate without bound on any input; where two paths must agree it asserts that they do.
+//! See docs/fuzzing.md for the runs and what they found.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+
+use crate::contract::{dqdl, parse_contract};
+use crate::validate::{RandomAccess, Validator};
+
+/// An input held in memory.
+struct Mem(Bytes);
+
+impl RandomAccess for Mem {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.0.len());
+        let end = start.saturating_add(len).min(self.0.len());
+        Ok(self.0.slice(start..end))
+    }
+}
+
+const CSV: &str = r#"
+format: { type: csv, header: true }
+max_record_bytes: 4096
+columns:
+  - { name: id, type: int, unique: true, min: 0 }
+  - { name: name, type: string, nullable: false, min_length: 1, max_length: 20, regex: "^[A-Za-z ]+$" }
+  - { name: amount, type: float, min: -1e6, max: 1e6 }
+  - { name: day, type: date, min: "2000-01-01" }
+  - { name: at, type: timestamp }
+  - { name: ok, type: bool }
+  - { name: kind, type: string, allowed: [a, b, c] }
+dqdl: 'Rules = [ RowCount > 0, IsUnique "id", ColumnValues "amount" between -10 and 10 with threshold > 0.5, Completeness "name" >= 0.9 ]'
+limits: { max_unique_values: 10000, max_examples: 5, max_parquet_page_bytes: 4194304, max_parquet_footer_bytes: 1048576 }
+"#;
+
+const JSONL: &str = r#"
+format: { type: jsonl }
+max_record_bytes: 4096
+columns:
+  - { name: id, type: int, unique: true }
+  - { name: name, type: string, regex: "^[a-z]*$" }
+  - { name: amount, type: float, max: 100 }
+  - { name: at, type: timestamp, nullable: false }
+limits: { max_unique_values: 10000, max_examples: 5 }
+"#;
+
+fn validator(slot: &'static OnceLock<Validator>, yaml: &str) -> &'static Validator {
+    slot.get_or_init(|| {
+        let contract = parse_contract(yaml.as_bytes(), "fuzz.yaml").expect("the fuzz contract loads");
+        Validator::new(contract, "fuzz.yaml").expect("the fuzz contract compiles")
+    })
+}
+
+/// `validate`: the first byte picks the format and compression (CSV, JSON Lines, Parquet; none, gzip,
+/// zstd), the rest is the object. Each validation must end in a report (with or without a fatal
+/// problem), and a report's counts must agree with each other.
+pub fn validate(data: &[u8]) {
+    static CSV_V: OnceLock<Validator> = OnceLock::new();
+    static JSONL_V: OnceLock<Validator> = OnceLock::new();
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let (v, name) = match selector % 7 {
+        0 => (validator(&CSV_V, CSV), "o.csv"),
+        1 => (validator(&CSV_V, CSV), "o.csv.gz"),
+        2 => (validator(&CSV_V, CSV), "o.csv.zst"),
+        3 => (validator(&JSONL_V, JSONL), "o.jsonl"),
+        4 => (validator(&JSONL_V, JSONL), "o.jsonl.gz"),
+        5 => (validator(&JSONL_V, JSONL), "o.jsonl.zst"),
+        _ => (validator(&CSV_V, CSV), "o.parquet"),
+    };
+    let Ok(report) = v.validate(&Mem(Bytes::copy_from_slice(body)), name, &|_| {}) else {
+        // Only a failing source is an Err, and memory does not fail.
+        panic!("validation of {name} returned an error");
+    };
+    assert!(report.bad_rows <= report.rows, "{name}: more bad rows than rows");
+    assert!(report.violations.len() as u64 <= report.violation_count, "{name}");
+    assert_eq!(
+        report.valid,
+        report.fatal.is_none() && report.rules.iter().all(|r| r.passed),
+        "{name}"
+    );
+}
+
+/// `dqdl`: any text. A ruleset that parses prints (Display) as text that parses to the same ruleset.
+pub fn dqdl(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(rules) = dqdl::parse(text) else {
+        return;
+    };
+    let shown = rules.to_string();
+    match dqdl::parse(&shown) {
+        Ok(again) => assert_eq!(again, rules, "{text:?} printed as {shown:?}"),
+        Err(e) => panic!("{text:?} printed as {shown:?}, which does not parse: {e}"),
+    }
+}
+
+/// `contract`: the first byte picks YAML, JSON or DQDL, the rest is the contract file. Loading and
+/// compiling it into a validator may fail, with an error, never a panic.
+pub fn contract(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let name = ["c.yaml", "c.json", "c.dqdl"][usize::from(selector % 3)];
+    if let Ok(contract) = parse_contract(body, name) {
+        let _ = Validator::new(contract, name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every file of `fuzz/corpus/<target>/` through its target's body: the crashes found become
+    /// corpus files, so this is also their regression test.
+    #[test]
+    fn replay_committed_corpora() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        type Body = fn(&[u8]);
+        let targets: [(&str, Body); 3] = [
+            ("validate", super::validate),
+            ("dqdl", super::dqdl),
+            ("contract", super::contract),
+        ];
+        for (target, body) in targets {
+            let dir = corpus.join(target);
+            let mut n = 0;
+            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+                let path = entry.unwrap().path();
+                body(&std::fs::read(&path).unwrap());
+                n += 1;
+            }
+            assert!(n > 0, "{target}: an empty corpus");
+        }
+    }
+}
