@@ -232,7 +232,7 @@ impl Fetcher {
     }
 
     /// The column chunks of every row group, from the footer, for the accounting of held pages.
-    fn set_chunks(&self, metadata: &parquet::file::metadata::ParquetMetaData) {
+    pub(crate) fn set_chunks(&self, metadata: &parquet::file::metadata::ParquetMetaData) {
         let mut chunks: Vec<(u64, u64, usize)> = metadata
             .row_groups()
             .iter()

@@ -434,7 +434,9 @@ fn parquet_rows(source: &dyn RandomAccess, spec: &RowSpec, resume: Resume, out: 
             if let Some((kind, message)) = pq::check_footer(&fetcher).map_err(Error::from_source_io)? {
                 return Err(Error::DataUnreadable(format!("{kind}: {message}")));
             }
-            let reader = SerializedFileReader::new(fetcher).map_err(invalid)?;
+            let reader = SerializedFileReader::new(fetcher.clone()).map_err(invalid)?;
+            // The pages held at once are counted per column, as validation counts them.
+            fetcher.set_chunks(reader.metadata());
             let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
             // Projected fields in file order, and where each lands in the row's values.
             let mut proj_fields = Vec::new();
