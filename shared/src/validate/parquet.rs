@@ -231,8 +231,13 @@ impl Fetcher {
         self.0.pages.lock().ok().and_then(|mut p| p.broken.take())
     }
 
-    /// The column chunks of every row group, from the footer, for the accounting of held pages.
-    pub(crate) fn set_chunks(&self, metadata: &parquet::file::metadata::ParquetMetaData) {
+    /// The column chunks of every row group, from the footer, for the accounting of held pages. Pages are
+    /// counted against the chunk that holds them, so chunks that share bytes would let one column's
+    /// pages pass as another's: a footer whose chunks overlap is refused (`Err`: why).
+    pub(crate) fn set_chunks(
+        &self,
+        metadata: &parquet::file::metadata::ParquetMetaData,
+    ) -> Result<(), String> {
         let mut chunks: Vec<(u64, u64, usize)> = metadata
             .row_groups()
             .iter()
@@ -241,11 +246,20 @@ impl Fetcher {
                 let (start, len) = c.byte_range();
                 (start, start.saturating_add(len), leaf)
             })
+            .filter(|&(start, end, _)| end > start)
             .collect();
         chunks.sort_unstable();
+        if let Some(w) = chunks.windows(2).find(|w| w[1].0 < w[0].1) {
+            let ((a, b, x), (c, d, y)) = (w[0], w[1]);
+            return Err(format!(
+                "the footer's column chunks overlap: column {x} at bytes {a}..{b} and column {y} at bytes \
+                 {c}..{d}; not read"
+            ));
+        }
         if let Ok(mut pages) = self.0.pages.lock() {
             pages.chunks = chunks;
         }
+        Ok(())
     }
 
     /// Check the page header at `start` against the limits before the crate reads it. The footer's
@@ -483,7 +497,9 @@ pub(crate) fn read(run: &mut Run, fetcher: Fetcher, state: &FetchState) -> io::R
         }
         Err(e) => return invalid(run, e, None, None),
     }
-    head.set_chunks(reader.metadata());
+    if let Err(message) = head.set_chunks(reader.metadata()) {
+        return invalid(run, ParquetError::General(message), None, None);
+    }
     let plan = run.plan();
     let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
     run.column_count = Some(fields.len() as u64);

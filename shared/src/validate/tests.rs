@@ -814,6 +814,61 @@ fn parquet_bad_magic_truncated_and_missing_columns() {
     assert!(rule(&r, "row_count: min 3, max 3").passed);
 }
 
+/// A footer whose column chunks share bytes would let one column's pages be counted as another's (the
+/// held-pages bound is per column): it is refused before any page is read.
+#[test]
+fn parquet_overlapping_column_chunks_are_refused() {
+    use parquet::file::metadata::ParquetMetaDataWriter;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = parquet_file(&[&[(1, Some("a"), Some(1.0)), (2, Some("b"), Some(2.0))]]);
+    let meta = SerializedFileReader::new(Bytes::from(file.clone()))
+        .unwrap()
+        .metadata()
+        .clone();
+    let footer_len = u32::from_le_bytes(file[file.len() - 8..file.len() - 4].try_into().unwrap());
+    let footer_start = file.len() - 8 - footer_len as usize;
+    let group = &meta.row_groups()[0];
+    let first_start = group.column(0).byte_range().0;
+    let mut columns = group.columns().to_vec();
+    // The second column now starts one byte into the first.
+    columns[1] = columns[1]
+        .clone()
+        .into_builder()
+        .set_dictionary_page_offset(None)
+        .set_data_page_offset(i64::try_from(first_start).unwrap() + 1)
+        .build()
+        .unwrap();
+    let group = group
+        .clone()
+        .into_builder()
+        .set_column_metadata(columns)
+        .build()
+        .unwrap();
+    let meta = meta.into_builder().set_row_groups(vec![group]).build();
+    let mut lying = file[..footer_start].to_vec();
+    ParquetMetaDataWriter::new(&mut lying, &meta).finish().unwrap();
+    // The same file with its own footer rewritten the same way reads as before: only the overlap is refused.
+    let honest = {
+        let meta = SerializedFileReader::new(Bytes::from(file.clone()))
+            .unwrap()
+            .metadata()
+            .clone();
+        let mut f = file[..footer_start].to_vec();
+        ParquetMetaDataWriter::new(&mut f, &meta).finish().unwrap();
+        f
+    };
+    assert_eq!(check(PQ, "x.parquet", &honest).rows, 2);
+    let r = check(PQ, "x.parquet", &lying);
+    let fatal = r.fatal.as_ref().expect("refused");
+    assert_eq!(fatal.kind, "InvalidParquet");
+    assert!(
+        fatal.message.contains("column chunks overlap"),
+        "{}",
+        fatal.message
+    );
+    assert_eq!(r.rows, 0);
+}
+
 fn dqdl_csv(rules: &str, data: &str) -> ValidationReport {
     let yaml = format!(
         "format: {{ type: csv }}\ndqdl: {}\n",

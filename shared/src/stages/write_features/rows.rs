@@ -436,7 +436,9 @@ fn parquet_rows(source: &dyn RandomAccess, spec: &RowSpec, resume: Resume, out: 
             }
             let reader = SerializedFileReader::new(fetcher.clone()).map_err(invalid)?;
             // The pages held at once are counted per column, as validation counts them.
-            fetcher.set_chunks(reader.metadata());
+            fetcher
+                .set_chunks(reader.metadata())
+                .map_err(|m| invalid(parquet::errors::ParquetError::General(m)))?;
             let fields = reader.metadata().file_metadata().schema().get_fields().to_vec();
             // Projected fields in file order, and where each lands in the row's values.
             let mut proj_fields = Vec::new();
