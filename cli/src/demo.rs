@@ -1,10 +1,8 @@
 //! `greenpipe demo`: the bundled samples against the bundled contract, from any directory, with no AWS
 //! account. (To be replaced by `greenpipe run`, the whole pipeline locally.)
 
-use std::io;
-
 use bytes::Bytes;
-use greenpipe::validate::{RandomAccess, Validator};
+use greenpipe::validate::Validator;
 use greenpipe::Result;
 
 use crate::summary;
@@ -34,7 +32,7 @@ pub fn run() -> Result<bool> {
     let mut as_expected = true;
     for (name, data, expected) in SAMPLES {
         let start = std::time::Instant::now();
-        let report = validator.validate(&MemSource(Bytes::from_static(data)), name, &|_| {})?;
+        let report = validator.validate(&Bytes::from_static(data), name, &|_| {})?;
         summary::print(&summary::render(&report, start.elapsed(), EXAMPLES));
         let verdict = if report.valid == expected {
             "as expected"
@@ -52,35 +50,4 @@ pub fn run() -> Result<bool> {
     };
     summary::print(&format!("demo {outcome}\n"));
     Ok(as_expected)
-}
-
-/// Bytes held in memory (the embedded samples).
-struct MemSource(Bytes);
-
-impl RandomAccess for MemSource {
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.0.len());
-        let end = start.saturating_add(len).min(self.0.len());
-        Ok(self.0.slice(start..end))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mem_source_reads_ranges_and_clamps_at_the_end() -> io::Result<()> {
-        let src = MemSource(Bytes::from_static(b"0123456789"));
-        assert_eq!(src.len(), 10);
-        assert_eq!(&src.read_at(2, 3)?[..], b"234");
-        assert_eq!(&src.read_at(8, 10)?[..], b"89");
-        assert!(src.read_at(10, 4)?.is_empty());
-        assert!(src.read_at(u64::MAX, usize::MAX)?.is_empty());
-        Ok(())
-    }
 }

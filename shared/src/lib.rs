@@ -5,6 +5,8 @@
 pub mod aws;
 pub mod contract;
 pub mod error;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod footprint;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

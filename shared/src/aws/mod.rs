@@ -1,5 +1,5 @@
 //! What several stages share to talk to AWS: S3 objects as a
-//! [`RandomAccess`](crate::validate::RandomAccess) source, event parsing, configuration, contract loading,
+//! [`RandomAccess`](crate::validate::RandomAccess) source, configuration, contract loading,
 //! the HTTP/1 client, SDK error mapping, and the per-stage table of allowed calls ([`access`]). Each
 //! stage's own SDK calls live in its folder under [`crate::stages`].
 //!
@@ -9,7 +9,6 @@
 pub mod access;
 pub mod config;
 pub mod contracts;
-pub mod events;
 pub mod http1;
 pub mod s3;
 
@@ -120,17 +119,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Decode an object key from an S3 event notification (also used for EventBridge "Object Created"
-/// events, whose keys are encoded the same way). Keys are form-URL-encoded: `+` is a space and `%XX` a
-/// byte of the UTF-8 key, so `my+file%2B1.csv` is `my file+1.csv`. The only place keys are decoded.
-pub fn decode_event_key(raw: &str) -> Result<String, Error> {
-    let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|k| k.into_owned())
-        .map_err(|_| Error::InvalidEvent(format!("object key {raw:?} does not decode to UTF-8")))
-}
-
 /// Characters left as they are in the key part of an `x-amz-copy-source` value.
 const COPY_SOURCE_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'/')
@@ -154,23 +142,6 @@ pub(crate) fn copy_source(bucket: &str, key: &str, version_id: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decodes_event_keys() {
-        let cases = [
-            ("plain/key.csv", "plain/key.csv"),
-            ("with+space/a+b.csv", "with space/a b.csv"),
-            ("plus%2Bsign.csv", "plus+sign.csv"),
-            ("percent%25.csv", "percent%.csv"),
-            ("caf%C3%A9/%E6%97%A5%E6%9C%AC.csv", "café/日本.csv"),
-            ("sales/date%3D2026-01-01/x.csv", "sales/date=2026-01-01/x.csv"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(decode_event_key(raw).unwrap(), want, "{raw}");
-        }
-        let err = decode_event_key("bad%FF.csv").unwrap_err();
-        assert_eq!(err.error_type(), "InvalidEvent");
-    }
 
     #[test]
     fn encodes_copy_sources() {

@@ -52,8 +52,8 @@ struct Records {
     stop: bool,
     /// Every op has a column kernel and the run keeps nothing per row: records go to a [`RowBatch`].
     batching: bool,
-    /// Tests: every data record's fields, as parsed.
-    #[cfg(test)]
+    /// Tests and fuzzing: every data record's fields, as parsed.
+    #[cfg(any(test, feature = "fuzzing"))]
     captured: Option<Vec<Vec<String>>>,
 }
 
@@ -76,9 +76,9 @@ struct RowBatch {
     deferred: Vec<u64>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 thread_local! {
-    /// Tests, on the validating thread: keep every record out of batches (`.0`), and count the batches
+    /// Tests and fuzzing, on the validating thread: keep every record out of batches (`.0`), and count the batches
     /// checked (`.1`).
     pub(crate) static BATCH_TEST: std::cell::Cell<(bool, u64)> = const { std::cell::Cell::new((false, 0)) };
 }
@@ -117,7 +117,7 @@ fn reader(run: &Run, opts: &CsvOptions) -> CsvReader {
             row: 0,
             stop: false,
             batching: false,
-            #[cfg(test)]
+            #[cfg(any(test, feature = "fuzzing"))]
             captured: None,
         },
         batch: RowBatch {
@@ -398,7 +398,7 @@ impl RowBatch {
             return;
         }
         debug_assert!(rec.batching && self.bounds.len() == rows * rec.width);
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         BATCH_TEST.set((BATCH_TEST.get().0, BATCH_TEST.get().1 + 1));
         // SAFETY: each kept unquoted record is `data[start..start + len]`, valid UTF-8 (checked when it was
         // kept), with exactly `width` fields whose bounds the scan produced within it; the delimiter is one
@@ -485,7 +485,7 @@ impl Records {
         self.ops.sort_unstable_by_key(|op| (op.fi, op.ci));
         run.column_count = Some(self.width as u64);
         self.batching = run.batchable() && self.ops.iter().all(|op| op.col.is_some());
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         if self.captured.is_some() || BATCH_TEST.get().0 {
             self.batching = false;
         }
@@ -542,7 +542,7 @@ impl Records {
             }
             self.set_schema(run, None, self.bounds.len());
         }
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         if let Some(c) = &mut self.captured {
             c.push(
                 self.bounds
@@ -917,15 +917,36 @@ unsafe fn scan32(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The record splitter against csv-core, for the unit tests and the `csv` fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod differential {
+    use bytes::Bytes;
+    use csv_core::{ReadRecordResult, ReaderBuilder};
+
+    use super::{reader, CsvOptions, Run};
     use crate::contract::{Compression, Contract};
     use crate::validate::compile::compile;
-    use crate::validate::tests::with_decoded;
+    use crate::validate::decode::{Decoded, Prefetch, SourceState};
+
+    /// Run `f` over the decoded stream of `data`.
+    pub(crate) fn with_decoded<R>(
+        data: &[u8],
+        compression: Compression,
+        f: impl FnOnce(&mut Decoded) -> R,
+    ) -> R {
+        let src = Bytes::copy_from_slice(data);
+        let state = SourceState::default();
+        std::thread::scope(|scope| {
+            let p = Prefetch::start(scope, &src, &state, &|_| {});
+            let Ok(mut d) = Decoded::new(p, compression, u64::MAX, u64::MAX, &state) else {
+                panic!("a stream from memory opens");
+            };
+            f(&mut d)
+        })
+    }
 
     /// Records as the `csv` crate would see them: csv-core over the whole input at once.
-    fn reference(data: &[u8], delim: u8) -> Vec<Vec<String>> {
+    pub(crate) fn reference(data: &[u8], delim: u8) -> Vec<Vec<String>> {
         let mut rdr = ReaderBuilder::new().delimiter(delim).build();
         let mut out = vec![0u8; data.len() + 16];
         let mut ends = vec![0usize; data.len() + 16];
@@ -960,8 +981,10 @@ mod tests {
         }
     }
 
-    fn ours(data: &[u8], delim: u8) -> Vec<Vec<String>> {
-        let plan = compile(&Contract::default(), "test").unwrap();
+    /// Our records for `data` (every data record's fields, as parsed), or `None` when the reader stopped
+    /// on a fatal problem (a record over the default size limit).
+    pub(crate) fn ours(data: &[u8], delim: u8) -> Option<Vec<Vec<String>>> {
+        let plan = compile(&Contract::default(), "differential").expect("the default contract compiles");
         let mut run = Run::new(&plan);
         let opts = CsvOptions {
             delimiter: delim,
@@ -970,10 +993,18 @@ mod tests {
         };
         let mut r = reader(&run, &opts);
         r.rec.captured = Some(Vec::new());
-        with_decoded(data, Compression::None, |input| r.run(&mut run, input).unwrap());
-        assert!(run.fatal.is_none(), "{:?}", run.fatal);
-        r.rec.captured.take().unwrap()
+        with_decoded(data, Compression::None, |input| r.run(&mut run, input)).expect("memory does not fail");
+        if run.fatal.is_some() {
+            return None;
+        }
+        r.rec.captured.take()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::differential::{ours, reference};
+    use super::*;
 
     #[test]
     fn same_records_as_csv_core() {
@@ -1001,14 +1032,14 @@ mod tests {
         ];
         for &c in cases {
             assert_eq!(
-                ours(c, b','),
+                ours(c, b',').unwrap(),
                 reference(c, b','),
                 "{:?}",
                 String::from_utf8_lossy(c)
             );
         }
         assert_eq!(
-            ours(b"a;b\n\"x;y\";z\n", b';'),
+            ours(b"a;b\n\"x;y\";z\n", b';').unwrap(),
             reference(b"a;b\n\"x;y\";z\n", b';')
         );
     }
@@ -1032,7 +1063,7 @@ mod tests {
             i += 1;
         }
         let want = reference(&data, b',');
-        let got = ours(&data, b',');
+        let got = ours(&data, b',').unwrap();
         assert_eq!(got.len(), want.len());
         assert!(got == want);
     }

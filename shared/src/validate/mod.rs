@@ -12,7 +12,7 @@
 
 mod checks;
 pub(crate) mod compile;
-mod csv;
+pub(crate) mod csv;
 pub(crate) mod decode;
 mod dqdl_eval;
 mod jsonl;
@@ -54,6 +54,22 @@ pub trait RandomAccess: Send + Sync {
     /// through prefetch threads and a copy. `None` (the default): always [`RandomAccess::read_at`].
     fn local_file(&self) -> Option<&std::fs::File> {
         None
+    }
+}
+
+/// Bytes held in memory: the CLI's embedded samples, the tests and the fuzz targets. A read past the end
+/// is short (or empty), never an error.
+impl RandomAccess for Bytes {
+    fn len(&self) -> u64 {
+        Bytes::len(self) as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(Bytes::len(self));
+        let end = start.saturating_add(len).min(Bytes::len(self));
+        Ok(self.slice(start..end))
     }
 }
 

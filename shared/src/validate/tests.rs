@@ -5,38 +5,21 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::decode::{Decoded, Prefetch, SourceState};
+use super::decode::SourceState;
 use super::{RandomAccess, Validator};
-use crate::contract::{Compression, Contract};
+use crate::contract::Contract;
 use crate::error::Error;
 use crate::validate::report::{RuleOutcome, ValidationReport, Violation};
 
-/// An in-memory source.
-pub(crate) struct Mem(pub Bytes);
-
-impl RandomAccess for Mem {
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-
-    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
-        let start = (offset as usize).min(self.0.len());
-        let end = start.saturating_add(len).min(self.0.len());
-        Ok(self.0.slice(start..end))
-    }
-}
-
-/// Run `f` over the decoded stream of `data`.
-pub(crate) fn with_decoded<R>(data: &[u8], compression: Compression, f: impl FnOnce(&mut Decoded) -> R) -> R {
-    let src = Mem(Bytes::copy_from_slice(data));
-    let state = SourceState::default();
-    std::thread::scope(|scope| {
-        let p = Prefetch::start(scope, &src, &state, &|_| {});
-        let mut d = Decoded::new(p, compression, u64::MAX, u64::MAX, &state)
-            .ok()
-            .unwrap();
-        f(&mut d)
-    })
+#[test]
+fn bytes_read_ranges_and_clamp_at_the_end() -> io::Result<()> {
+    let src = Bytes::from_static(b"0123456789");
+    assert_eq!(RandomAccess::len(&src), 10);
+    assert_eq!(&src.read_at(2, 3)?[..], b"234");
+    assert_eq!(&src.read_at(8, 10)?[..], b"89");
+    assert!(src.read_at(10, 4)?.is_empty());
+    assert!(src.read_at(u64::MAX, usize::MAX)?.is_empty());
+    Ok(())
 }
 
 fn contract(yaml: &str) -> Contract {
@@ -45,8 +28,7 @@ fn contract(yaml: &str) -> Contract {
 
 fn check(yaml: &str, name: &str, data: &[u8]) -> ValidationReport {
     let v = Validator::new(contract(yaml), "test.yaml").unwrap();
-    v.validate(&Mem(Bytes::copy_from_slice(data)), name, &|_| {})
-        .unwrap()
+    v.validate(&Bytes::copy_from_slice(data), name, &|_| {}).unwrap()
 }
 
 fn rule<'a>(r: &'a ValidationReport, name: &str) -> &'a RuleOutcome {
@@ -1091,11 +1073,11 @@ fn source_errors_are_errors_not_reports() {
 fn format_and_contract_errors() {
     let v = Validator::new(contract("columns: []\n"), "c").unwrap();
     assert!(matches!(
-        v.validate(&Mem(Bytes::new()), "data.xlsx", &|_| {}),
+        v.validate(&Bytes::new(), "data.xlsx", &|_| {}),
         Err(Error::UnsupportedFormat(_))
     ));
     assert!(matches!(
-        v.validate(&Mem(Bytes::new()), "data.parquet.gz", &|_| {}),
+        v.validate(&Bytes::new(), "data.parquet.gz", &|_| {}),
         Err(Error::UnsupportedFormat(_))
     ));
     let bad = |yaml: &str| Validator::new(contract(yaml), "c.yaml").unwrap_err();
@@ -1139,9 +1121,7 @@ fn progress_reports_bytes_read() {
     let seen = std::sync::Mutex::new(Vec::new());
     let v = Validator::new(contract("format: { type: csv }\n"), "c").unwrap();
     let r = v
-        .validate(&Mem(Bytes::from(data)), "x.csv", &|n| {
-            seen.lock().unwrap().push(n)
-        })
+        .validate(&Bytes::from(data), "x.csv", &|n| seen.lock().unwrap().push(n))
         .unwrap();
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.last(), Some(&(5 << 20)));
@@ -1269,7 +1249,7 @@ fn local_files_give_the_same_report_as_memory() {
         j
     };
     let from_mem = v
-        .validate(&Mem(Bytes::copy_from_slice(data.as_bytes())), "d.csv", &|_| {})
+        .validate(&Bytes::copy_from_slice(data.as_bytes()), "d.csv", &|_| {})
         .unwrap();
     assert!(!from_mem.valid);
     assert_eq!(from_mem.rows, 150_000);
@@ -1380,7 +1360,7 @@ fn hot_and_general_kernels_agree() {
     let run = |unique: bool| {
         let v = Validator::new(contract(&columns(unique)), "c.yaml").unwrap();
         let r = v
-            .validate(&Mem(Bytes::copy_from_slice(data.as_bytes())), "x.csv", &|_| {})
+            .validate(&Bytes::copy_from_slice(data.as_bytes()), "x.csv", &|_| {})
             .unwrap();
         let mut j = serde_json::to_value(&r).unwrap();
         let o = j.as_object_mut().unwrap();

@@ -33,9 +33,9 @@ use crate::aws::access::{
     NOT_FOUND_NEEDS_LIST, QUARANTINE_OBJECT, REPORT_OBJECT, STATE_MACHINE, VERSIONED_READ,
 };
 use crate::aws::contracts::ContractStore;
-use crate::aws::events::{parse_invocation, Invocation, ObjectRef};
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{copy_source, sdk_error, Config};
+use crate::events::{parse_invocation, Invocation, ObjectRef};
 use crate::pipeline::{execution_name, quarantine_key, report_key, ExecutionInput, Status};
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::report::ValidationReport;

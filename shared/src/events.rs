@@ -21,7 +21,6 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::decode_event_key;
 use crate::{Error, Result};
 
 /// One object an event asks us to validate.
@@ -88,7 +87,8 @@ pub fn parse_invocation(event: Value) -> Result<Invocation> {
         let object = ObjectRef {
             bucket: direct.bucket,
             key: direct.key,
-            version_id: direct.version_id,
+            // An empty version id names no version, as in the notifications above.
+            version_id: direct.version_id.filter(|v| !v.is_empty()),
             e_tag: None,
         };
         return Ok(Invocation::Direct {
@@ -250,11 +250,39 @@ struct CreatedObject {
     etag: Option<String>,
 }
 
+/// Decode an object key from an S3 event notification (also used for EventBridge "Object Created"
+/// events, whose keys are encoded the same way). Keys are form-URL-encoded: `+` is a space and `%XX` a
+/// byte of the UTF-8 key, so `my+file%2B1.csv` is `my file+1.csv`. The only place keys are decoded.
+pub fn decode_event_key(raw: &str) -> Result<String, Error> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| Error::InvalidEvent(format!("object key {raw:?} does not decode to UTF-8")))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn decodes_event_keys() {
+        let cases = [
+            ("plain/key.csv", "plain/key.csv"),
+            ("with+space/a+b.csv", "with space/a b.csv"),
+            ("plus%2Bsign.csv", "plus+sign.csv"),
+            ("percent%25.csv", "percent%.csv"),
+            ("caf%C3%A9/%E6%97%A5%E6%9C%AC.csv", "café/日本.csv"),
+            ("sales/date%3D2026-01-01/x.csv", "sales/date=2026-01-01/x.csv"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode_event_key(raw).unwrap(), want, "{raw}");
+        }
+        let err = decode_event_key("bad%FF.csv").unwrap_err();
+        assert_eq!(err.error_type(), "InvalidEvent");
+    }
 
     fn s3_record(name: &str, key: &str) -> Value {
         json!({
@@ -365,6 +393,13 @@ mod tests {
         assert_eq!(object.key, "a+b c.csv", "direct keys are not URL-decoded");
         assert_eq!(object.version_id.as_deref(), Some("v"));
         assert!(!start_execution);
+        // Found by the `events` fuzz target's invariant: an empty version id is no version id.
+        let Invocation::Direct { object, .. } =
+            parse_invocation(json!({"bucket": "b", "key": "k", "versionId": ""})).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(object.version_id, None);
         for bad in [
             json!({"bucket": "b"}),
             json!({"bucket": "", "key": "k"}),
