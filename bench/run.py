@@ -97,12 +97,16 @@ def greenpipe_counts(report: dict) -> dict:
             "in_tool_seconds": report.get("duration_ms", 0) / 1000}
 
 
-def run_tool(tool: str, data: Path, contract: Path, exe: Path | None, tag: str, cpu: str) -> dict:
+def is_greenpipe(tool: str) -> bool:
+    """greenpipe itself, or another build of it given with --variant (`greenpipe@LABEL`)."""
+    return tool == "greenpipe" or tool.startswith("greenpipe@")
+
+
+def run_tool(tool: str, data: Path, contract: Path, exes: dict[str, Path], tag: str, cpu: str) -> dict:
     stdout = OUT / f"{tag}.{tool}.out.json"
     stderr = OUT / f"{tag}.{tool}.err.txt"
-    if tool == "greenpipe":
-        assert exe is not None
-        cmd = [str(exe), "validate", str(data), "--contract", str(contract), "--json"]
+    if is_greenpipe(tool):
+        cmd = [str(exes[tool]), "validate", str(data), "--contract", str(contract), "--json"]
     else:
         cmd = [sys.executable, str(HERE / "peers.py"), tool, str(data)]
     warm(data)
@@ -110,12 +114,12 @@ def run_tool(tool: str, data: Path, contract: Path, exe: Path | None, tag: str, 
     m = measure(cmd, stdout, stderr, cpu)
     result = {"tool": tool, **m, "error": None}
     # greenpipe exits 1 when the data breaks the contract (expected here), 2 on a usage/contract/read error.
-    ok_codes = (0, 1) if tool == "greenpipe" else (0,)
+    ok_codes = (0, 1) if is_greenpipe(tool) else (0,)
     try:
         if m["exit_code"] not in ok_codes:
             raise RuntimeError(f"exit code {m['exit_code']}")
         parsed = json.loads(stdout.read_text())
-        if tool == "greenpipe":
+        if is_greenpipe(tool):
             result.update(greenpipe_counts(parsed))
             if parsed.get("fatal"):
                 raise RuntimeError(f"fatal: {parsed['fatal']}")
@@ -128,7 +132,7 @@ def run_tool(tool: str, data: Path, contract: Path, exe: Path | None, tag: str, 
     return result
 
 
-def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu: str, repeat: int) -> dict:
+def run_size(size_mb: float, tools: list[str], exes: dict[str, Path], seed: int, cpu: str, repeat: int) -> dict:
     tag = f"data_{size_mb:g}mb"
     data = OUT / f"{tag}.csv"
     log(f"== {size_mb:g} MB ==")
@@ -144,7 +148,7 @@ def run_size(size_mb: float, tools: list[str], exe: Path | None, seed: int, cpu:
     for k in range(repeat):
         if repeat > 1:
             log(f" round {k + 1} of {repeat}")
-        rounds.append([run_tool(t, data, contract, exe, tag, cpu) for t in tools])
+        rounds.append([run_tool(t, data, contract, exes, tag, cpu) for t in tools])
     for r in (r for rnd in rounds for r in rnd):
         r["mb_per_s"] = size / MB / r["seconds"]
         r["mb_per_cpu_s"] = size / MB / max(r["cpu_seconds"], 1e-9)
@@ -180,7 +184,7 @@ def round_ratios(rounds: list[list[dict]]) -> list[float]:
     out = []
     for rnd in rounds:
         gp = next((r for r in rnd if r["tool"] == "greenpipe" and not r["error"]), None)
-        peers = [r for r in rnd if r["tool"] != "greenpipe" and not r["error"]]
+        peers = [r for r in rnd if not is_greenpipe(r["tool"]) and not r["error"]]
         if gp and peers:
             out.append(round(gp["mb_per_s"] / max(p["mb_per_s"] for p in peers), 2))
     return out
@@ -191,20 +195,20 @@ def print_table(run: dict) -> None:
     gp = next((r for r in rows if r["tool"] == "greenpipe" and not r["error"]), None)
     print(f"\n{run['size_mb']:g} MB: {run['bytes'] / MB:.1f} MB, {run['rows']:,} rows, "
           f"{run['planted_bad_rows']} bad rows planted ({run['file']})")
-    head = (f"{'tool':<16}{'seconds':>9}{'cpu s':>8}{'in-tool s':>11}{'MB/s':>8}{'peak RSS MB':>13}"
+    head = (f"{'tool':<26}{'seconds':>9}{'cpu s':>8}{'in-tool s':>11}{'MB/s':>8}{'peak RSS MB':>13}"
             f"{'bad rows':>10}{'greenpipe x':>13}")
     print(head)
     print("-" * len(head))
     for r in rows:
         name = {"pandera": "pandas+pandera"}.get(r["tool"], r["tool"])
         if r["error"]:
-            print(f"{name:<16}{'FAILED (see results.json)':>40}")
+            print(f"{name:<26}{'FAILED (see results.json)':>40}")
             continue
         ratio = f"{gp['mb_per_s'] / r['mb_per_s']:.1f}x" if gp and r is not gp else ""
         spread = ""
         if r.get("runs", 1) > 1:
             spread = f"  (runs: {', '.join(f'{x:.2f}' for x in r['all_seconds'])} s)"
-        print(f"{name:<16}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}{r.get('in_tool_seconds', 0):>11.2f}"
+        print(f"{name:<26}{r['seconds']:>9.2f}{r['cpu_seconds']:>8.2f}{r.get('in_tool_seconds', 0):>11.2f}"
               f"{r['mb_per_s']:>8.1f}{r['peak_rss_mb']:>13.1f}{r['bad_rows']:>10}{ratio:>13}{spread}")
     if len(run.get("round_ratios", [])) > 1:
         print(f"greenpipe / fastest peer, round by round: {', '.join(f'{x:.2f}x' for x in run['round_ratios'])}")
@@ -219,6 +223,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--cpu", default="0", help="the core every tool is pinned to (taskset -c)")
     ap.add_argument("--greenpipe", type=Path, help="use this greenpipe binary instead of building one")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH",
+                    help="also run this greenpipe binary, as greenpipe@LABEL, in the same rounds (repeatable): "
+                         "e.g. an earlier commit's build, or one with other build settings")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of every tool; each tool's figure is its median run (default 3)")
     args = ap.parse_args()
@@ -238,20 +245,29 @@ def main() -> int:
     if any(s <= 0 for s in sizes):
         ap.error("sizes must be positive")
 
+    variants = {}
+    for v in args.variant:
+        label, sep, path = v.partition("=")
+        if not sep or not label or not Path(path).is_file():
+            ap.error(f"bad --variant {v!r}: give LABEL=PATH to an existing binary")
+        variants[f"greenpipe@{label}"] = Path(path).resolve()
+    tools += list(variants)
+
     OUT.mkdir(exist_ok=True)
     exe = None
     if "greenpipe" in tools:
         exe = args.greenpipe.resolve() if args.greenpipe else build_greenpipe()
+    exes = {**variants, **({"greenpipe": exe} if exe else {})}
 
     started = time.time()
-    runs = [run_size(s, tools, exe, args.seed, args.cpu, args.repeat) for s in sizes]
+    runs = [run_size(s, tools, exes, args.seed, args.cpu, args.repeat) for s in sizes]
 
     for run in runs:
         print_table(run)
     summary = []
     for run in runs:
         gp = next((r for r in run["tools"] if r["tool"] == "greenpipe" and not r["error"]), None)
-        peers = [r for r in run["tools"] if r["tool"] != "greenpipe" and not r["error"]]
+        peers = [r for r in run["tools"] if not is_greenpipe(r["tool"]) and not r["error"]]
         if gp and peers:
             fastest = max(peers, key=lambda r: r["mb_per_s"])
             ratio = gp["mb_per_s"] / fastest["mb_per_s"]
@@ -280,6 +296,7 @@ def main() -> int:
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "pinned_cpu": args.cpu,
                     "python": platform.python_version()},
         "versions": versions(exe),
+        "variants": {k: str(v) for k, v in variants.items()},
         "rules": spec.COLUMNS,
         "runs": runs,
     }
