@@ -24,7 +24,7 @@ mod uniq;
 pub(crate) mod values;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io;
 use std::time::Instant;

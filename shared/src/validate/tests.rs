@@ -537,19 +537,19 @@ fn parquet_pages_are_bounded_before_they_are_read() {
     }
 }
 
-#[test]
-fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
+/// A Parquet file of one row group, one row and `columns` string columns named `a`, `b`, ..., each
+/// one uncompressed page holding a `value_len`-byte value (no dictionary). Also used by write-features'
+/// tests, which bound held pages the same way.
+pub(crate) fn wide_parquet(columns: usize, value_len: usize) -> Vec<u8> {
     use parquet::data_type::{ByteArray, ByteArrayType};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
-    // Three columns, each one 400 KB page (uncompressed, no dictionary).
-    let schema = Arc::new(
-        parse_message_type(
-            "message schema { REQUIRED BYTE_ARRAY a (UTF8); REQUIRED BYTE_ARRAY b (UTF8); REQUIRED BYTE_ARRAY c (UTF8); }",
-        )
-        .unwrap(),
-    );
+    let fields: String = (b'a'..)
+        .take(columns)
+        .map(|c| format!("REQUIRED BYTE_ARRAY {} (UTF8); ", char::from(c)))
+        .collect();
+    let schema = Arc::new(parse_message_type(&format!("message schema {{ {fields}}}")).unwrap());
     let props = WriterProperties::builder()
         .set_dictionary_enabled(false)
         .set_data_page_size_limit(usize::MAX)
@@ -558,7 +558,7 @@ fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
     let mut w = SerializedFileWriter::new(&mut file, schema, Arc::new(props)).unwrap();
     let mut rg = w.next_row_group().unwrap();
     while let Some(mut col) = rg.next_column().unwrap() {
-        let value = ByteArray::from(vec![b'x'; 400_000]);
+        let value = ByteArray::from(vec![b'x'; value_len]);
         col.typed::<ByteArrayType>()
             .write_batch(&[value], None, None)
             .unwrap();
@@ -566,7 +566,13 @@ fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
     }
     rg.close().unwrap();
     w.close().unwrap();
+    file
+}
 
+#[test]
+fn parquet_pages_held_at_once_are_bounded_across_the_columns_read() {
+    // Three columns, each one 400 KB page (uncompressed, no dictionary).
+    let file = wide_parquet(3, 400_000);
     let limits = "limits: { max_parquet_page_bytes: 1048576 }\n";
     let all = format!("columns: [ {{ name: a, type: string }}, {{ name: b, type: string }}, {{ name: c, type: string }} ]\n{limits}");
     let r = check(&all, "wide.parquet", &file);

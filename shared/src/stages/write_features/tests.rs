@@ -249,3 +249,41 @@ fn offline_parquet_reads_back() {
         rows[1]
     );
 }
+
+/// write-features reads Parquet through the same page accounting as validation: the pages of the
+/// columns it projects are counted together, per column, against the smaller of the contract's limit
+/// and its own; a column it does not project is not counted.
+#[test]
+fn parquet_pages_held_at_once_are_bounded_per_column_read() {
+    use super::rows::{read_rows, Resume, RowSpec};
+    use crate::contract::{Compression, FormatSpec, Limits};
+    let file = bytes::Bytes::from(crate::validate::tests::wide_parquet(3, 400_000));
+    let spec = |columns: &[&str]| RowSpec {
+        format: FormatSpec::Parquet,
+        compression: Compression::None,
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        csv_names: Vec::new(),
+        max_record_bytes: 1 << 20,
+        max_expanded_bytes: 1 << 30,
+        limits: Limits::default(),
+        max_parquet_page_bytes: 1 << 20,
+    };
+    let mut rows = 0;
+    let err = read_rows(&file, &spec(&["a", "b", "c"]), Resume::default(), &mut |b| {
+        rows += b.len();
+        true
+    })
+    .unwrap_err();
+    assert_eq!(err.error_type(), "DataUnreadable", "{err}");
+    assert!(
+        err.to_string().contains("the 3 columns read would hold 1200"),
+        "{err}"
+    );
+    assert_eq!(rows, 0);
+    read_rows(&file, &spec(&["a", "c"]), Resume::default(), &mut |b| {
+        rows += b.len();
+        true
+    })
+    .unwrap();
+    assert_eq!(rows, 1);
+}
