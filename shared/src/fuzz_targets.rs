@@ -188,15 +188,16 @@ pub fn contract(data: &[u8]) {
 mod tests {
     use std::path::Path;
 
-    /// Every file of `fuzz/corpus/<target>/` through its target's body: the crashes found become
-    /// corpus files, so this is also their regression test.
+    /// Every file of `fuzz/corpus/<target>/` through its target's body, and of
+    /// `fuzz/regressions/<target>/`: the inputs of the crashes found, which `cargo fuzz cmin` (it keeps
+    /// only what adds coverage) never prunes.
     #[test]
     fn replay_committed_corpora() {
         // The checkout the test runs in (cargo sets the variable at run time too): a test binary reused
         // from a build in another checkout keeps the compile-time path of that one.
         let manifest =
             std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
-        let corpus = Path::new(&manifest).join("../fuzz/corpus");
+        let fuzz = Path::new(&manifest).join("../fuzz");
         type Body = fn(&[u8]);
         let targets: [(&str, Body); 5] = [
             ("validate", super::validate),
@@ -206,7 +207,7 @@ mod tests {
             ("contract", super::contract),
         ];
         for (target, body) in targets {
-            let dir = corpus.join(target);
+            let dir = fuzz.join("corpus").join(target);
             let mut n = 0;
             for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
                 let path = entry.unwrap().path();
@@ -214,6 +215,11 @@ mod tests {
                 n += 1;
             }
             assert!(n > 0, "{target}: an empty corpus");
+            if let Ok(regressions) = std::fs::read_dir(fuzz.join("regressions").join(target)) {
+                for entry in regressions {
+                    body(&std::fs::read(entry.unwrap().path()).unwrap());
+                }
+            }
         }
     }
 }
