@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::deployed::as_deployed;
 use greenpipe::stages::cleanup_idle::endpoint_restore;
 use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
 use greenpipe::stages::cleanup_idle::{CleanupConfig, Outcome, Overrides};
 use greenpipe::stages::Stage;
 use greenpipe::{Error, Result};
+use greenpipe_local::deployed::as_deployed;
 
 #[derive(Args)]
 #[command(

@@ -1,5 +1,5 @@
 //! `greenpipe exec`: run any Step Functions definition (Amazon States Language, JSONPath) on this
-//! machine with greenpipe's executor. Task states are served by [`crate::tasks`].
+//! machine with greenpipe's executor. Task states are served by [`greenpipe_local::tasks`].
 //!
 //! Exit codes: 0 the execution succeeded (its output on stdout), 1 it failed or timed out
 //! (`{"error", "cause"}` on stdout), 2 nothing ran (usage error, or a definition that does not load:
@@ -17,8 +17,8 @@ use greenpipe_statemachine::{
 };
 use serde_json::{json, Value};
 
-use crate::tasks::{self, Tasks};
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
+use greenpipe_local::tasks::{self, Tasks};
 
 #[derive(Args)]
 #[command(

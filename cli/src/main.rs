@@ -5,13 +5,10 @@
 
 mod cleanup;
 mod demo;
-mod deployed;
 mod exec;
 mod features;
 mod run;
-mod sagemaker;
 mod summary;
-mod tasks;
 mod validate;
 
 use std::path::PathBuf;

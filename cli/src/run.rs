@@ -29,9 +29,9 @@ use greenpipe_statemachine::{
 };
 use serde_json::{json, Value};
 
-use crate::deployed::as_deployed;
-use crate::tasks::{self, Planned, Tasks};
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
+use greenpipe_local::deployed::as_deployed;
+use greenpipe_local::tasks::{self, Planned, Tasks};
 
 const DEFINITION: &str = include_str!("../../statemachine/pipeline.asl.json");
 const DEFINITION_NAME: &str = "statemachine/pipeline.asl.json";
