@@ -129,7 +129,7 @@ pub fn run(args: &CleanupArgs) -> ExitCode {
                 )
                 .collect();
             if let Some(first) = denied.first() {
-                return Err(Error::Aws(first.clone()));
+                return Err(Error::aws(first.clone()));
             }
             if !misfits.is_empty() {
                 return Err(Error::Config(format!(
@@ -176,8 +176,7 @@ pub fn restore(args: &RestoreArgs) -> Result<bool> {
         };
         let sm = aws_sdk_sagemaker::Client::new(&sdk);
         let outcome = endpoint_restore::restore_endpoint(&sm, &manifest).await?;
-        let json =
-            serde_json::to_string_pretty(&outcome).map_err(|e| Error::Aws(format!("outcome JSON: {e}")))?;
+        let json = serde_json::to_string_pretty(&outcome).map_err(Error::serialize("cleanup outcome"))?;
         println!("{json}");
         Ok(true)
     })

@@ -5,6 +5,10 @@ use std::fmt;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The typed source an error carries: for a failed SDK call, the SDK's own error
+/// (`SdkError<GetObjectError>`, ...), which a caller can downcast instead of parsing the message.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No contract file was found for the object (searched locations listed).
@@ -81,16 +85,29 @@ pub enum Error {
     DataUnreadable(String),
 
     /// AWS throttled us; safe to retry with backoff.
-    #[error("throttled: {0}")]
-    Throttled(String),
+    #[error("throttled: {message}")]
+    Throttled {
+        message: String,
+        /// The SDK's error when an SDK call failed (see [`Error::sdk_source`]).
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A transient failure (network, 5xx, timeout); safe to retry.
-    #[error("retryable: {0}")]
-    Retryable(String),
+    #[error("retryable: {message}")]
+    Retryable {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// A non-retryable AWS error (access denied, missing bucket, ...).
-    #[error("aws error: {0}")]
-    Aws(String),
+    #[error("aws error: {message}")]
+    Aws {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// One of greenpipe's own values (a report, a response, an execution input) did not serialise to
     /// JSON: a bug, not bad input or a failed AWS call.
@@ -107,6 +124,12 @@ pub enum Error {
     /// input would panic again.
     #[error("internal error (a bug in greenpipe, please report it): {0}")]
     Internal(String),
+
+    /// A bug: an AWS request greenpipe built lacks a field the SDK requires (the SDK refused to build
+    /// it; nothing was sent). Reported as `InternalError`, like a panic.
+    #[cfg(feature = "aws")]
+    #[error("internal error (a bug in greenpipe, please report it): building an AWS request: {0}")]
+    RequestBuild(#[from] aws_smithy_types::error::operation::BuildError),
 
     /// Local I/O failure (CLI reading a file, temp files).
     #[error("i/o error: {0}")]
@@ -158,11 +181,13 @@ impl Error {
             Error::FeatureGroupMismatch { .. } => "FeatureGroupMismatch",
             Error::OfflineStoreMissing(_) => "OfflineStoreMissing",
             Error::DataUnreadable(_) => "DataUnreadable",
-            Error::Throttled(_) => "Throttled",
-            Error::Retryable(_) => "Retryable",
-            Error::Aws(_) => "AwsError",
+            Error::Throttled { .. } => "Throttled",
+            Error::Retryable { .. } => "Retryable",
+            Error::Aws { .. } => "AwsError",
             Error::Serialize { .. } => "SerializationError",
             Error::Internal(_) => "InternalError",
+            #[cfg(feature = "aws")]
+            Error::RequestBuild(_) => "InternalError",
             Error::Io(_) => "IoError",
         }
     }
@@ -171,7 +196,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Throttled(_) | Error::Retryable(_) | Error::JobInProgress { .. }
+            Error::Throttled { .. } | Error::Retryable { .. } | Error::JobInProgress { .. }
         )
     }
 
@@ -184,7 +209,7 @@ impl Error {
                     return *err;
                 }
             }
-            return Error::Retryable("source read failed".into());
+            return Error::retryable("source read failed");
         }
         Error::Io(e)
     }
@@ -206,7 +231,54 @@ impl Error {
         let what = what.into();
         move |e| match e.try_into_panic() {
             Ok(payload) => Error::from_panic(&what, payload.as_ref()),
-            Err(e) => Error::Retryable(format!("{what} stopped: {e}")),
+            Err(e) => Error::retryable(format!("{what} stopped: {e}")),
+        }
+    }
+
+    /// AWS throttled a request (no SDK error behind it: a per-entry error of a batch call, say).
+    pub fn throttled(message: impl Into<String>) -> Self {
+        Error::Throttled {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A transient failure with no SDK error behind it.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Error::Retryable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A non-retryable AWS failure with no SDK error behind it (an answer missing a field it must have).
+    pub fn aws(message: impl Into<String>) -> Self {
+        Error::Aws {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// This `Throttled`, `Retryable` or `AwsError` with `source` as its cause (the error that a body
+    /// read or a parse of an AWS answer failed with). Other errors are returned as they are.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        if let Error::Throttled { source: s, .. }
+        | Error::Retryable { source: s, .. }
+        | Error::Aws { source: s, .. } = &mut self
+        {
+            *s = Some(source.into());
+        }
+        self
+    }
+
+    /// The SDK error behind a failed AWS call, if this error is one: `Throttled`, `Retryable` or
+    /// `AwsError` from [`crate::aws::sdk_error`]. Downcast it to the operation's `SdkError` type.
+    pub fn sdk_source(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            Error::Throttled { source, .. } | Error::Retryable { source, .. } | Error::Aws { source, .. } => {
+                source.as_deref()
+            }
+            _ => None,
         }
     }
 
@@ -280,9 +352,9 @@ mod tests {
             },
             Error::OfflineStoreMissing("g".into()),
             Error::DataUnreadable("d".into()),
-            Error::Throttled("t".into()),
-            Error::Retryable("r".into()),
-            Error::Aws("a".into()),
+            Error::throttled("t"),
+            Error::retryable("r"),
+            Error::aws("a"),
             Error::serialize("v")(serde_json::from_str::<u8>("x").unwrap_err()),
             Error::from_panic("stage", &"boom"),
             Error::Io(std::io::Error::other("io")),
@@ -295,5 +367,26 @@ mod tests {
             );
         }
         assert_eq!(samples.len(), Error::ERROR_TYPES.len());
+        #[cfg(feature = "aws")]
+        {
+            let build = aws_smithy_types::error::operation::BuildError::missing_field("bucket", "no bucket");
+            let e = Error::from(build);
+            assert_eq!(e.error_type(), "InternalError");
+            assert!(e.to_string().contains("bucket"), "{e}");
+        }
+    }
+
+    #[test]
+    fn aws_failures_keep_their_cause() {
+        let cause = std::io::Error::other("connection reset");
+        let e = Error::retryable("GetObject s3://b/k: body read failed").with_source(cause);
+        assert_eq!(e.error_type(), "Retryable");
+        assert_eq!(e.to_string(), "retryable: GetObject s3://b/k: body read failed");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert_eq!(source.to_string(), "connection reset");
+        assert!(e.sdk_source().is_some_and(|s| s.is::<std::io::Error>()));
+        // Other variants are left as they are.
+        let e = Error::Config("x".into()).with_source(std::io::Error::other("y"));
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -196,7 +196,7 @@ async fn load(client: &Client, bucket: &str, key: &str, e_tag: &str) -> Result<L
         .body
         .collect()
         .await
-        .map_err(|e| Error::Retryable(format!("{what}: body read failed: {e}")))?
+        .map_err(|e| Error::retryable(format!("{what}: body read failed: {e}")).with_source(e))?
         .into_bytes();
     let contract = parse_contract(&bytes, key)?;
     let validator = Validator::new(contract.clone(), &source)?;

@@ -58,17 +58,19 @@ pub(crate) const THROTTLING_CODES: &[&str] = &[
 
 /// Map an SDK error to a greenpipe [`Error`]: throttling → `Throttled`, 5xx / timeouts / network
 /// failures → `Retryable`, anything else → `Aws` with the service's error code. `what` names the call,
-/// e.g. `GetObject s3://bucket/key`. (The SDK has already retried transient failures by the time this runs.)
+/// e.g. `GetObject s3://bucket/key`. The SDK error itself is the error's source
+/// ([`Error::sdk_source`]). (The SDK has already retried transient failures by the time this runs.)
 pub(crate) fn sdk_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
-    match &err {
-        SdkError::TimeoutError(_) => Error::Retryable(format!("{what}: timed out")),
-        SdkError::DispatchFailure(f) if !f.is_user() => {
-            Error::Retryable(format!("{what}: request failed: {}", error_chain(&err)))
-        }
+    let (class, message) = match &err {
+        SdkError::TimeoutError(_) => (Class::Retryable, format!("{what}: timed out")),
+        SdkError::DispatchFailure(f) if !f.is_user() => (
+            Class::Retryable,
+            format!("{what}: request failed: {}", error_chain(&err)),
+        ),
         SdkError::ServiceError(ctx) => {
             let code = ctx.err().code().unwrap_or("Unknown");
             let message = ctx.err().message().unwrap_or("");
@@ -78,22 +80,45 @@ where
                 if message.is_empty() { "" } else { ": " }
             );
             if status == 429 || THROTTLING_CODES.contains(&code) {
-                Error::Throttled(text)
+                (Class::Throttled, text)
             } else if status >= 500 {
-                Error::Retryable(text)
+                (Class::Retryable, text)
             } else {
-                Error::Aws(text)
+                (Class::Aws, text)
             }
         }
         SdkError::ResponseError(_) if status.is_some_and(|s| s >= 500) => {
-            Error::Retryable(format!("{what}: {}", error_chain(&err)))
+            (Class::Retryable, format!("{what}: {}", error_chain(&err)))
         }
         // An answer the SDK could not read as the service's error (an emulator's 403 in the wrong
         // format, say): the status still tells what happened.
         _ => match status {
-            Some(status) => Error::Aws(format!("{what}: HTTP {status}: {}", error_chain(&err))),
-            None => Error::Aws(format!("{what}: {}", error_chain(&err))),
+            Some(status) => (
+                Class::Aws,
+                format!("{what}: HTTP {status}: {}", error_chain(&err)),
+            ),
+            None => (Class::Aws, format!("{what}: {}", error_chain(&err))),
         },
+    };
+    class.error(message, Some(Box::new(err)))
+}
+
+/// Which of the three AWS failure kinds an error is (its `error_type`: `Throttled`, `Retryable`,
+/// `AwsError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Throttled,
+    Retryable,
+    Aws,
+}
+
+impl Class {
+    pub(crate) fn error(self, message: String, source: Option<crate::error::BoxError>) -> Error {
+        match self {
+            Class::Throttled => Error::Throttled { message, source },
+            Class::Retryable => Error::Retryable { message, source },
+            Class::Aws => Error::Aws { message, source },
+        }
     }
 }
 

@@ -58,10 +58,10 @@ impl S3Object {
         let size = head
             .content_length()
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| Error::Aws(format!("{}: no Content-Length", what())))?;
+            .ok_or_else(|| Error::aws(format!("{}: no Content-Length", what())))?;
         let e_tag = head
             .e_tag()
-            .ok_or_else(|| Error::Aws(format!("{}: no ETag", what())))?
+            .ok_or_else(|| Error::aws(format!("{}: no ETag", what())))?
             .to_string();
         Ok(S3Object {
             client: client.clone(),
@@ -166,7 +166,7 @@ impl S3Object {
                 Ok(data) => {
                     let bytes = data.into_bytes();
                     if bytes.len() as u64 != end - offset {
-                        return Err(Error::Aws(format!("{}: got {} bytes", what(), bytes.len())));
+                        return Err(Error::aws(format!("{}: got {} bytes", what(), bytes.len())));
                     }
                     return Ok(bytes);
                 }
@@ -175,7 +175,9 @@ impl S3Object {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
                 }
-                Err(e) => return Err(Error::Retryable(format!("{}: body read failed: {e}", what()))),
+                Err(e) => {
+                    return Err(Error::retryable(format!("{}: body read failed: {e}", what())).with_source(e))
+                }
             }
         }
     }

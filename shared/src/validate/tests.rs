@@ -1052,7 +1052,7 @@ impl RandomAccess for Failing {
         if offset == 0 {
             Ok(Bytes::from(vec![b'a'; super::decode::CHUNK]))
         } else {
-            Err(io::Error::other(Error::Throttled("slow down".into())))
+            Err(io::Error::other(Error::throttled("slow down")))
         }
     }
 }
@@ -1061,17 +1061,17 @@ impl RandomAccess for Failing {
 fn source_errors_are_errors_not_reports() {
     let v = Validator::new(contract("format: { type: csv }\n"), "c").unwrap();
     match v.validate(&Failing, "x.csv", &|_| {}) {
-        Err(Error::Throttled(m)) => assert_eq!(m, "slow down"),
+        Err(Error::Throttled { message, .. }) => assert_eq!(message, "slow down"),
         other => panic!("{other:?}"),
     }
     match v.validate(&Failing, "x.csv.gz", &|_| {}) {
-        Err(Error::Throttled(_)) | Ok(_) => {}
+        Err(Error::Throttled { .. }) | Ok(_) => {}
         Err(other) => panic!("{other:?}"),
     }
     let pq = Validator::new(contract("format: { type: parquet }\n"), "c").unwrap();
     assert!(matches!(
         pq.validate(&Failing, "x.parquet", &|_| {}),
-        Err(Error::Throttled(_))
+        Err(Error::Throttled { .. })
     ));
 }
 

@@ -81,8 +81,7 @@ async fn act(
             })?;
             let manifest = build_manifest(sm, id, at, &item.reason).await?;
             let key = format!("{}manifests/{id}/{run_id}.json", c.report_prefix);
-            let body = serde_json::to_vec_pretty(&manifest)
-                .map_err(|e| Error::Aws(format!("manifest JSON: {e}")))?;
+            let body = serde_json::to_vec_pretty(&manifest).map_err(Error::serialize("restore manifest"))?;
             deps.s3
                 .put_object()
                 .bucket(bucket)
@@ -195,8 +194,7 @@ async fn put_lifecycle(deps: &Deps, c: &CleanupConfig, bucket: &str) -> Result<(
                 .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
                 .status(ExpirationStatus::Enabled)
                 .expiration(LifecycleExpiration::builder().days(days).build())
-                .build()
-                .map_err(|e| Error::Aws(format!("lifecycle rule: {e}")))?,
+                .build()?,
         );
     }
     rules.push(
@@ -209,13 +207,11 @@ async fn put_lifecycle(deps: &Deps, c: &CleanupConfig, bucket: &str) -> Result<(
                     .days_after_initiation(7)
                     .build(),
             )
-            .build()
-            .map_err(|e| Error::Aws(format!("lifecycle rule: {e}")))?,
+            .build()?,
     );
     let conf = BucketLifecycleConfiguration::builder()
         .set_rules(Some(rules))
-        .build()
-        .map_err(|e| Error::Aws(format!("lifecycle configuration: {e}")))?;
+        .build()?;
     deps.s3
         .put_bucket_lifecycle_configuration()
         .bucket(bucket)
@@ -237,7 +233,7 @@ async fn delete_objects(deps: &Deps, bucket: &str, keys: &[(usize, String)], rec
         let delete = match Delete::builder().set_objects(Some(ids)).quiet(false).build() {
             Ok(d) => d,
             Err(e) => {
-                let err = Error::Aws(format!("DeleteObjects {bucket}: {e}"));
+                let err = Error::from(e);
                 chunk.iter().for_each(|(i, _)| records[*i].outcome = failed(&err));
                 continue;
             }

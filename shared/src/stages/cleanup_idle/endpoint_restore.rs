@@ -254,7 +254,7 @@ pub async fn load_manifest_s3(s3: &aws_sdk_s3::Client, uri: &str) -> Result<Rest
         .body
         .collect()
         .await
-        .map_err(|e| Error::Retryable(format!("GetObject {uri}: {e}")))?
+        .map_err(|e| Error::retryable(format!("GetObject {uri}: {e}")).with_source(e))?
         .into_bytes();
     parse_manifest(&bytes)
 }

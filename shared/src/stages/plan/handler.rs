@@ -439,7 +439,7 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
                 let image = plan.model_request.primary_container.image.clone();
                 let role = plan.model_request.execution_role_arn.clone();
                 let url = job.model_data_url.ok_or_else(|| {
-                    Error::Aws(format!("completed training job {name} has no ModelArtifacts"))
+                    Error::aws(format!("completed training job {name} has no ModelArtifacts"))
                 })?;
                 ensure_model(
                     deps,
@@ -473,7 +473,7 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
             Some(job) if matches!(job.status.as_str(), "Failed" | "Stopped") => {
                 attempt += 1;
                 if attempt > MAX_ATTEMPTS {
-                    return Err(Error::Aws(format!(
+                    return Err(Error::aws(format!(
                         "training for this data failed or was stopped {MAX_ATTEMPTS} times ({base} .. {name}); fix the cause, then delete the marker or change the data"
                     )));
                 }
@@ -595,7 +595,7 @@ pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> 
             Some(status) if matches!(status.as_str(), "Failed" | "Stopped") => {
                 attempt += 1;
                 if attempt > MAX_ATTEMPTS {
-                    return Err(Error::Aws(format!(
+                    return Err(Error::aws(format!(
                         "batch transform of this data failed or was stopped {MAX_ATTEMPTS} times ({base} .. {name})"
                     )));
                 }
@@ -650,7 +650,7 @@ async fn load_contract(s3: &S3Client, uri: &str) -> Result<Contract> {
         .body
         .collect()
         .await
-        .map_err(|e| Error::Retryable(format!("{what}: body read failed: {e}")))?
+        .map_err(|e| Error::retryable(format!("{what}: body read failed: {e}")).with_source(e))?
         .into_bytes();
     parse_contract(&bytes, key)
 }
@@ -673,11 +673,13 @@ pub async fn read_marker(s3: &S3Client, bucket: &str, key: &str) -> Result<Optio
                 .body
                 .collect()
                 .await
-                .map_err(|e| Error::Retryable(format!("GetObject {uri}: body read failed: {e}")))?
+                .map_err(|e| {
+                    Error::retryable(format!("GetObject {uri}: body read failed: {e}")).with_source(e)
+                })?
                 .into_bytes();
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Aws(format!("last-training marker {uri} is not valid: {e}")))
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::aws(format!("last-training marker {uri} is not valid: {e}")).with_source(e)
+            })
         }
         Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => Ok(None),
         Err(e) => Err(sdk_error(&format!("GetObject {uri}"), e)),
@@ -756,7 +758,7 @@ async fn ensure_model(
         Err(e) => return Err(sdk_error(&format!("DescribeModel {name}"), e)),
     }
     let (Some(image), Some(role)) = (image, role.or(deps.config.role_arn.as_deref())) else {
-        return Err(Error::Aws(format!(
+        return Err(Error::aws(format!(
             "model {name} no longer exists and the marker does not say how to recreate it (image, role)"
         )));
     };

@@ -304,7 +304,7 @@ async fn ensure_table(
             }
             // Created concurrently (another object of the same new dataset): compare with it.
             get_table(&deps.glue, plan).await?.ok_or_else(|| {
-                Error::Retryable(format!(
+                Error::retryable(format!(
                     "Glue table {} already exists but cannot be read yet",
                     plan.qualified_name()
                 ))
@@ -424,10 +424,7 @@ async fn create_table(glue: &GlueClient, plan: &TablePlan) -> Result<bool> {
 /// CreateDatabase; one that already exists is success.
 async fn create_database(glue: &GlueClient, plan: &TablePlan) -> Result<()> {
     let what = format!("CreateDatabase {}", plan.database);
-    let input = DatabaseInput::builder()
-        .name(&plan.database)
-        .build()
-        .map_err(|e| Error::Aws(format!("{what}: {e}")))?;
+    let input = DatabaseInput::builder().name(&plan.database).build()?;
     match glue
         .create_database()
         .set_catalog_id(plan.catalog_id.clone())
@@ -504,23 +501,23 @@ async fn add_partition(
 fn partition_error(what: &str, code: &str, message: &str) -> Error {
     let text = format!("{what}: {code}: {message}");
     if THROTTLING_CODES.contains(&code) {
-        Error::Throttled(text)
+        Error::throttled(text)
     } else if GLUE_RETRYABLE_CODES.contains(&code) {
-        Error::Retryable(text)
+        Error::retryable(text)
     } else {
-        Error::Aws(text)
+        Error::aws(text)
     }
 }
 
 /// [`crate::aws::sdk_error`], plus Glue's own transient error codes (sent with HTTP 400) as `Retryable`.
 fn glue_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match err.as_service_error().and_then(|e| e.code()) {
         Some(code) if GLUE_RETRYABLE_CODES.contains(&code) => {
             let message = err.as_service_error().and_then(|e| e.message()).unwrap_or("");
-            Error::Retryable(format!("{what}: {code}: {message}"))
+            Error::retryable(format!("{what}: {code}: {message}")).with_source(err)
         }
         _ => sdk_error(what, err),
     }

@@ -359,7 +359,7 @@ fn btree_map(map: &HashMap<String, String>) -> BTreeMap<String, String> {
 }
 
 fn build_error(e: aws_sdk_glue::error::BuildError) -> Error {
-    Error::Aws(format!("building a Glue request: {e}"))
+    Error::from(e)
 }
 
 /// `compressionType` values, as Glue crawlers write them.

@@ -302,7 +302,7 @@ async fn read_report(s3: &S3Client, bucket: &str, key: &str) -> Result<Option<Va
         .body
         .collect()
         .await
-        .map_err(|e| Error::Retryable(format!("{what}: body read failed: {e}")))?
+        .map_err(|e| Error::retryable(format!("{what}: body read failed: {e}")).with_source(e))?
         .into_bytes();
     match serde_json::from_slice(&bytes) {
         Ok(report) => Ok(Some(report)),
@@ -451,7 +451,7 @@ async fn multipart_copy(
         .map_err(|e| sdk_error(&what, e))?;
     let upload_id = upload
         .upload_id()
-        .ok_or_else(|| Error::Aws(format!("{what}: no upload id")))?
+        .ok_or_else(|| Error::aws(format!("{what}: no upload id")))?
         .to_string();
 
     let copied = copy_parts(
@@ -535,7 +535,7 @@ async fn copy_parts(
             });
         }
         if let Some(joined) = tasks.join_next().await {
-            let part = joined.map_err(|e| Error::Aws(format!("part copy task stopped: {e}")))??;
+            let part = joined.map_err(Error::from_join("part copy"))??;
             parts.push(part);
         }
     }

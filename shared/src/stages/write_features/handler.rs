@@ -289,7 +289,7 @@ pub async fn describe_feature_group(client: &SageMakerClient, name: &str) -> Res
         }
         Err(e) => return Err(sdk_error(&format!("DescribeFeatureGroup {name}"), e)),
     };
-    let missing = |what: &str| Error::Aws(format!("DescribeFeatureGroup {name}: no {what} in the answer"));
+    let missing = |what: &str| Error::aws(format!("DescribeFeatureGroup {name}: no {what} in the answer"));
     let mut features = Vec::new();
     for f in out.feature_definitions() {
         let fname = f.feature_name().ok_or_else(|| missing("FeatureName"))?;
@@ -298,7 +298,7 @@ pub async fn describe_feature_group(client: &SageMakerClient, name: &str) -> Res
             Some("Fractional") => FeatureType::Fractional,
             Some("String") => FeatureType::String,
             other => {
-                return Err(Error::Aws(format!(
+                return Err(Error::aws(format!(
                     "DescribeFeatureGroup {name}: feature {fname} has unknown type {other:?}"
                 )))
             }
@@ -578,7 +578,7 @@ async fn write_offline(
 ) -> Result<JobOutcome> {
     let uri = job.group.offline_uri.as_deref().unwrap_or_default();
     let (bucket, prefix) = offline::split_s3_uri(uri)
-        .ok_or_else(|| Error::Aws(format!("offline store location {uri:?} is not an s3:// URI")))?;
+        .ok_or_else(|| Error::aws(format!("offline store location {uri:?} is not an s3:// URI")))?;
     let mut out = JobOutcome::default();
     let mut buffer = Buffer::new(&job.group);
     let mut parts: HashMap<Hour, usize> = HashMap::new();
@@ -755,7 +755,7 @@ pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>)
         })?,
         (None, None) => object
             .last_modified_micros()
-            .ok_or_else(|| Error::Aws(format!("HeadObject {uri}: no LastModified")))?,
+            .ok_or_else(|| Error::aws(format!("HeadObject {uri}: no LastModified")))?,
     };
     let resume = request
         .continuation

@@ -102,7 +102,9 @@ pub fn parquet_file(
     rows: &[Vec<Option<String>>],
     write_micros: i64,
 ) -> Result<Vec<u8>> {
-    let fail = |e: parquet::errors::ParquetError| Error::Aws(format!("writing offline store Parquet: {e}"));
+    let fail = |e: parquet::errors::ParquetError| {
+        Error::aws(format!("writing offline store Parquet: {e}")).with_source(e)
+    };
     let mut fields = Vec::with_capacity(features.len() + 3);
     for (name, ty) in features {
         let (physical, logical) = match ty {

@@ -371,7 +371,7 @@ fn settle(
             fatal.get_or_insert(e);
         }
         None => {
-            fatal.get_or_insert(Error::Retryable("a PutRecord task failed".into()));
+            fatal.get_or_insert(Error::retryable("a PutRecord task failed"));
         }
     }
 }
@@ -513,7 +513,7 @@ fn classify<E>(
     err: SdkError<E, aws_sdk_sagemakerfeaturestoreruntime::config::http::HttpResponse>,
 ) -> Attempt
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
     let code = err.code().unwrap_or("").to_string();
@@ -531,7 +531,7 @@ where
             } else if code == "ResourceNotFound" {
                 Attempt::Fatal(Error::FeatureGroupNotFound(group.to_string()))
             } else if code == "AccessForbidden" || status == 403 {
-                Attempt::Fatal(Error::Aws(text))
+                Attempt::Fatal(Error::aws(text).with_source(err))
             } else {
                 let code = if code.is_empty() {
                     "ServiceError".to_string()
@@ -549,7 +549,7 @@ where
             throttled: false,
             text,
         },
-        _ => Attempt::Fatal(Error::Aws(text)),
+        _ => Attempt::Fatal(Error::aws(text).with_source(err)),
     }
 }
 
