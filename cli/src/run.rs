@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use clap::Args;
+use greenpipe::pipeline::Dataset;
 use greenpipe::stages::Stage;
 use greenpipe_statemachine::{
     load, substitute, Clock, EventType, Execution, FastClock, HistoryEvent, RunContext, StateMachine,
@@ -470,7 +471,7 @@ fn folder_files(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(out)
 }
 
-/// The execution input validate-dataset starts the pipeline with (its ExecutionInput), from its
+/// The execution input validate-dataset starts the pipeline with (a [`Dataset`]), from its
 /// outcome and report; for an invalid object (which would start nothing) `valid: false` is added, and
 /// the definition goes straight to its failure report.
 async fn execution_input(s3: &aws_sdk_s3::Client, outcome: &Value) -> Result<Value, String> {
@@ -496,20 +497,23 @@ async fn execution_input(s3: &aws_sdk_s3::Client, outcome: &Value) -> Result<Val
         .into_bytes();
     let report: Value =
         serde_json::from_slice(&bytes).map_err(|e| format!("validation report {report_key}: {e}"))?;
-    let mut input = json!({
-        "bucket": bucket,
-        "key": outcome["key"],
-        "etag": outcome["etag"],
-        "reportKey": report_key,
-        "fingerprint": outcome["fingerprint"],
-        "rows": outcome["rows"],
-        "contract": report["contract"],
-    });
-    if let Some(v) = outcome.get("versionId") {
-        input["versionId"] = v.clone();
-    }
-    if outcome["valid"] == json!(false) {
-        input["valid"] = json!(false);
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let valid = outcome["valid"] != json!(false);
+    let dataset = Dataset {
+        bucket: bucket.to_string(),
+        key: text(&outcome["key"]).unwrap_or_default(),
+        version_id: text(&outcome["versionId"]),
+        etag: text(&outcome["etag"]),
+        report_key: Some(report_key.to_string()),
+        fingerprint: text(&outcome["fingerprint"]),
+        rows: outcome["rows"].as_u64(),
+        contract: serde_json::from_value(report["contract"].clone())
+            .map_err(|e| format!("validation report {report_key}: contract: {e}"))?,
+        valid: (!valid).then_some(false),
+        status: None,
+    };
+    let mut input = serde_json::to_value(&dataset).map_err(|e| format!("the execution input: {e}"))?;
+    if !valid {
         input["reason"] = outcome["reason"].clone();
     }
     Ok(input)

@@ -1,14 +1,14 @@
 //! What passes between the stages, and the rules that name things after the data.
 //!
-//! validate-dataset starts one execution per valid object version with an [`ExecutionInput`]; the state
-//! machine hands it on, and the later stages read it as a [`DatasetRef`] (the same JSON, with the fields
-//! a stage may go without made optional). Keys and names derive from the object's identity only (bucket,
+//! validate-dataset starts one execution per valid object version with a [`Dataset`]; the state machine
+//! hands it on, and every later stage reads the same type. Keys and names derive from the object's identity only (bucket,
 //! key, version or ETag), so a duplicate event finds the report, the quarantine copy and the execution
 //! already there instead of doing the work twice.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::validate::report::ContractInfo;
+use crate::{Error, Result};
 
 /// Step Functions execution names: at most 80 characters.
 pub(crate) const EXECUTION_NAME_MAX: usize = 80;
@@ -23,20 +23,117 @@ pub enum Status {
     Ignored,
 }
 
-/// The input of the pipeline execution started for a valid object. Built only from the object's identity
-/// and its report, so a duplicate event produces the identical input (Step Functions then returns the
-/// running execution instead of starting another).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The dataset a pipeline execution is about: the one type that passes between the stages.
+///
+/// validate-dataset starts the execution with it, every field set but `valid` and `status`, built only
+/// from the object's identity and its report, so a duplicate event produces the identical input (Step
+/// Functions then returns the running execution instead of starting another). The state machine keeps
+/// it at `$.dataset`; register-catalog and write-features take it as their input (write-features with
+/// its own options beside it), plan-training, plan-transform and report-run read it from `dataset`. A
+/// stage invoked by hand may get less: `bucket` and `key` are always required, and a stage that needs
+/// more says so with a typed error ([`Dataset::fingerprint`], [`Dataset::contract_source`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ExecutionInput {
+pub struct Dataset {
     pub bucket: String,
+    /// The object key, decoded.
     pub key: String,
+    /// `null` for an object in an unversioned bucket (the execution input has always carried it).
+    #[serde(default)]
     pub version_id: Option<String>,
-    pub etag: String,
-    pub report_key: String,
-    pub fingerprint: String,
-    pub rows: u64,
-    pub contract: ContractInfo,
+    /// ETag without quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Key of the validation report (in `bucket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_key: Option<String>,
+    /// The data's fingerprint from its validation (`blake3:<hex>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// The contract the data was validated against; later stages read theirs from `contract.source`
+    /// rather than searching the contracts prefix again. validate-dataset's outcome names it by its
+    /// source alone (`"contract": "s3://..."`), which is read as `{source}`.
+    #[serde(
+        default,
+        deserialize_with = "contract_or_source",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contract: Option<ContractInfo>,
+    /// When a stage is fed validate-dataset's outcome instead: an object that is not valid goes no
+    /// further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+}
+
+/// `contract`: `{name?, version?, source}`, or the source URI alone.
+fn contract_or_source<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<ContractInfo>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Info(ContractInfo),
+        Source(String),
+    }
+    Ok(Option::<Either>::deserialize(d)?.map(|e| match e {
+        Either::Info(info) => info,
+        Either::Source(source) => ContractInfo {
+            name: String::new(),
+            version: None,
+            source,
+        },
+    }))
+}
+
+impl Dataset {
+    /// Whether the input says the object did not pass validation (or was not validated).
+    pub fn rejected(&self) -> bool {
+        self.valid == Some(false) || matches!(self.status, Some(Status::Invalid | Status::Ignored))
+    }
+
+    /// `s3://bucket/key` of the contract the data was validated against, if the input names it.
+    pub fn contract_source(&self) -> Option<&str> {
+        self.contract
+            .as_ref()
+            .map(|c| c.source.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// [`Dataset::contract_source`], for a stage that cannot go without it.
+    pub fn require_contract_source(&self) -> Result<&str> {
+        self.contract_source()
+            .ok_or_else(|| self.missing("contract.source (the contract the data was validated against)"))
+    }
+
+    /// The data's fingerprint, for a stage that cannot go without it.
+    pub fn fingerprint(&self) -> Result<&str> {
+        self.fingerprint
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| self.missing("fingerprint"))
+    }
+
+    /// The dataset's name: the contract's, else its file's stem; `None` without a contract.
+    pub fn name(&self) -> Option<String> {
+        let contract = self.contract.as_ref()?;
+        if !contract.name.trim().is_empty() {
+            return Some(contract.name.clone());
+        }
+        let file = contract.source.rsplit('/').next().unwrap_or("");
+        Some(file.split('.').next().unwrap_or("dataset").to_string())
+    }
+
+    fn missing(&self, field: &str) -> Error {
+        Error::InvalidEvent(format!(
+            "the dataset s3://{}/{} has no {field}: this stage takes the execution input validate-dataset \
+             starts (see events/)",
+            self.bucket, self.key
+        ))
+    }
 }
 
 /// `<reports-prefix><key>/<version-or-etag>.json` (see [`output_key`] for keys near S3's limit).
@@ -89,47 +186,6 @@ pub fn execution_name(bucket: &str, key: &str, identity: &str) -> String {
     format!("gp-{readable}-{hash}")
 }
 
-/// The dataset being planned, as the execution input describes it (see `docs` of the pipeline
-/// contract): `{bucket, key, versionId?, etag, reportKey, fingerprint, rows, contract: {name, version,
-/// source}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DatasetRef {
-    pub bucket: String,
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_key: Option<String>,
-    pub fingerprint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rows: Option<u64>,
-    pub contract: ContractRef,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContractRef {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// `s3://bucket/key` of the contract file the data was validated against.
-    pub source: String,
-}
-
-impl DatasetRef {
-    /// The dataset's name: the contract's, else its file's stem.
-    pub fn name(&self) -> String {
-        if !self.contract.name.trim().is_empty() {
-            return self.contract.name.clone();
-        }
-        let file = self.contract.source.rsplit('/').next().unwrap_or("");
-        file.split('.').next().unwrap_or("dataset").to_string()
-    }
-}
-
 /// The "last trained" marker: written after a successful training, read by plan-training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -155,6 +211,59 @@ pub struct LastTrained {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_execution_input_keeps_its_shape() {
+        let dataset = Dataset {
+            bucket: "b".into(),
+            key: "sales/x.csv".into(),
+            version_id: None,
+            etag: Some("e".into()),
+            report_key: Some("greenpipe/reports/sales/x.csv/e.json".into()),
+            fingerprint: Some("blake3:00".into()),
+            rows: Some(3),
+            contract: Some(ContractInfo {
+                name: "sales".into(),
+                version: Some("1".into()),
+                source: "s3://b/contracts/sales.yaml".into(),
+            }),
+            valid: None,
+            status: None,
+        };
+        // What validate-dataset has always started executions with: the same bytes for the same
+        // object, so a duplicate event still finds its execution.
+        assert_eq!(
+            serde_json::to_string(&dataset).unwrap(),
+            r#"{"bucket":"b","key":"sales/x.csv","versionId":null,"etag":"e","reportKey":"greenpipe/reports/sales/x.csv/e.json","fingerprint":"blake3:00","rows":3,"contract":{"name":"sales","version":"1","source":"s3://b/contracts/sales.yaml"}}"#
+        );
+        let back: Dataset = serde_json::from_value(serde_json::to_value(&dataset).unwrap()).unwrap();
+        assert_eq!(back, dataset);
+        assert_eq!(back.name().as_deref(), Some("sales"));
+        assert_eq!(back.fingerprint().unwrap(), "blake3:00");
+    }
+
+    #[test]
+    fn hand_made_inputs_say_what_they_lack() {
+        let d: Dataset = serde_json::from_str(r#"{"bucket":"b","key":"k.csv"}"#).unwrap();
+        assert_eq!(d.contract_source(), None);
+        assert_eq!(d.name(), None);
+        for e in [
+            d.fingerprint().unwrap_err(),
+            d.require_contract_source().unwrap_err(),
+        ] {
+            assert_eq!(e.error_type(), "InvalidEvent");
+            assert!(e.to_string().contains("s3://b/k.csv"), "{e}");
+        }
+        // validate-dataset's outcome: the contract by its source, the status.
+        let d: Dataset = serde_json::from_str(
+            r#"{"bucket":"b","key":"k.csv","status":"invalid","valid":false,"contract":"s3://b/contracts/k.yaml"}"#,
+        )
+        .unwrap();
+        assert!(d.rejected());
+        assert_eq!(d.contract_source(), Some("s3://b/contracts/k.yaml"));
+        assert_eq!(d.name().as_deref(), Some("k"));
+        assert!(serde_json::from_str::<Dataset>(r#"{"bucket":"b"}"#).is_err());
+    }
 
     #[test]
     fn execution_names_are_stable_short_and_legal() {

@@ -491,3 +491,65 @@ pub fn outcome_label(outcome: &greenpipe::stages::cleanup_idle::Outcome) -> Stri
         Outcome::Reported => "reported".to_string(),
     }
 }
+
+/// The sample events in `events/` and the function each is for: `<function>.json` is that function's
+/// own input (the name is the rule; a new stage adds its file and nothing else), and any other file is
+/// a further shape, listed in events/README.md's table (`| file | function | ... |`). A file that is
+/// neither is an error, as is a listed file that is missing.
+pub fn sample_events() -> Vec<(String, String)> {
+    let dir = repo_root().join("events");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("events/README.md");
+    let listed: Vec<(String, String)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(|c| c.trim().trim_matches('`')).collect();
+            (cells.len() >= 3 && cells[1].ends_with(".json"))
+                .then(|| (cells[1].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let functions = workspace_functions();
+    let mut out = Vec::new();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("events/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    for file in &files {
+        let own = file
+            .strip_suffix(".json")
+            .filter(|stem| functions.contains(*stem));
+        let function = match (own, listed.iter().find(|(f, _)| f == file)) {
+            (Some(stem), Some((_, named))) if named != stem => {
+                panic!("events/{file} is {stem}'s by its name, but events/README.md lists it for {named}")
+            }
+            (Some(stem), _) => stem.to_string(),
+            (None, Some((_, named))) => named.clone(),
+            (None, None) => {
+                panic!("events/{file} is not named after a function and not listed in events/README.md")
+            }
+        };
+        assert!(
+            functions.contains(&function),
+            "events/{file}: no function {function} in functions/"
+        );
+        out.push((file.clone(), function));
+    }
+    for (file, _) in &listed {
+        assert!(
+            files.contains(file),
+            "events/README.md lists {file}, which is not in events/"
+        );
+    }
+    out
+}
+
+/// The workspace's Lambda functions: every folder of `functions/` with a Cargo.toml.
+pub fn workspace_functions() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(repo_root().join("functions"))
+        .expect("functions/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}

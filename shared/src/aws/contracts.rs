@@ -23,6 +23,7 @@ use tokio::sync::Mutex;
 use super::s3::s3_uri;
 use super::sdk_error;
 use crate::contract::{parse_contract, Contract};
+use crate::pipeline::Dataset;
 use crate::validate::Validator;
 use crate::{Error, Result};
 
@@ -56,6 +57,14 @@ pub struct LoadedContract {
     /// The contract as written (later stages read their own sections from it, e.g. `catalog`).
     pub contract: Contract,
     pub validator: Validator,
+}
+
+/// A contract as written, and where it is.
+pub struct SourcedContract {
+    /// `s3://bucket/key` of the contract file.
+    pub source: String,
+    pub key: String,
+    pub contract: Contract,
 }
 
 /// Cached listings of contract prefixes and compiled contracts, shared by the invocations of a warm
@@ -109,6 +118,34 @@ impl ContractStore {
         let loaded = Arc::new(load(client, contracts_bucket, &contract_key, &e_tag).await?);
         self.compiled.lock().await.insert(cache_key, loaded.clone());
         Ok(loaded)
+    }
+
+    /// The contract `dataset` was validated against: the one its `contract.source` names (what the
+    /// pipeline's stages get), else the one validate-dataset would find for its key (a stage invoked by
+    /// hand with `{bucket, key}` alone).
+    pub async fn contract_of(
+        &self,
+        client: &Client,
+        dataset: &Dataset,
+        contracts_bucket: &str,
+        contracts_prefix: &str,
+    ) -> Result<SourcedContract> {
+        if let Some(uri) = dataset.contract_source() {
+            let (_, key) = parse_s3_uri(uri)?;
+            return Ok(SourcedContract {
+                source: uri.to_string(),
+                key: key.to_string(),
+                contract: contract_at(client, uri).await?,
+            });
+        }
+        let loaded = self
+            .contract_for(client, contracts_bucket, contracts_prefix, &dataset.key)
+            .await?;
+        Ok(SourcedContract {
+            source: loaded.source.clone(),
+            key: loaded.key.clone(),
+            contract: loaded.contract.clone(),
+        })
     }
 
     /// The first candidate present in the (possibly cached) listing, with its ETag.
@@ -169,6 +206,45 @@ async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<HashMap<Str
     }
     tracing::debug!(bucket, prefix, contracts = keys.len(), "listed contracts");
     Ok(keys)
+}
+
+/// The contract at `uri` (`s3://bucket/key`), as written: the one a dataset was validated against
+/// ([`Dataset::contract_source`](crate::pipeline::Dataset::contract_source)), which the later stages read
+/// instead of searching the contracts prefix again.
+pub async fn contract_at(client: &Client, uri: &str) -> Result<Contract> {
+    let (bucket, key) = parse_s3_uri(uri)?;
+    let what = format!("GetObject {uri}");
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_no_such_key() => Error::ContractNotFound {
+                key: key.to_string(),
+                searched: vec![uri.to_string()],
+            },
+            _ => sdk_error(&what, e),
+        })?;
+    if out.content_length().unwrap_or(0) > MAX_CONTRACT_BYTES {
+        return Err(Error::contract_invalid(uri, "over the 1 MiB limit for contracts"));
+    }
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| Error::retryable(format!("{what}: body read failed: {e}")).with_source(e))?
+        .into_bytes();
+    parse_contract(&bytes, key)
+}
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str)> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| Error::InvalidEvent(format!("{uri:?} is not an s3://bucket/key URI")))
 }
 
 /// Download and compile one contract file (pinned to the ETag seen in the listing).

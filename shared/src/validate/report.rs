@@ -48,10 +48,12 @@ pub struct ValidationReport {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ContractInfo {
+    #[serde(default)]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Where the contract was loaded from.
+    /// Where the contract was loaded from (empty when an input names a contract without it).
+    #[serde(default)]
     pub source: String,
 }
 

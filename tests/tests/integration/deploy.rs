@@ -43,12 +43,7 @@ fn resources<'t>(t: &'t Value, kind: &str) -> Vec<(String, &'t Value)> {
 }
 
 fn workspace_functions() -> BTreeSet<String> {
-    std::fs::read_dir(repo_root().join("functions"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("Cargo.toml").is_file())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
+    greenpipe_tests::workspace_functions()
 }
 
 /// Function name (crate directory) of each template function, from its CodeUri.
@@ -202,31 +197,10 @@ fn every_function_is_arm64_cargo_lambda_with_a_retained_log_group() {
     }
 }
 
-/// events/README.md's table: `| file | function | ... |`.
-fn documented_events() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(repo_root().join("events/README.md")).expect("events/README.md");
-    text.lines()
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            let file = cells.get(1)?.trim_matches('`');
-            let function = cells.get(2)?.trim_matches('`');
-            file.ends_with(".json")
-                .then(|| (file.to_string(), function.to_string()))
-        })
-        .collect()
-}
-
 #[test]
-fn every_function_has_a_documented_sample_event() {
-    let events = documented_events();
+fn every_function_has_a_sample_event() {
+    let events = greenpipe_tests::sample_events();
     let dir = repo_root().join("events");
-    let files: BTreeSet<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
-    let listed: BTreeSet<String> = events.iter().map(|(f, _)| f.clone()).collect();
-    assert_eq!(listed, files, "events/*.json vs the table in events/README.md");
     for (file, _) in &events {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -692,3 +692,50 @@ async fn typed_errors_for_bad_inputs() {
     assert_eq!(err.error_type, "ContractInvalid");
     assert!(err.error_message.contains("tabel"), "{}", err.error_message);
 }
+
+#[tokio::test]
+async fn the_contract_the_data_was_validated_against_is_the_one_registered() {
+    let w = World::new(false).await;
+    let contract = |table: &str| {
+        json!({
+            "name": "events",
+            "format": {"type": "jsonl"},
+            "columns": [{"name": "event_id", "type": "string"}],
+            "catalog": {"database": w.db, "table": table}
+        })
+        .to_string()
+    };
+    w.contract("contracts/events.json", &contract("validated_events"))
+        .await;
+    let outcome = w
+        .upload_valid("events/2026/11/e.jsonl", "{\"event_id\":\"a\"}\n")
+        .await;
+    // A more specific contract appears after validation: a search would now find it first.
+    w.contract("contracts/events/2026.json", &contract("newer_events"))
+        .await;
+
+    // The execution input names the contract it was validated against: that one is registered.
+    let mut input = json!({"contract": {"name": "events", "source": outcome["contract"]}});
+    for field in ["bucket", "key", "etag", "reportKey", "fingerprint", "rows"] {
+        input[field] = outcome[field].clone();
+    }
+    let reg = w.register_ok(input).await;
+    assert_eq!(reg.table.as_deref(), Some("validated_events"), "{reg:?}");
+    // validate-dataset's outcome names it by its source alone, read the same way.
+    let reg = w.register_ok(outcome.clone()).await;
+    assert_eq!(reg.table.as_deref(), Some("validated_events"), "{reg:?}");
+
+    // A hand-made {bucket, key} names none: the contract is found as validate-dataset would find it now.
+    let reg = w
+        .register_ok(json!({"bucket": w.bucket, "key": outcome["key"], "etag": outcome["etag"]}))
+        .await;
+    assert_eq!(reg.table.as_deref(), Some("newer_events"), "{reg:?}");
+
+    // A named contract that is gone is ContractNotFound, not a silent search.
+    let err = w
+        .register(json!({"bucket": w.bucket, "key": outcome["key"],
+                         "contract": {"source": format!("s3://{}/contracts/gone.json", w.bucket)}}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "ContractNotFound", "{}", err.error_message);
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use greenpipe::aws::Config;
-use greenpipe::pipeline::{execution_name, ExecutionInput, Status};
+use greenpipe::pipeline::{execution_name, Dataset, Status};
 use greenpipe::stages::validate_dataset::{Deps, Outcome};
 use greenpipe::stages::{function_handler, validate_dataset::ValidateDataset};
 use greenpipe::validate::report::ValidationReport;
@@ -319,12 +319,13 @@ async fn s3_put_sample_event_validates_reports_and_starts_the_pipeline() {
         .send()
         .await
         .unwrap();
-    let input: ExecutionInput = serde_json::from_str(described.input().unwrap()).unwrap();
+    let input: Dataset = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(input.key, key);
     assert_eq!(input.version_id.as_deref(), Some(version.as_str()));
-    assert_eq!(input.report_key, report_key);
-    assert_eq!(input.fingerprint, report.fingerprint);
-    assert_eq!(input.rows, 3);
+    assert_eq!(input.report_key.as_deref(), Some(report_key.as_str()));
+    assert_eq!(input.fingerprint.as_deref(), Some(report.fingerprint.as_str()));
+    assert_eq!(input.rows, Some(3));
+    assert_eq!(input.contract_source(), Some(report.contract.source.as_str()));
 
     // Nothing quarantined; the source untouched.
     assert!(stage

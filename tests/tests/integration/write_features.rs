@@ -12,6 +12,7 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_sdk_sagemakerfeaturestoreruntime::types::FeatureValue;
 use greenpipe::aws::Config;
+use greenpipe::pipeline::Dataset;
 use greenpipe::stages::write_features::handler::{self, Deps, Mode, Request, Response};
 use greenpipe::stages::write_features::{FeatureGroup, FeatureType};
 use greenpipe::stages::{function_handler, write_features::WriteFeatures};
@@ -205,8 +206,11 @@ impl World {
 
     fn request(&self, key: &str) -> Request {
         Request {
-            bucket: self.bucket.clone(),
-            key: key.to_string(),
+            dataset: Dataset {
+                bucket: self.bucket.clone(),
+                key: key.to_string(),
+                ..Dataset::default()
+            },
             ..Request::default()
         }
     }

@@ -41,18 +41,17 @@ use crate::aws::access::{
     need, need_because, Call, ARTIFACTS_BUCKET, CONTRACT_OBJECT, GET_CONTRACT, HEAD_DATA, MARKER_OBJECT,
     MODEL, NOT_FOUND_NEEDS_LIST, SAGEMAKER_ROLE, TRAINING_JOB, TRANSFORM_JOB,
 };
+use crate::aws::contracts::contract_at;
 use crate::aws::s3::{put_json, s3_uri};
 use crate::aws::{sdk_error, Config};
-use crate::contract::{parse_contract, Compression, Contract, FormatSpec};
+use crate::contract::{Compression, Contract, FormatSpec};
 use crate::footprint::Arch;
-use crate::pipeline::{DatasetRef, LastTrained};
+use crate::pipeline::{Dataset, LastTrained};
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Failed or stopped jobs of the same data tolerated before giving up (`<name>-2` ... `<name>-10`).
 const MAX_ATTEMPTS: u32 = 10;
-/// Contracts are small; see [`crate::aws::contracts`].
-const MAX_CONTRACT_BYTES: i64 = 1 << 20;
 
 /// Settings of the plan-training, plan-transform and report-run stages.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,14 +264,14 @@ impl Deps {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PlanTrainingInput {
-    dataset: DatasetRef,
+    dataset: Dataset,
     #[serde(default)]
     execution_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct PlanTransformInput {
-    dataset: DatasetRef,
+    dataset: Dataset,
     #[serde(default)]
     plan: Value,
     #[serde(default)]
@@ -280,8 +279,10 @@ struct PlanTransformInput {
 }
 
 /// The dataset's contract, format and size.
-struct Dataset {
-    r: DatasetRef,
+struct Loaded {
+    r: Dataset,
+    /// `contract.source`: the contract the data was validated against.
+    source: String,
     name: String,
     contract: Contract,
     format: FormatSpec,
@@ -289,10 +290,11 @@ struct Dataset {
     uri: String,
 }
 
-impl Dataset {
-    async fn load(deps: &Deps, r: DatasetRef) -> Result<Dataset> {
-        let contract = load_contract(&deps.s3, &r.contract.source).await?;
-        let name = r.name();
+impl Loaded {
+    async fn load(deps: &Deps, r: Dataset) -> Result<Loaded> {
+        let source = r.require_contract_source()?.to_string();
+        let contract = contract_at(&deps.s3, &source).await?;
+        let name = r.name().unwrap_or_default();
         let format = contract
             .format
             .clone()
@@ -306,8 +308,9 @@ impl Dataset {
         let compression = contract
             .compression
             .unwrap_or_else(|| Compression::from_extension(&r.key));
-        Ok(Dataset {
+        Ok(Loaded {
             uri: s3_uri(&r.bucket, &r.key, None),
+            source,
             name,
             contract,
             format,
@@ -338,7 +341,7 @@ impl Dataset {
         self.contract
             .training
             .as_ref()
-            .map(|v| TrainingSection::from_value(v, &self.r.contract.source))
+            .map(|v| TrainingSection::from_value(v, &self.source))
             .transpose()
     }
 }
@@ -351,15 +354,15 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
             "plan-training expects {{dataset: {{bucket, key, fingerprint, contract: {{name, source}}, ...}}, executionName}}: {e}"
         ))
     })?;
-    let fingerprint = input.dataset.fingerprint.clone();
-    let ds = Dataset::load(deps, input.dataset).await?;
+    let fingerprint = input.dataset.fingerprint()?.to_string();
+    let ds = Loaded::load(deps, input.dataset).await?;
     let no_training = |reason: String, model: String| {
         json!({"train": false, "reason": reason, "fingerprint": fingerprint, "trainingJobName": "",
                "modelName": model, "request": {}, "modelRequest": {}})
     };
     let Some(section) = ds.training_section()? else {
         let model = deps.config.transform_model.clone().unwrap_or_default();
-        let reason = format!("contract {} has no training section", ds.r.contract.source);
+        let reason = format!("contract {} has no training section", ds.source);
         tracing::info!(dataset = ds.name, reason, "no training");
         return Ok(no_training(reason, model));
     };
@@ -519,8 +522,8 @@ pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> 
             "plan-transform expects {{dataset: {{...}}, plan: {{...}}, model?: {{ModelArn}}}}: {e}"
         ))
     })?;
-    let fingerprint = input.dataset.fingerprint.clone();
-    let ds = Dataset::load(deps, input.dataset).await?;
+    let fingerprint = input.dataset.fingerprint()?.to_string();
+    let ds = Loaded::load(deps, input.dataset).await?;
     let section = ds
         .training_section()?
         .map(|s| s.transform)
@@ -624,43 +627,6 @@ pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> 
         "request": request,
         "sizing": plan.sizing,
     }))
-}
-
-/// GetObject + parse of the contract at `s3://bucket/key`.
-async fn load_contract(s3: &S3Client, uri: &str) -> Result<Contract> {
-    let (bucket, key) = parse_s3_uri(uri)?;
-    let what = format!("GetObject {uri}");
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| match e.as_service_error() {
-            Some(se) if se.is_no_such_key() => Error::ContractNotFound {
-                key: key.to_string(),
-                searched: vec![uri.to_string()],
-            },
-            _ => sdk_error(&what, e),
-        })?;
-    if out.content_length().unwrap_or(0) > MAX_CONTRACT_BYTES {
-        return Err(Error::contract_invalid(uri, "over the 1 MiB limit for contracts"));
-    }
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| Error::retryable(format!("{what}: body read failed: {e}")).with_source(e))?
-        .into_bytes();
-    parse_contract(&bytes, key)
-}
-
-/// `s3://bucket/key` → (bucket, key).
-pub fn parse_s3_uri(uri: &str) -> Result<(&str, &str)> {
-    uri.strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-        .ok_or_else(|| Error::InvalidEvent(format!("{uri:?} is not an s3://bucket/key URI")))
 }
 
 /// The marker, or None when there is none yet. A marker that does not parse is an error, not a reason
@@ -924,6 +890,7 @@ mod tests {
 
     #[test]
     fn s3_uris_and_not_found() {
+        use crate::aws::contracts::parse_s3_uri;
         assert_eq!(parse_s3_uri("s3://b/k/x.yaml").unwrap(), ("b", "k/x.yaml"));
         assert!(parse_s3_uri("s3://b").is_err());
         assert!(parse_s3_uri("https://b/k").is_err());

@@ -1,11 +1,13 @@
 //! The register-catalog stage: make a validated object queryable through the Glue Data Catalog, straight
 //! from its data contract (no crawler).
 //!
-//! Input: the pipeline's execution input ([`ExecutionInput`](crate::pipeline::ExecutionInput)) or
-//! validate-dataset's direct [`Outcome`](crate::stages::validate_dataset::Outcome): bucket, key, version / ETag,
-//! report key, fingerprint. Per invocation:
-//! 1. The object's contract is found the way validate-dataset finds it ([`ContractStore`]); a contract
-//!    without a `catalog` section means the dataset is not catalogued (`action: skipped`).
+//! Input: the pipeline's execution input ([`Dataset`]) or validate-dataset's direct
+//! [`Outcome`](crate::stages::validate_dataset::Outcome): bucket, key, version / ETag, report key,
+//! fingerprint, contract. Per invocation:
+//! 1. The contract the object was validated against is read from `contract.source`; an input without
+//!    one (a hand-made `{bucket, key}`) gets the contract validate-dataset would find
+//!    ([`ContractStore::contract_of`]). A contract without a `catalog` section means the dataset is not
+//!    catalogued (`action: skipped`).
 //! 2. The table is planned from the contract ([`crate::stages::register_catalog`]): columns and Hive types, SerDe and
 //!    input/output formats, location, partition keys, and the object's partition from its key.
 //! 3. GetTable. Missing: CreateTable (and CreateDatabase first when the database is missing too).
@@ -38,11 +40,11 @@ use crate::aws::access::{
     need, Call, GET_CONTRACT, GLUE_CATALOG, GLUE_DATABASE, GLUE_TABLE, HEAD_DATA, LIST_CONTRACTS,
     REPORT_OBJECT,
 };
-use crate::aws::contracts::{ContractStore, LoadedContract};
+use crate::aws::contracts::{ContractStore, SourcedContract};
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{sdk_error, Config, THROTTLING_CODES};
 use crate::contract::{Compression, FormatSpec};
-use crate::pipeline::{report_key, Status};
+use crate::pipeline::{report_key, Dataset};
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
@@ -74,33 +76,6 @@ impl Deps {
             config,
         }
     }
-}
-
-/// The invocation's input: the fields register-catalog reads from the execution input or from
-/// validate-dataset's outcome (other fields are ignored).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Request {
-    pub bucket: String,
-    /// The object key, decoded (as validate-dataset outputs it).
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    /// ETag without quotes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    /// Key of the validation report (in `bucket`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rows: Option<u64>,
-    /// From validate-dataset's outcome: an object that is not valid is never registered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
 }
 
 /// What happened to the table.
@@ -188,9 +163,9 @@ pub enum ReportOutcome {
 /// The Lambda handler: parse the input and register the object.
 #[tracing::instrument(skip_all)]
 pub async fn handle(deps: &Deps, event: Value) -> Result<Value> {
-    let request: Request = serde_json::from_value(event).map_err(|e| {
+    let request: Dataset = serde_json::from_value(event).map_err(|e| {
         Error::InvalidEvent(format!(
-            "register-catalog expects {{bucket, key, versionId?, etag?, reportKey?, fingerprint?}}: {e}"
+            "register-catalog expects the execution input {{bucket, key, versionId?, etag?, reportKey?, fingerprint?, contract?}}: {e}"
         ))
     })?;
     let registration = register(deps, &request).await?;
@@ -199,13 +174,13 @@ pub async fn handle(deps: &Deps, event: Value) -> Result<Value> {
 
 /// Register one object's table and partition (see the module docs).
 #[tracing::instrument(skip(deps), fields(bucket = %request.bucket, key = %request.key))]
-pub async fn register(deps: &Deps, request: &Request) -> Result<Registration> {
+pub async fn register(deps: &Deps, request: &Dataset) -> Result<Registration> {
     let config = &deps.config;
     if request.bucket.is_empty() || request.key.is_empty() {
         return Err(Error::InvalidEvent("bucket and key must not be empty".into()));
     }
     let uri = s3_uri(&request.bucket, &request.key, None);
-    if request.valid == Some(false) || matches!(request.status, Some(Status::Invalid | Status::Ignored)) {
+    if request.rejected() {
         return Err(Error::InvalidEvent(format!(
             "{uri} did not pass validation: it is not registered in the catalog"
         )));
@@ -219,7 +194,7 @@ pub async fn register(deps: &Deps, request: &Request) -> Result<Registration> {
     let contracts_bucket = config.contracts_bucket.as_deref().unwrap_or(&request.bucket);
     let loaded = deps
         .contracts
-        .contract_for(&deps.s3, contracts_bucket, &config.contracts_prefix, &request.key)
+        .contract_of(&deps.s3, request, contracts_bucket, &config.contracts_prefix)
         .await?;
     let Some(section) = CatalogSection::from_contract(&loaded.contract, &loaded.source)? else {
         tracing::info!(contract = loaded.source, "no catalog section: skipped");
@@ -292,8 +267,8 @@ pub async fn register(deps: &Deps, request: &Request) -> Result<Registration> {
 async fn ensure_table(
     deps: &Deps,
     plan: &TablePlan,
-    request: &Request,
-    contract: &LoadedContract,
+    request: &Dataset,
+    contract: &SourcedContract,
 ) -> Result<(TableAction, Vec<Change>, Option<String>)> {
     let existing = match get_table(&deps.glue, plan).await? {
         Some(table) => table,
@@ -524,7 +499,7 @@ where
 }
 
 /// Facts about the object that registered the partition.
-fn partition_parameters(request: &Request, contract: &LoadedContract) -> BTreeMap<String, String> {
+fn partition_parameters(request: &Dataset, contract: &SourcedContract) -> BTreeMap<String, String> {
     let mut parameters = BTreeMap::from([(
         "greenpipe:source".to_string(),
         s3_uri(&request.bucket, &request.key, None),
@@ -551,14 +526,14 @@ fn partition_parameters(request: &Request, contract: &LoadedContract) -> BTreeMa
 }
 
 /// The object's version id, else its ETag.
-fn identity(request: &Request) -> Option<&str> {
+fn identity(request: &Dataset) -> Option<&str> {
     request.version_id.as_deref().or(request.etag.as_deref())
 }
 
 /// `<validation report key without .json>.catalog.json`. Without a report key in the input, the
 /// validation report's key is derived as validate-dataset does (HeadObject when neither version nor ETag
 /// was given).
-async fn catalog_report_key(deps: &Deps, request: &Request) -> Result<String> {
+async fn catalog_report_key(deps: &Deps, request: &Dataset) -> Result<String> {
     let validation_report = match &request.report_key {
         Some(key) => key.clone(),
         None => {
@@ -682,7 +657,7 @@ mod tests {
             "fingerprint": "blake3:00", "rows": 3,
             "contract": {"name": "sales", "source": "s3://b/contracts/sales.yaml"}
         });
-        let r: Request = serde_json::from_value(execution_input).unwrap();
+        let r: Dataset = serde_json::from_value(execution_input).unwrap();
         assert_eq!(r.etag.as_deref(), Some("abc"));
         assert_eq!(r.rows, Some(3));
         assert_eq!(identity(&r), Some("abc"));
@@ -690,8 +665,9 @@ mod tests {
             "status": "valid", "bucket": "b", "key": "k.csv", "valid": true, "versionId": "v1",
             "etag": "e", "reusedReport": false, "contract": "s3://b/contracts/k.yaml"
         });
-        let r: Request = serde_json::from_value(outcome).unwrap();
-        assert_eq!(r.status, Some(Status::Valid));
+        let r: Dataset = serde_json::from_value(outcome).unwrap();
+        assert_eq!(r.status, Some(crate::pipeline::Status::Valid));
+        assert_eq!(r.contract_source(), Some("s3://b/contracts/k.yaml"));
         assert_eq!(identity(&r), Some("v1"));
     }
 

@@ -19,7 +19,7 @@ use super::run_report::{build, emf_lines, last_trained, ReportSettings};
 use crate::aws::access::{need, need_because, Call, MARKER_OBJECT, RUN_REPORT_OBJECT};
 use crate::aws::s3::{put_json, s3_uri};
 use crate::footprint::unix_millis_now;
-use crate::pipeline::DatasetRef;
+use crate::pipeline::Dataset;
 use crate::stages::plan::handler::PlanConfig;
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::{Error, Result};
@@ -67,7 +67,7 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
             "report-run expects the execution's state object".into(),
         ));
     }
-    let dataset: Option<DatasetRef> = state
+    let dataset: Option<Dataset> = state
         .get("dataset")
         .and_then(|d| serde_json::from_value(d.clone()).ok());
     let bucket = match (&deps.config.artifacts_bucket, &dataset) {
@@ -80,15 +80,16 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         }
     };
     let report = build(&state, &deps.report_settings(), now_ms)?;
-    let pipeline = dataset.as_ref().map(DatasetRef::name).unwrap_or_default();
+    let pipeline = dataset.as_ref().and_then(Dataset::name).unwrap_or_default();
 
     let key = deps.config.run_report_key(&report.execution);
     put_json(&deps.s3, &bucket, &key, &report).await?;
     let report_uri = s3_uri(&bucket, &key, None);
 
     let mut marker_uri = None;
-    if let (Some(marker), Some(d)) = (last_trained(&state, now_ms), &dataset) {
-        let marker_key = deps.config.marker_key(&d.name());
+    let name = dataset.as_ref().and_then(Dataset::name);
+    if let (Some(marker), Some(name)) = (last_trained(&state, now_ms), name) {
+        let marker_key = deps.config.marker_key(&name);
         put_json(&deps.s3, &bucket, &marker_key, &marker).await?;
         tracing::info!(
             model = marker.model_name,

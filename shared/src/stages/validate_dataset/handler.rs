@@ -36,7 +36,7 @@ use crate::aws::contracts::ContractStore;
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{copy_source, sdk_error, Config};
 use crate::events::{parse_invocation, Invocation, ObjectRef};
-use crate::pipeline::{execution_name, quarantine_key, report_key, ExecutionInput, Status};
+use crate::pipeline::{execution_name, quarantine_key, report_key, Dataset, Status};
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::report::ValidationReport;
 use crate::{Error, Result};
@@ -245,15 +245,17 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
     }
     outcome.status = Status::Valid;
     if let (Some(arn), true) = (&config.state_machine_arn, start_execution) {
-        let input = ExecutionInput {
+        let input = Dataset {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
             version_id: source.version_id().map(str::to_string),
-            etag: source.e_tag_unquoted().to_string(),
-            report_key,
-            fingerprint: report.fingerprint.clone(),
-            rows: report.rows,
-            contract: report.contract.clone(),
+            etag: Some(source.e_tag_unquoted().to_string()),
+            report_key: Some(report_key),
+            fingerprint: Some(report.fingerprint.clone()),
+            rows: Some(report.rows),
+            contract: Some(report.contract.clone()),
+            valid: None,
+            status: None,
         };
         outcome.execution_arn = Some(start_pipeline(&deps.sfn, arn, &input, source.identity()).await?);
     }
@@ -550,7 +552,7 @@ async fn copy_parts(
 async fn start_pipeline(
     sfn: &SfnClient,
     state_machine_arn: &str,
-    input: &ExecutionInput,
+    input: &Dataset,
     identity: &str,
 ) -> Result<String> {
     let name = execution_name(&input.bucket, &input.key, identity);

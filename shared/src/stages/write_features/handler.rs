@@ -1,10 +1,11 @@
 //! The write-features stage: write a validated object's rows to its SageMaker Feature Store feature group.
 //!
-//! Input: the pipeline's execution input or validate-dataset's outcome (bucket, key, version / ETag,
-//! report key, fingerprint), plus optional `featureGroup` (overrides the contract), `eventTime` (the run's
+//! Input: the pipeline's execution input ([`Dataset`]) or validate-dataset's outcome (bucket, key,
+//! version / ETag, report key, fingerprint, contract), plus optional `featureGroup` (overrides the contract), `eventTime` (the run's
 //! fixed event time), `mode` (`online`, the default, or `offline`), `targetStores`, `concurrency`, and the
 //! `continuation` a previous invocation returned. Per invocation:
-//! 1. The object's contract is found as validate-dataset finds it; its `features` section
+//! 1. The contract the object was validated against is read from `contract.source` (without one, the
+//!    contract validate-dataset would find: [`ContractStore::contract_of`]); its `features` section
 //!    ([`FeaturesSection`]) maps columns to features. A contract without one: `skipped`.
 //! 2. The feature group's definition comes from `DescribeFeatureGroup`, cached per cold start; the
 //!    mapping is checked against it (feature names and types) before any row is read.
@@ -50,7 +51,7 @@ use crate::aws::contracts::ContractStore;
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{sdk_error, Config};
 use crate::contract::{Compression, Contract, FormatSpec};
-use crate::pipeline::{report_key, Status};
+use crate::pipeline::{report_key, Dataset};
 use crate::stages::{Lookup, Stage, StageFunction};
 use crate::validate::RandomAccess;
 use crate::{Error, Result};
@@ -373,24 +374,13 @@ pub struct Continuation {
     pub totals: Totals,
 }
 
-/// The invocation's input (other fields of the execution input are ignored).
+/// The invocation's input: the pipeline's [`Dataset`] (the execution input), with write-features' own
+/// options beside it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
-    pub bucket: String,
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Status>,
+    #[serde(flatten)]
+    pub dataset: Dataset,
     /// Overrides the contract's `features.feature_group`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_group: Option<String>,
@@ -443,7 +433,7 @@ pub struct Response {
 pub async fn handle(deps: &Deps, event: Value, deadline: Option<SystemTime>) -> Result<Value> {
     let request: Request = serde_json::from_value(event).map_err(|e| {
         Error::InvalidEvent(format!(
-            "write-features expects {{bucket, key, versionId?, etag?, featureGroup?, eventTime?, mode?, continuation?}}: {e}"
+            "write-features expects the execution input {{bucket, key, versionId?, etag?, contract?, ...}} with featureGroup?, eventTime?, mode?, continuation?: {e}"
         ))
     })?;
     let response = write(deps, &request, deadline).await?;
@@ -686,33 +676,41 @@ async fn flush(
 }
 
 /// Write one object's features (see the module docs).
-#[tracing::instrument(skip(deps, deadline), fields(bucket = %request.bucket, key = %request.key))]
+#[tracing::instrument(skip(deps, deadline), fields(bucket = %request.dataset.bucket, key = %request.dataset.key))]
 pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>) -> Result<Response> {
     let config = &deps.config;
-    if request.bucket.is_empty() || request.key.is_empty() {
+    if request.dataset.bucket.is_empty() || request.dataset.key.is_empty() {
         return Err(Error::InvalidEvent("bucket and key must not be empty".into()));
     }
-    let uri = s3_uri(&request.bucket, &request.key, None);
-    if request.valid == Some(false) || matches!(request.status, Some(Status::Invalid | Status::Ignored)) {
+    let uri = s3_uri(&request.dataset.bucket, &request.dataset.key, None);
+    if request.dataset.rejected() {
         return Err(Error::InvalidEvent(format!(
             "{uri} did not pass validation: its features are not written"
         )));
     }
-    if config.is_own_key(&request.key) {
+    if config.is_own_key(&request.dataset.key) {
         return Err(Error::InvalidEvent(format!(
             "{uri} is under greenpipe's contracts, reports or quarantine prefix"
         )));
     }
     let mut response = Response {
-        bucket: request.bucket.clone(),
-        key: request.key.clone(),
+        bucket: request.dataset.bucket.clone(),
+        key: request.dataset.key.clone(),
         mode: request.mode,
         ..Response::default()
     };
-    let contracts_bucket = config.contracts_bucket.as_deref().unwrap_or(&request.bucket);
+    let contracts_bucket = config
+        .contracts_bucket
+        .as_deref()
+        .unwrap_or(&request.dataset.bucket);
     let loaded = deps
         .contracts
-        .contract_for(&deps.s3, contracts_bucket, &config.contracts_prefix, &request.key)
+        .contract_of(
+            &deps.s3,
+            &request.dataset,
+            contracts_bucket,
+            &config.contracts_prefix,
+        )
         .await?;
     let Some(section) = FeaturesSection::from_contract(&loaded.contract, &loaded.source)? else {
         response.done = true;
@@ -734,9 +732,9 @@ pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>)
 
     let object = S3Object::open(
         &deps.s3,
-        &request.bucket,
-        &request.key,
-        request.version_id.as_deref(),
+        &request.dataset.bucket,
+        &request.dataset.key,
+        request.dataset.version_id.as_deref(),
     )
     .await?;
     let identity = object.identity().to_string();
@@ -791,16 +789,16 @@ pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>)
         drain_deadline: until(margin / 3),
         ..WriteOptions::default()
     };
-    let report_stem = match &request.report_key {
+    let report_stem = match &request.dataset.report_key {
         Some(k) => k.strip_suffix(".json").unwrap_or(k).to_string(),
         None => {
-            let k = report_key(&config.reports_prefix, &request.key, &identity);
+            let k = report_key(&config.reports_prefix, &request.dataset.key, &identity);
             k.strip_suffix(".json").unwrap_or(&k).to_string()
         }
     };
     let job = Job {
         source: Arc::new(object),
-        name: request.key.clone(),
+        name: request.dataset.key.clone(),
         contract: loaded.contract.clone(),
         contract_source: loaded.source.clone(),
         section,
@@ -824,8 +822,8 @@ pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>)
         } else {
             format!("{report_stem}.features.{}.jsonl", resume.next_row)
         };
-        write_failures(&deps.s3, &request.bucket, &key, &w.failures).await?;
-        response.failure_report = Some(s3_uri(&request.bucket, &key, None));
+        write_failures(&deps.s3, &request.dataset.bucket, &key, &w.failures).await?;
+        response.failure_report = Some(s3_uri(&request.dataset.bucket, &key, None));
     }
     response.read = w.read;
     response.written = w.written;
