@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::Stage;
@@ -39,13 +41,38 @@ pub trait StageFunction {
     /// the default for the stage's other buckets.
     fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>>;
 
-    /// One invocation: the event as the runtime received it (the handler parses it, so a malformed one
-    /// is an `InvalidEvent`, not the runtime's unmarshal error), and the invocation's deadline if known.
+    /// What the stage is invoked with. [`invoke`] parses the runtime's payload into it, so a malformed
+    /// event is an `InvalidEvent` naming [`Self::EXPECTS`], not the runtime's unmarshal error. A stage
+    /// whose input has several shapes (validate-dataset's triggers, cleanup-idle's schedule or
+    /// overrides, report-run's whole execution state) takes the JSON and reads it itself.
+    type Request: DeserializeOwned + Send;
+    /// What it answers (the Task state's result).
+    type Response: Serialize + Send;
+    /// The request's shape in words, for the `InvalidEvent` message.
+    const EXPECTS: &'static str;
+
+    /// One invocation: the parsed request, and the invocation's deadline if known.
     fn handle(
         deps: &Self::Deps,
-        event: Value,
+        request: Self::Request,
         deadline: Option<SystemTime>,
-    ) -> impl Future<Output = Result<Value>> + Send;
+    ) -> impl Future<Output = Result<Self::Response>> + Send;
+}
+
+/// One invocation of `F` from the JSON the runtime (or a local run) hands over: the payload parsed into
+/// `F::Request`, the handler, its response as JSON. A panic is `InternalError` ([`catch_panic`]).
+pub async fn invoke<F: StageFunction>(
+    deps: &F::Deps,
+    payload: Value,
+    deadline: Option<SystemTime>,
+) -> Result<Value> {
+    catch_panic(F::STAGE.name(), async move {
+        let request = serde_json::from_value::<F::Request>(payload)
+            .map_err(|e| Error::InvalidEvent(format!("{} expects {}: {e}", F::STAGE.name(), F::EXPECTS)))?;
+        let response = F::handle(deps, request, deadline).await?;
+        serde_json::to_value(&response).map_err(Error::serialize("the response"))
+    })
+    .await
 }
 
 /// One invocation through `F`'s handler. Errors become a [`Diagnostic`] whose `error_type` is the stable
@@ -57,12 +84,9 @@ pub async fn function_handler<F: StageFunction>(
 ) -> std::result::Result<Value, Diagnostic> {
     let deadline = deadline_of(event.context.deadline);
     // Boxed: a stage's future (its SDK calls) is too deep to lay out inline inside the runtime's.
-    Box::pin(catch_panic(
-        F::STAGE.name(),
-        F::handle(deps, event.payload, deadline),
-    ))
-    .await
-    .map_err(Diagnostic::from)
+    Box::pin(invoke::<F>(deps, event.payload, deadline))
+        .await
+        .map_err(Diagnostic::from)
 }
 
 /// The function's process: its dependencies from the environment and the standard AWS configuration
@@ -115,7 +139,7 @@ impl<F: StageFunction> LocalFunction for Local<F> {
         event: Value,
         deadline: Option<SystemTime>,
     ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + '_>> {
-        Box::pin(catch_panic(F::STAGE.name(), F::handle(&self.0, event, deadline)))
+        Box::pin(invoke::<F>(&self.0, event, deadline))
     }
 }
 
@@ -137,6 +161,9 @@ mod tests {
         const STAGE: Stage = Stage::ReportRun;
         const CALLS: &'static [Call] = &[];
         type Deps = ();
+        type Request = Value;
+        type Response = Value;
+        const EXPECTS: &'static str = "anything";
 
         fn deps(_env: Lookup<'_>, _sdk: &SdkConfig) -> Result<()> {
             Ok(())

@@ -324,6 +324,10 @@ impl StageFunction for CleanupIdle {
     const STAGE: Stage = Stage::CleanupIdle;
     const CALLS: &'static [Call] = CALLS;
     type Deps = Deps;
+    /// A scheduled event (overrides in `detail`) or the overrides alone: read by [`parse_event`].
+    type Request = Value;
+    type Response = CleanupReport;
+    const EXPECTS: &'static str = "an EventBridge Scheduler event or a JSON object of overrides";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         let s3 = crate::aws::Config::from_lookup(env)?.s3_client(sdk);
@@ -334,8 +338,7 @@ impl StageFunction for CleanupIdle {
         Ok(CleanupConfig::from_lookup(env)?.placeholders(bucket))
     }
 
-    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
-        let report = handle(deps, event).await?;
-        serde_json::to_value(&report).map_err(Error::serialize("the cleanup report"))
+    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<CleanupReport> {
+        handle(deps, event).await
     }
 }

@@ -47,7 +47,7 @@ use crate::aws::{sdk_error, Config};
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::footprint::Arch;
 use crate::pipeline::{Dataset, LastTrained};
-use crate::stages::{Lookup, Stage, StageFunction};
+use crate::stages::{invoke, Lookup, Stage, StageFunction};
 use crate::{Error, Result};
 
 /// Failed or stopped jobs of the same data tolerated before giving up (`<name>-2` ... `<name>-10`).
@@ -261,21 +261,23 @@ impl Deps {
     }
 }
 
+/// plan-training's input: the dataset (`$.dataset`) and the execution's name.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PlanTrainingInput {
-    dataset: Dataset,
+pub struct PlanTrainingInput {
+    pub dataset: Dataset,
     #[serde(default)]
-    execution_name: Option<String>,
+    pub execution_name: Option<String>,
 }
 
+/// plan-transform's input: the dataset, plan-training's plan and the model CreateModel made.
 #[derive(Debug, Deserialize)]
-struct PlanTransformInput {
-    dataset: Dataset,
+pub struct PlanTransformInput {
+    pub dataset: Dataset,
     #[serde(default)]
-    plan: Value,
+    pub plan: Value,
     #[serde(default)]
-    model: Option<Value>,
+    pub model: Option<Value>,
 }
 
 /// The dataset's contract, format and size.
@@ -346,14 +348,15 @@ impl Loaded {
     }
 }
 
-/// The plan-training handler (see the module docs).
-#[tracing::instrument(skip_all)]
+/// The plan-training handler on the JSON a Task sends (see the module docs): [`invoke`] of
+/// [`PlanTraining`], as the deployed function runs it.
 pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
-    let input: PlanTrainingInput = serde_json::from_value(event).map_err(|e| {
-        Error::InvalidEvent(format!(
-            "plan-training expects {{dataset: {{bucket, key, fingerprint, contract: {{name, source}}, ...}}, executionName}}: {e}"
-        ))
-    })?;
+    invoke::<PlanTraining>(deps, event, None).await
+}
+
+/// Plan the training of `input.dataset`, or say why there is none.
+#[tracing::instrument(skip_all)]
+pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<Value> {
     let fingerprint = input.dataset.fingerprint()?.to_string();
     let ds = Loaded::load(deps, input.dataset).await?;
     let no_training = |reason: String, model: String| {
@@ -514,14 +517,14 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
     }))
 }
 
-/// The plan-transform handler (see the module docs).
-#[tracing::instrument(skip_all)]
+/// The plan-transform handler on the JSON a Task sends: [`invoke`] of [`PlanTransform`].
 pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> {
-    let input: PlanTransformInput = serde_json::from_value(event).map_err(|e| {
-        Error::InvalidEvent(format!(
-            "plan-transform expects {{dataset: {{...}}, plan: {{...}}, model?: {{ModelArn}}}}: {e}"
-        ))
-    })?;
+    invoke::<PlanTransform>(deps, event, None).await
+}
+
+/// Plan the batch transform of `input.dataset` with `input.model`, or say why there is none.
+#[tracing::instrument(skip_all)]
+pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Result<Value> {
     let fingerprint = input.dataset.fingerprint()?.to_string();
     let ds = Loaded::load(deps, input.dataset).await?;
     let section = ds
@@ -811,6 +814,11 @@ impl StageFunction for PlanTraining {
     const STAGE: Stage = Stage::PlanTraining;
     const CALLS: &'static [Call] = TRAINING_CALLS;
     type Deps = Deps;
+    type Request = PlanTrainingInput;
+    /// The plan: `{train, reason, request, modelRequest, ...}` as the definition's Train? reads it.
+    type Response = Value;
+    const EXPECTS: &'static str =
+        "{dataset: {bucket, key, fingerprint, contract: {name, source}, ...}, executionName}";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         Ok(Deps::new(Stage::PlanTraining, PlanConfig::from_lookup(env)?, sdk))
@@ -820,8 +828,8 @@ impl StageFunction for PlanTraining {
         Ok(PlanConfig::from_lookup(env)?.placeholders(bucket))
     }
 
-    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
-        plan_training_handler(deps, event).await
+    async fn handle(deps: &Deps, input: PlanTrainingInput, _deadline: Option<SystemTime>) -> Result<Value> {
+        plan_training_for(deps, input).await
     }
 }
 
@@ -832,6 +840,10 @@ impl StageFunction for PlanTransform {
     const STAGE: Stage = Stage::PlanTransform;
     const CALLS: &'static [Call] = TRANSFORM_CALLS;
     type Deps = Deps;
+    type Request = PlanTransformInput;
+    /// `{transform, reason, request, ...}` as the definition's Transform? reads it.
+    type Response = Value;
+    const EXPECTS: &'static str = "{dataset: {...}, plan: {...}, model?: {ModelArn}}";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         Ok(Deps::new(
@@ -845,8 +857,8 @@ impl StageFunction for PlanTransform {
         Ok(PlanConfig::from_lookup(env)?.placeholders(bucket))
     }
 
-    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
-        plan_transform_handler(deps, event).await
+    async fn handle(deps: &Deps, input: PlanTransformInput, _deadline: Option<SystemTime>) -> Result<Value> {
+        plan_transform_for(deps, input).await
     }
 }
 

@@ -32,7 +32,6 @@ use aws_sdk_glue::Client as GlueClient;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::Client as S3Client;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::layout::{self, PartitionRef};
 use super::{classify, dataset_prefix, is_breaking, CatalogSection, Change, TableDef, TablePlan};
@@ -158,18 +157,6 @@ pub struct CatalogReport {
 pub enum ReportOutcome {
     Updated,
     Refused,
-}
-
-/// The Lambda handler: parse the input and register the object.
-#[tracing::instrument(skip_all)]
-pub async fn handle(deps: &Deps, event: Value) -> Result<Value> {
-    let request: Dataset = serde_json::from_value(event).map_err(|e| {
-        Error::InvalidEvent(format!(
-            "register-catalog expects the execution input {{bucket, key, versionId?, etag?, reportKey?, fingerprint?, contract?}}: {e}"
-        ))
-    })?;
-    let registration = register(deps, &request).await?;
-    serde_json::to_value(&registration).map_err(Error::serialize("the response"))
 }
 
 /// Register one object's table and partition (see the module docs).
@@ -629,6 +616,10 @@ impl StageFunction for RegisterCatalog {
     const STAGE: Stage = Stage::RegisterCatalog;
     const CALLS: &'static [Call] = CALLS;
     type Deps = Deps;
+    type Request = Dataset;
+    type Response = Registration;
+    const EXPECTS: &'static str =
+        "the execution input {bucket, key, versionId?, etag?, reportKey?, fingerprint?, contract?}";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         Ok(Deps::new(Config::from_lookup(env)?, sdk))
@@ -638,8 +629,8 @@ impl StageFunction for RegisterCatalog {
         Ok(Config::from_lookup(env)?.placeholders(bucket))
     }
 
-    async fn handle(deps: &Deps, event: Value, _deadline: Option<SystemTime>) -> Result<Value> {
-        handle(deps, event).await
+    async fn handle(deps: &Deps, request: Dataset, _deadline: Option<SystemTime>) -> Result<Registration> {
+        register(deps, &request).await
     }
 }
 

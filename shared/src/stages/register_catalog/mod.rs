@@ -14,7 +14,7 @@ pub mod section;
 pub mod table;
 
 pub use diff::{classify, is_breaking, Change, ChangeKind};
-pub use handler::{handle, Deps, RegisterCatalog};
+pub use handler::{Deps, RegisterCatalog};
 pub use layout::{dataset_prefix, ObjectLayout, PartitionRef};
 pub use section::{CatalogSection, CsvSerde, PartitionKey, PartitionType};
 pub use table::{glue_type, GlueColumn, TableDef, TablePlan};

@@ -138,6 +138,11 @@ impl StageFunction for ReportRun {
     const STAGE: Stage = Stage::ReportRun;
     const CALLS: &'static [Call] = CALLS;
     type Deps = Deps;
+    /// The execution's whole state (`dataset`, `plan`, `training`, `error`, ...: whatever the run
+    /// reached), read field by field: a failed run has only some of them.
+    type Request = Value;
+    type Response = Value;
+    const EXPECTS: &'static str = "the execution's state object";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         Ok(Deps::new(PlanConfig::from_lookup(env)?, sdk))

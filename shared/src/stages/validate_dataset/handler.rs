@@ -673,6 +673,12 @@ impl StageFunction for ValidateDataset {
     const STAGE: Stage = Stage::ValidateDataset;
     const CALLS: &'static [Call] = CALLS;
     type Deps = Deps;
+    /// Any of the trigger shapes (S3 notification, EventBridge, SQS, SNS, direct), told apart and read
+    /// by [`crate::events::parse_invocation`].
+    type Request = Value;
+    /// One [`Outcome`], or a batch's outcomes (and an SQS batch's item failures).
+    type Response = Value;
+    const EXPECTS: &'static str = "an S3, EventBridge, SQS or SNS event, or {bucket, key}";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         Ok(Deps::new(Config::from_lookup(env)?, sdk))

@@ -32,7 +32,6 @@ use aws_sdk_s3::Client as S3Client;
 use aws_sdk_sagemaker::Client as SageMakerClient;
 use aws_sdk_sagemakerfeaturestoreruntime::Client as FeatureStoreClient;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::offline::{self, Buffer, Hour};
@@ -426,18 +425,6 @@ pub struct Response {
     /// Why nothing was written (`done: true`, no features section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// The Lambda handler: `deadline` is the invocation's deadline (from the Lambda context).
-#[tracing::instrument(skip_all)]
-pub async fn handle(deps: &Deps, event: Value, deadline: Option<SystemTime>) -> Result<Value> {
-    let request: Request = serde_json::from_value(event).map_err(|e| {
-        Error::InvalidEvent(format!(
-            "write-features expects the execution input {{bucket, key, versionId?, etag?, contract?, ...}} with featureGroup?, eventTime?, mode?, continuation?: {e}"
-        ))
-    })?;
-    let response = write(deps, &request, deadline).await?;
-    serde_json::to_value(&response).map_err(Error::serialize("the response"))
 }
 
 /// One job, independent of Lambda: used by the stage and by the CLI.
@@ -915,6 +902,11 @@ impl StageFunction for WriteFeatures {
     const STAGE: Stage = Stage::WriteFeatures;
     const CALLS: &'static [Call] = CALLS;
     type Deps = Deps;
+    type Request = Request;
+    type Response = Response;
+    const EXPECTS: &'static str =
+        "the execution input {bucket, key, versionId?, etag?, contract?, ...} with \
+        featureGroup?, eventTime?, mode?, targetStores?, concurrency?, continuation?";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
         let mut deps = Deps::new(Config::from_lookup(env)?, sdk);
@@ -926,14 +918,14 @@ impl StageFunction for WriteFeatures {
         Ok(Config::from_lookup(env)?.placeholders(bucket))
     }
 
-    async fn handle(deps: &Deps, event: Value, deadline: Option<SystemTime>) -> Result<Value> {
-        handle(deps, event, deadline).await
+    async fn handle(deps: &Deps, request: Request, deadline: Option<SystemTime>) -> Result<Response> {
+        write(deps, &request, deadline).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
 
