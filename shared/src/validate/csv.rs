@@ -928,17 +928,13 @@ pub(crate) mod differential {
     use crate::validate::compile::compile;
     use crate::validate::decode::{Decoded, Prefetch, SourceState};
 
-    /// Run `f` over the decoded stream of `data`.
-    pub(crate) fn with_decoded<R>(
-        data: &[u8],
-        compression: Compression,
-        f: impl FnOnce(&mut Decoded) -> R,
-    ) -> R {
+    /// Run `f` over `data` as the engine streams an uncompressed object.
+    fn with_stream<R>(data: &[u8], f: impl FnOnce(&mut Decoded) -> R) -> R {
         let src = Bytes::copy_from_slice(data);
         let state = SourceState::default();
         std::thread::scope(|scope| {
             let p = Prefetch::start(scope, &src, &state, &|_| {});
-            let Ok(mut d) = Decoded::new(p, compression, u64::MAX, u64::MAX, &state) else {
+            let Ok(mut d) = Decoded::new(p, Compression::None, u64::MAX, u64::MAX, &state) else {
                 panic!("a stream from memory opens");
             };
             f(&mut d)
@@ -993,7 +989,7 @@ pub(crate) mod differential {
         };
         let mut r = reader(&run, &opts);
         r.rec.captured = Some(Vec::new());
-        with_decoded(data, Compression::None, |input| r.run(&mut run, input)).expect("memory does not fail");
+        with_stream(data, |input| r.run(&mut run, input)).expect("memory does not fail");
         if run.fatal.is_some() {
             return None;
         }
