@@ -226,8 +226,14 @@ impl Fixture {
         self.model("orphan-kept-model", self.tags(&[("greenpipe:keep", "1")]))
             .await;
 
-        self.notebook("nb-idle", &[]).await;
-        self.notebook("nb-kept", &[("greenpipe:keep", "true")]).await;
+        // Notebooks are judged only by the Jupyter activity their lifecycle configuration records.
+        let long_ago = (now_secs() - 2 * 3600).to_string();
+        let quiet = ("greenpipe:last-activity", long_ago.as_str());
+        self.notebook("nb-idle", &[quiet]).await;
+        self.notebook("nb-kept", &[quiet, ("greenpipe:keep", "true")])
+            .await;
+        // No signal: reported, never stopped, however old.
+        self.notebook("nb-unsignalled", &[]).await;
 
         // Log groups are chosen by the managed tag, not by their name prefix alone.
         let managed = ("greenpipe:managed", self.managed.as_str());
@@ -270,7 +276,8 @@ impl Fixture {
         tokio::time::sleep(Duration::from_millis(1200)).await;
 
         self.endpoint("young", &[], true, false).await;
-        self.notebook("nb-young", &[]).await;
+        self.notebook("nb-young", &[("greenpipe:last-activity", "2020-01-01T00:00:00Z")])
+            .await;
         self.model("young-model", self.tags(&[])).await;
         self.aws.put(&self.bucket, "greenpipe/tmp/new.json", "x").await;
     }
@@ -373,6 +380,7 @@ fn expected(outcome: &str, lifecycle: (&str, &str)) -> Vec<(String, String, Stri
             "stop-notebook-instance",
             "skipped:TooYoung",
         ),
+        row("notebook-instance", "nb-unsignalled", "report-only", "reported"),
         row(
             "endpoint-config",
             "orphan-config",
@@ -511,6 +519,11 @@ async fn dry_run_then_act_then_restore() {
     };
     assert_eq!(nb("nb-idle").await, Some(NotebookInstanceStatus::Stopped));
     assert_eq!(nb("nb-kept").await, Some(NotebookInstanceStatus::InService));
+    assert_eq!(
+        nb("nb-unsignalled").await,
+        Some(NotebookInstanceStatus::InService),
+        "a notebook without an activity signal is never stopped"
+    );
     assert!(f
         .sm
         .describe_model()
@@ -621,6 +634,8 @@ async fn dry_run_then_act_then_restore() {
             ),
             // Its config went in the first run; the deleted endpoints' models wait for their configs.
             row("model", "orphan-cfg-model", "delete-model", "dry-run"),
+            // Still no activity signal: reported again, still not stopped.
+            row("notebook-instance", "nb-unsignalled", "report-only", "reported"),
         ]
     );
 

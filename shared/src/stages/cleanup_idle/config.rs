@@ -88,7 +88,8 @@ pub struct CleanupConfig {
     /// production variant for this long is idle.
     #[serde(with = "secs")]
     pub endpoint_idle: Duration,
-    /// `GREENPIPE_CLEANUP_NOTEBOOK_IDLE_HOURS` (default 3): an InService notebook instance not modified
+    /// `GREENPIPE_CLEANUP_NOTEBOOK_IDLE_HOURS` (default 3): an InService notebook instance whose last
+    /// Jupyter activity ([`ACTIVITY_TAG`]) is older is stopped. (Formerly: not modified
     /// for this long is stopped.
     #[serde(with = "secs")]
     pub notebook_idle: Duration,
@@ -206,6 +207,9 @@ impl Default for CleanupConfig {
 pub const KEEP_TAG: &str = "greenpipe:keep";
 /// Per-job budget override, in hours.
 pub const BUDGET_TAG: &str = "greenpipe:budget-hours";
+/// A notebook instance's last Jupyter activity (RFC 3339, or seconds since the epoch), kept by the
+/// notebook's lifecycle configuration: the only signal cleanup judges a notebook's idleness by.
+pub const ACTIVITY_TAG: &str = "greenpipe:last-activity";
 
 /// Per-invocation overrides (the event's JSON, camelCase). Unknown fields are refused so a typo never
 /// silently runs with defaults.

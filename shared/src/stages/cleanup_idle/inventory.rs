@@ -79,7 +79,11 @@ pub enum Detail {
     Notebook {
         status: String,
         instance_type: String,
-        last_modified: Option<Epoch>,
+        /// The last Jupyter activity (sessions, kernels, terminals) its lifecycle configuration
+        /// recorded in the [`ACTIVITY_TAG`](super::config::ACTIVITY_TAG) tag; `None` without a readable
+        /// one. `LastModifiedTime` is not activity (it changes when the instance is started or
+        /// updated, not when someone works in it), so it is not used.
+        last_activity: Option<Epoch>,
     },
     StudioApp {
         status: String,

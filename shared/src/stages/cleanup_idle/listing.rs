@@ -7,7 +7,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_sagemaker::types::{AppType, ProcessingJobStatus, TrainingJobStatus, TransformJobStatus};
 use aws_smithy_types::DateTime;
 
-use super::config::Area;
+use super::config::{Area, ACTIVITY_TAG};
 use super::handler::Deps;
 use super::{CleanupConfig, Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
 use crate::aws::sdk_error;
@@ -408,7 +408,6 @@ async fn list_notebooks(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> 
                 id: name.to_string(),
                 arn: Some(arn.to_string()),
                 created: secs(n.creation_time()),
-                tags,
                 detail: Detail::Notebook {
                     status: n
                         .notebook_instance_status()
@@ -418,13 +417,24 @@ async fn list_notebooks(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> 
                         .instance_type()
                         .map(|t| t.as_str().to_string())
                         .unwrap_or_default(),
-                    last_modified: secs(n.last_modified_time()),
+                    last_activity: tags.get(ACTIVITY_TAG).and_then(|v| activity_time(v)),
                 },
+                tags,
             }),
             Err(e) => inv.errors.push(format!("notebook instance {name}: {e}")),
         }
     }
     Ok(())
+}
+
+/// The [`ACTIVITY_TAG`] value: RFC 3339 (what the lifecycle configuration writes) or seconds since the
+/// epoch. Anything else is no signal.
+pub(crate) fn activity_time(v: &str) -> Option<Epoch> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<i64>() {
+        return Some(secs);
+    }
+    crate::validate::values::parse_timestamp(v.as_bytes()).map(|micros| micros.div_euclid(1_000_000))
 }
 
 /// Studio app ids: `domain/user:<profile>/<AppType>/<app>` or `domain/space:<space>/<AppType>/<app>`.

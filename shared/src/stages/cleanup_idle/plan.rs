@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::config::{CleanupConfig, BUDGET_TAG};
+use super::config::{CleanupConfig, ACTIVITY_TAG, BUDGET_TAG};
 use super::inventory::{Detail, Epoch, Inventory, Resource, ResourceKind};
 use crate::footprint::{self, Footprint};
 
@@ -249,21 +249,33 @@ fn rule<'a>(
         }
         Detail::Notebook {
             status,
-            last_modified,
+            last_activity,
             ..
-        } => {
-            let quiet = last_modified.or(r.created).map(|t| now - t);
-            (status == "InService" && quiet.is_some_and(|q| q >= secs(c.notebook_idle))).then(|| {
-                (
-                    Action::StopNotebookInstance,
-                    format!(
-                        "InService, no activity for {} (threshold {})",
-                        human(quiet.unwrap_or(0)),
-                        human(secs(c.notebook_idle))
-                    ),
-                )
-            })
-        }
+        } => match last_activity {
+            _ if status != "InService" => None,
+            // Only the notebook's own activity signal can show it idle; without one it is someone's
+            // work in progress as far as cleanup can tell.
+            None => Some((
+                Action::ReportOnly,
+                format!(
+                    "InService with no activity signal (tag {ACTIVITY_TAG}, kept by greenpipe's notebook \
+                     lifecycle configuration): never stopped"
+                ),
+            )),
+            Some(last) => {
+                let quiet = now - *last;
+                (quiet >= secs(c.notebook_idle)).then(|| {
+                    (
+                        Action::StopNotebookInstance,
+                        format!(
+                            "InService, no Jupyter activity for {} (threshold {}; tag {ACTIVITY_TAG})",
+                            human(quiet),
+                            human(secs(c.notebook_idle))
+                        ),
+                    )
+                })
+            }
+        },
         Detail::StudioApp {
             status,
             app_type,

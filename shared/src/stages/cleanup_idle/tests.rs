@@ -157,7 +157,7 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                 Detail::Notebook {
                     status: "InService".into(),
                     instance_type: "ml.t3.medium".into(),
-                    last_modified: Some(NOW - 5 * HOUR),
+                    last_activity: Some(NOW - 5 * HOUR),
                 },
             ),
             r(
@@ -168,7 +168,18 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                 Detail::Notebook {
                     status: "InService".into(),
                     instance_type: "ml.t3.medium".into(),
-                    last_modified: Some(NOW - 600),
+                    last_activity: Some(NOW - 600),
+                },
+            ),
+            r(
+                ResourceKind::NotebookInstance,
+                "nb-unsignalled",
+                30 * DAY,
+                managed(),
+                Detail::Notebook {
+                    status: "InService".into(),
+                    instance_type: "ml.t3.medium".into(),
+                    last_activity: None,
                 },
             ),
             r(
@@ -179,7 +190,7 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                 Detail::Notebook {
                     status: "Stopped".into(),
                     instance_type: "ml.t3.medium".into(),
-                    last_modified: Some(NOW - 5 * DAY),
+                    last_activity: Some(NOW - 5 * DAY),
                 },
             ),
             r(
@@ -355,6 +366,7 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
         got,
         vec![
             act("nb-idle"),
+            ("nb-unsignalled".to_string(), "report".to_string()),
             act("d/user:u/JupyterLab/default"),
             act("train-long"),
             act("cfg-orphan"),
@@ -562,7 +574,7 @@ fn arb_resource() -> impl Strategy<Value = Resource> {
                     Detail::Notebook {
                         status,
                         instance_type: "ml.t3.medium".into(),
-                        last_modified: Some(NOW - quiet),
+                        last_activity: (quiet % 3 != 0).then_some(NOW - quiet),
                     },
                 ),
                 2 => (
@@ -753,4 +765,15 @@ fn validation_reports_outlive_the_idempotency_window() {
         c.retention_of("greenpipe/reports/incoming/a.csv/v1.json"),
         super::IDEMPOTENCY_WINDOW
     );
+}
+
+#[test]
+fn notebook_activity_tags() {
+    use super::listing::activity_time;
+    assert_eq!(activity_time("2026-12-07T17:00:00Z"), Some(1_796_662_800));
+    assert_eq!(activity_time(" 1796662800 "), Some(1_796_662_800));
+    assert_eq!(activity_time("2026-12-07T18:00:00+01:00"), Some(1_796_662_800));
+    for junk in ["", "yesterday", "2026-13-01T00:00:00Z"] {
+        assert_eq!(activity_time(junk), None, "{junk:?}");
+    }
 }
