@@ -9,6 +9,7 @@ mod cleanup_studio;
 mod deploy;
 mod events;
 mod http1_tls;
+mod notebook_activity;
 mod pipeline_definition;
 mod plan_stages;
 mod register_catalog;

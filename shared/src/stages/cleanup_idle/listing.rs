@@ -429,7 +429,7 @@ async fn list_notebooks(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> 
 
 /// The [`ACTIVITY_TAG`] value: RFC 3339 (what the lifecycle configuration writes) or seconds since the
 /// epoch. Anything else is no signal.
-pub(crate) fn activity_time(v: &str) -> Option<Epoch> {
+pub fn activity_time(v: &str) -> Option<Epoch> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<i64>() {
         return Some(secs);
