@@ -4,6 +4,8 @@
 #   .tools/sam           aws-sam-cli      (sam validate --lint)
 #   .tools/cfnlint       cfn-lint + cfn-lint-serverless (the serverless rules)
 #   .tools/checkov       checkov
+#   .tools/jupyter       jupyter_server + ipykernel: the real Jupyter server the notebook lifecycle
+#                        configuration's activity recorder is tested against
 #   .tools/cargo-lambda  cargo-lambda (brings zig for cross-compiling to arm64), only with --cargo-lambda
 #                        (or --cargo-lambda-only: that one alone, for scripts/lambda-artifacts.sh)
 # Idempotent: a tool already at its pinned version is left alone.
@@ -30,6 +32,7 @@ if [[ "${1:-}" != "--cargo-lambda-only" ]]; then
     install sam aws-sam-cli==1.170.0
     install cfnlint cfn-lint==1.58.0 cfn-lint-serverless==0.3.6
     install checkov checkov==3.3.30
+    install jupyter jupyter_server==2.21.1 ipykernel==7.4.0
 fi
 if [[ "${1:-}" == "--cargo-lambda" || "${1:-}" == "--cargo-lambda-only" ]]; then
     install cargo-lambda cargo-lambda==1.9.2

@@ -9,7 +9,7 @@
 #      before any test runs: the tests never share the machine with it (some assert on wall time).
 #   2. install the AWS emulator (moto's server, pinned) into .venv   (scripts/setup-moto.sh),
 #      asl-validator (npm, pinned) into tools/asl-validator             (scripts/setup-node.sh), and the
-#      deployment tools (sam, cfn-lint, checkov; pinned) into .tools/   (scripts/setup-tools.sh)
+#      deployment tools (sam, cfn-lint, checkov) and a Jupyter server (pinned) into .tools/   (scripts/setup-tools.sh)
 #   3. cargo fmt --check
 #   4. cargo clippy on every target, warnings are errors (and on the library as fuzz/ builds it)
 #   5. static checks of infra/template.yaml: sam validate --lint, cfn-lint + serverless rules, checkov
