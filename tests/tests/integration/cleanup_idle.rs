@@ -293,8 +293,12 @@ impl Fixture {
             buckets: vec![self.bucket.clone(), self.kept_bucket.clone()],
             log_group_prefixes: vec![self.log_prefix.clone()],
             report_bucket: Some(self.report_bucket.clone()),
-            // moto has no Studio (ListApps / DeleteApp): tests/cleanup_studio.rs covers that area.
-            areas: Area::ALL.into_iter().filter(|a| *a != Area::StudioApps).collect(),
+            // moto has no Studio (ListApps, ListUserProfiles, ...): tests/cleanup_studio.rs covers
+            // those areas.
+            areas: Area::ALL
+                .into_iter()
+                .filter(|a| !matches!(a, Area::StudioApps | Area::StudioSettings))
+                .collect(),
             page_size: Some(2),
             // This stack lets its events act (the default lets them only tighten: see
             // events_may_only_tighten_what_the_stack_allows).

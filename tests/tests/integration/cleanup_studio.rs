@@ -1,4 +1,6 @@
-//! cleanup-idle's Studio apps area (ListApps, DescribeApp, ListTags, DeleteApp) and its jobs over budget
+//! cleanup-idle's Studio apps area (ListApps, DescribeApp, ListTags, DeleteApp), its Studio settings area
+//! (ListDomains, DescribeDomain, ListUserProfiles, DescribeUserProfile, ListSpaces; UpdateDomain and
+//! UpdateUserProfile to turn Studio's own idle shutdown on) and its jobs over budget
 //! (List/Describe/Stop for training, processing and transform jobs). moto has no Studio and its jobs
 //! complete at once (nothing is ever InProgress to stop), so the SageMaker client here sends its real,
 //! serialized and signed requests to a replay connector at the SDK's HTTP layer, which answers with
@@ -434,5 +436,177 @@ async fn jobs_over_budget_are_stopped_with_the_right_call() {
         .into_iter()
         .collect::<BTreeMap<_, _>>(),
         "budgeted-train runs 30 h of its 48 h budget"
+    );
+}
+
+/// Studio's own idle-shutdown setting, as Describe* answers it.
+fn lifecycle(state: &str, extra: Value) -> Value {
+    let mut idle = json!({"LifecycleManagement": state});
+    for (k, v) in extra.as_object().unwrap() {
+        idle[k] = v.clone();
+    }
+    json!({"AppLifecycleManagement": {"IdleSettings": idle}})
+}
+
+/// The settings area's answers after the apps area's: one domain whose default leaves JupyterLab's idle
+/// shutdown off (with a maximum of 100 minutes its users may set), alice who inherits it, bob who turns
+/// Code Editor's off, and the space `team` that alice owns.
+fn settings_inventory(managed: &str) -> Vec<Answer> {
+    let m = ("greenpipe:managed", managed);
+    let domain = || {
+        (
+            200,
+            json!({"DomainId": DOMAIN, "DomainArn": format!("arn:aws:sagemaker:us-east-1:123456789012:domain/{DOMAIN}"),
+                "Status": "InService", "CreationTime": NOW - 30 * 24 * HOUR,
+                "DefaultUserSettings": {
+                    "JupyterLabAppSettings": lifecycle("DISABLED", json!({"MaxIdleTimeoutInMinutes": 100})),
+                    "CodeEditorAppSettings": lifecycle("ENABLED", json!({"IdleTimeoutInMinutes": 90}))}}),
+        )
+    };
+    vec![
+        // The apps area: alice's JupyterLab app in the space `team`, in use 10 minutes ago.
+        (
+            200,
+            json!({"Apps": [app(("space", "team"), "JupyterLab", "lab1", "InService")]}),
+        ),
+        described("lab1", NOW - 600),
+        tags(&[m]),
+        // The settings area.
+        (200, json!({"Domains": [{"DomainId": DOMAIN}]})),
+        domain(),
+        tags(&[m]),
+        (
+            200,
+            json!({"UserProfiles": [{"DomainId": DOMAIN, "UserProfileName": "alice"},
+                {"DomainId": DOMAIN, "UserProfileName": "bob"}]}),
+        ),
+        (
+            200,
+            json!({"DomainId": DOMAIN, "UserProfileName": "alice", "UserSettings": {},
+                "UserProfileArn": "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-studio1/alice"}),
+        ),
+        (
+            200,
+            json!({"DomainId": DOMAIN, "UserProfileName": "bob", "CreationTime": NOW - 20 * 24 * HOUR,
+                "UserProfileArn": "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-studio1/bob",
+                "UserSettings": {"CodeEditorAppSettings": lifecycle("DISABLED", json!({}))}}),
+        ),
+        tags(&[m]),
+        (
+            200,
+            json!({"Spaces": [{"DomainId": DOMAIN, "SpaceName": "team",
+                "OwnershipSettingsSummary": {"OwnerUserProfileName": "alice"}}]}),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn studio_idle_shutdown_is_reported_then_enabled_where_it_is_off() {
+    let aws = Aws::new().await;
+    let managed = unique_name("studio-idle");
+    let report_bucket = aws.bucket(false).await;
+    let settings = |dry_run, minutes| CleanupConfig {
+        areas: [Area::StudioApps, Area::StudioSettings].into(),
+        studio_idle_shutdown_minutes: minutes,
+        ..config(&managed, &report_bucket, dry_run)
+    };
+
+    // Not enforced: the domain, bob's profile and alice's app (busy, but nothing would stop it when
+    // idle) are reported; nothing is changed.
+    let replay = Replay::new(settings_inventory(&managed));
+    let deps = studio_deps(&aws, &replay, settings(false, None));
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert!(
+        report.inventory_errors.is_empty(),
+        "{:?}",
+        report.inventory_errors
+    );
+    let want: BTreeMap<String, String> = [
+        ("report-only d-studio1", "reported"),
+        ("report-only d-studio1/user:bob", "reported"),
+        ("report-only d-studio1/space:team/JupyterLab/lab1", "reported"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(outcomes(&report), want);
+    let ops: Vec<(String, Value)> = sent(&replay);
+    assert_eq!(
+        ops[3..],
+        [
+            ("ListDomains".to_string(), json!({"MaxResults": 3})),
+            ("DescribeDomain".to_string(), json!({"DomainId": DOMAIN})),
+            (
+                "ListTags".to_string(),
+                json!({"ResourceArn": format!("arn:aws:sagemaker:us-east-1:123456789012:domain/{DOMAIN}"), "MaxResults": 50})
+            ),
+            (
+                "ListUserProfiles".to_string(),
+                json!({"DomainIdEquals": DOMAIN, "MaxResults": 3})
+            ),
+            (
+                "DescribeUserProfile".to_string(),
+                json!({"DomainId": DOMAIN, "UserProfileName": "alice"})
+            ),
+            (
+                "DescribeUserProfile".to_string(),
+                json!({"DomainId": DOMAIN, "UserProfileName": "bob"})
+            ),
+            (
+                "ListTags".to_string(),
+                json!({"ResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-studio1/bob", "MaxResults": 50})
+            ),
+            (
+                "ListSpaces".to_string(),
+                json!({"DomainIdEquals": DOMAIN, "MaxResults": 3})
+            ),
+        ]
+    );
+    assert_eq!(ops.len(), 11, "nothing but the inventory: {ops:?}");
+
+    // Enforced (120 minutes): each setting is read again and only what is off is sent, within the
+    // bounds the domain gives its users; Code Editor's domain default (on, 90 minutes) is not touched.
+    let mut answers = settings_inventory(&managed);
+    answers.extend([
+        settings_inventory(&managed)[4].clone(),
+        (200, json!({"DomainArn": "arn"})),
+        settings_inventory(&managed)[8].clone(),
+        (200, json!({"UserProfileArn": "arn"})),
+    ]);
+    let replay = Replay::new(answers);
+    let deps = studio_deps(&aws, &replay, settings(false, Some(120)));
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    let got = outcomes(&report);
+    assert_eq!(got["enable-studio-idle-shutdown d-studio1"], "done", "{got:?}");
+    assert_eq!(
+        got["enable-studio-idle-shutdown d-studio1/user:bob"], "done",
+        "{got:?}"
+    );
+    assert_eq!(
+        got["report-only d-studio1/space:team/JupyterLab/lab1"],
+        "reported"
+    );
+    let ops = sent(&replay);
+    assert_eq!(
+        ops[11..],
+        [
+            ("DescribeDomain".to_string(), json!({"DomainId": DOMAIN})),
+            (
+                "UpdateDomain".to_string(),
+                json!({"DomainId": DOMAIN, "DefaultUserSettings": {"JupyterLabAppSettings": {
+                    "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED",
+                        "IdleTimeoutInMinutes": 100, "MaxIdleTimeoutInMinutes": 100}}}}})
+            ),
+            (
+                "DescribeUserProfile".to_string(),
+                json!({"DomainId": DOMAIN, "UserProfileName": "bob"})
+            ),
+            (
+                "UpdateUserProfile".to_string(),
+                json!({"DomainId": DOMAIN, "UserProfileName": "bob", "UserSettings": {"CodeEditorAppSettings": {
+                    "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED",
+                        "IdleTimeoutInMinutes": 120}}}}})
+            ),
+        ]
     );
 }

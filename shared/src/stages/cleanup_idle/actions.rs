@@ -9,6 +9,7 @@ use aws_sdk_sagemaker::types::AppType;
 
 use super::endpoint_restore::build_manifest;
 use super::handler::Deps;
+use super::listing::idle_shutdown_off;
 use super::{Action, ActionRecord, CleanupConfig, Decision, Outcome, Plan, PlanItem, ResourceKind};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
@@ -173,9 +174,116 @@ async fn act(
             .map(drop)
             .map_err(|e| sdk_error(&format!("PutRetentionPolicy {id}"), e))?,
         Action::PutLifecycle => put_lifecycle(deps, c, id).await?,
+        Action::EnableStudioIdleShutdown => enable_idle_shutdown(deps, c, id).await?,
         Action::ReportOnly | Action::DeleteObject => {}
     }
     Ok(None)
+}
+
+/// Turn Studio's own idle shutdown on for a domain's default (`id` = domain) or a user profile
+/// (`domain/user:profile`). The settings are read again first and only the app types still off are
+/// sent, each with only its `AppLifecycleManagement` (UpdateDomain and UpdateUserProfile change the
+/// settings given and keep the rest); a user's own bounds (min/max) are kept and the timeout kept
+/// within them.
+async fn enable_idle_shutdown(deps: &Deps, c: &CleanupConfig, id: &str) -> Result<()> {
+    use aws_sdk_sagemaker::types::{
+        AppLifecycleManagement, CodeEditorAppSettings, IdleSettings, JupyterLabAppSettings,
+        LifecycleManagement, UserSettings,
+    };
+    let minutes = c
+        .studio_idle_shutdown_minutes
+        .ok_or_else(|| Error::Config("GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES is not set".into()))?;
+    let sm = &deps.sagemaker;
+    let profile = id.split_once("/user:");
+    let current = match profile {
+        None => {
+            sm.describe_domain()
+                .domain_id(id)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DescribeDomain {id}"), e))?
+                .default_user_settings
+        }
+        Some((domain, user)) => {
+            sm.describe_user_profile()
+                .domain_id(domain)
+                .user_profile_name(user)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DescribeUserProfile {id}"), e))?
+                .user_settings
+        }
+    };
+    let off = idle_shutdown_off(current.as_ref(), profile.is_none());
+    if off.is_empty() {
+        return Ok(());
+    }
+    let enabled = |now: Option<&AppLifecycleManagement>| {
+        let idle = now.and_then(|l| l.idle_settings());
+        let (min, max) = (
+            idle.and_then(|i| i.min_idle_timeout_in_minutes()),
+            idle.and_then(|i| i.max_idle_timeout_in_minutes()),
+        );
+        let mut timeout = minutes;
+        if let Some(min) = min {
+            timeout = timeout.max(min);
+        }
+        if let Some(max) = max {
+            timeout = timeout.min(max);
+        }
+        AppLifecycleManagement::builder()
+            .idle_settings(
+                IdleSettings::builder()
+                    .lifecycle_management(LifecycleManagement::Enabled)
+                    .idle_timeout_in_minutes(timeout)
+                    .set_min_idle_timeout_in_minutes(min)
+                    .set_max_idle_timeout_in_minutes(max)
+                    .build(),
+            )
+            .build()
+    };
+    let mut settings = UserSettings::builder();
+    if off.iter().any(|t| t == "JupyterLab") {
+        let now = current
+            .as_ref()
+            .and_then(|s| s.jupyter_lab_app_settings())
+            .and_then(|a| a.app_lifecycle_management());
+        settings = settings.jupyter_lab_app_settings(
+            JupyterLabAppSettings::builder()
+                .app_lifecycle_management(enabled(now))
+                .build(),
+        );
+    }
+    if off.iter().any(|t| t == "CodeEditor") {
+        let now = current
+            .as_ref()
+            .and_then(|s| s.code_editor_app_settings())
+            .and_then(|a| a.app_lifecycle_management());
+        settings = settings.code_editor_app_settings(
+            CodeEditorAppSettings::builder()
+                .app_lifecycle_management(enabled(now))
+                .build(),
+        );
+    }
+    match profile {
+        None => sm
+            .update_domain()
+            .domain_id(id)
+            .default_user_settings(settings.build())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("UpdateDomain {id}"), e)),
+        Some((domain, user)) => sm
+            .update_user_profile()
+            .domain_id(domain)
+            .user_profile_name(user)
+            .user_settings(settings.build())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error(&format!("UpdateUserProfile {id}"), e)),
+    }
 }
 
 /// Expire greenpipe's prefixes after the retention and abort multipart uploads left for 7 days. Only

@@ -20,6 +20,8 @@ pub enum Area {
     Endpoints,
     Notebooks,
     StudioApps,
+    /// Studio's own idle shutdown (domains and user profiles), and the apps it leaves on.
+    StudioSettings,
     Jobs,
     Orphans,
     Objects,
@@ -28,10 +30,11 @@ pub enum Area {
 }
 
 impl Area {
-    pub const ALL: [Area; 8] = [
+    pub const ALL: [Area; 9] = [
         Area::Endpoints,
         Area::Notebooks,
         Area::StudioApps,
+        Area::StudioSettings,
         Area::Jobs,
         Area::Orphans,
         Area::Objects,
@@ -44,6 +47,7 @@ impl Area {
             Area::Endpoints => "endpoints",
             Area::Notebooks => "notebooks",
             Area::StudioApps => "studio-apps",
+            Area::StudioSettings => "studio-settings",
             Area::Jobs => "jobs",
             Area::Orphans => "orphans",
             Area::Objects => "objects",
@@ -97,6 +101,10 @@ pub struct CleanupConfig {
     /// long is deleted (its space's storage stays).
     #[serde(with = "secs")]
     pub studio_app_idle: Duration,
+    /// `GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES` (60..=525600, unset by default): turn on Studio's
+    /// own idle shutdown (JupyterLab and Code Editor) with this timeout on every domain whose default
+    /// leaves it off and every user profile that turns it off. Unset: those are only reported.
+    pub studio_idle_shutdown_minutes: Option<i32>,
     /// `GREENPIPE_CLEANUP_JOB_BUDGET_HOURS` (default 24): a training, processing or transform job
     /// running longer is stopped. A job's `greenpipe:budget-hours` tag overrides it.
     #[serde(with = "secs")]
@@ -176,6 +184,7 @@ impl Default for CleanupConfig {
             endpoint_idle: Duration::from_secs(24 * HOUR),
             notebook_idle: Duration::from_secs(3 * HOUR),
             studio_app_idle: Duration::from_secs(3 * HOUR),
+            studio_idle_shutdown_minutes: None,
             job_budget: Duration::from_secs(24 * HOUR),
             orphan_age: Duration::from_secs(7 * 24 * HOUR),
             max_actions: 20,
@@ -306,6 +315,15 @@ impl CleanupConfig {
             endpoint_idle: hours("GREENPIPE_CLEANUP_ENDPOINT_IDLE_HOURS", d.endpoint_idle)?,
             notebook_idle: hours("GREENPIPE_CLEANUP_NOTEBOOK_IDLE_HOURS", d.notebook_idle)?,
             studio_app_idle: hours("GREENPIPE_CLEANUP_STUDIO_APP_IDLE_HOURS", d.studio_app_idle)?,
+            studio_idle_shutdown_minutes: get("GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES")
+                .map(|v| match parse_u32("GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES", &v)? {
+                    // SageMaker's bounds for IdleTimeoutInMinutes.
+                    n @ 60..=525_600 => Ok(n as i32),
+                    _ => Err(Error::Config(format!(
+                        "GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES={v:?} must be 60..=525600 (SageMaker's bounds)"
+                    ))),
+                })
+                .transpose()?,
             job_budget: hours("GREENPIPE_CLEANUP_JOB_BUDGET_HOURS", d.job_budget)?,
             orphan_age: days("GREENPIPE_CLEANUP_ORPHAN_DAYS", d.orphan_age)?,
             max_actions: get("GREENPIPE_CLEANUP_MAX_ACTIONS")

@@ -205,6 +205,26 @@ const CALLS: &[Call] = &[
         needs: &[need("sagemaker:DescribeApp", SAGEMAKER_ANY)],
     },
     Call {
+        operation: "sagemaker:ListDomains",
+        needs: &[need("sagemaker:ListDomains", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeDomain",
+        needs: &[need("sagemaker:DescribeDomain", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListUserProfiles",
+        needs: &[need("sagemaker:ListUserProfiles", ANY)],
+    },
+    Call {
+        operation: "sagemaker:DescribeUserProfile",
+        needs: &[need("sagemaker:DescribeUserProfile", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:ListSpaces",
+        needs: &[need("sagemaker:ListSpaces", ANY)],
+    },
+    Call {
         operation: "sagemaker:ListTrainingJobs",
         needs: &[need("sagemaker:ListTrainingJobs", ANY)],
     },
@@ -255,6 +275,14 @@ const CALLS: &[Call] = &[
     Call {
         operation: "sagemaker:DeleteApp",
         needs: &[need("sagemaker:DeleteApp", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:UpdateDomain",
+        needs: &[need("sagemaker:UpdateDomain", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:UpdateUserProfile",
+        needs: &[need("sagemaker:UpdateUserProfile", SAGEMAKER_ANY)],
     },
     Call {
         operation: "sagemaker:StopTrainingJob",

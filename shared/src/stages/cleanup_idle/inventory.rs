@@ -14,6 +14,8 @@ pub enum ResourceKind {
     Endpoint,
     NotebookInstance,
     StudioApp,
+    /// A Studio domain's default idle shutdown, or a user profile's own.
+    StudioIdleShutdown,
     TrainingJob,
     ProcessingJob,
     TransformJob,
@@ -30,6 +32,7 @@ impl ResourceKind {
             ResourceKind::Endpoint => "endpoint",
             ResourceKind::NotebookInstance => "notebook-instance",
             ResourceKind::StudioApp => "studio-app",
+            ResourceKind::StudioIdleShutdown => "studio-idle-shutdown",
             ResourceKind::TrainingJob => "training-job",
             ResourceKind::ProcessingJob => "processing-job",
             ResourceKind::TransformJob => "transform-job",
@@ -52,7 +55,8 @@ impl ResourceKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     pub kind: ResourceKind,
-    /// Name; `bucket/key` for objects; `domain/space-or-user/type/app` for Studio apps.
+    /// Name; `bucket/key` for objects; `domain/space-or-user/type/app` for Studio apps; `domain` or
+    /// `domain/user:profile` for Studio idle-shutdown settings.
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
@@ -89,8 +93,20 @@ pub enum Detail {
         status: String,
         app_type: String,
         instance_type: Option<String>,
-        /// Last user activity (DescribeApp); falls back to creation time when absent.
+        /// Last user activity (DescribeApp). JupyterLab, Code Editor and KernelGateway apps fall back
+        /// to their creation time when it is absent; Canvas and RStudio sessions are judged only by it.
         last_activity: Option<Epoch>,
+        /// Whether Studio's own idle shutdown covers the app (its owner's user profile, else its
+        /// domain's default), when the studio-settings area read it: `Some(false)` is reported.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idle_shutdown: Option<bool>,
+    },
+    StudioIdleShutdown {
+        /// `domain` (DefaultUserSettings) or `user-profile` (its UserSettings).
+        level: String,
+        /// The app types (`JupyterLab`, `CodeEditor`) whose idle shutdown this level leaves off: on a
+        /// domain, not ENABLED; on a user profile, explicitly DISABLED (unset inherits the domain's).
+        off: Vec<String>,
     },
     Job {
         status: String,

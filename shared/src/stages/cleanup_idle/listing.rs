@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-use aws_sdk_sagemaker::types::{AppType, ProcessingJobStatus, TrainingJobStatus, TransformJobStatus};
+use aws_sdk_sagemaker::types::{
+    AppLifecycleManagement, AppType, DomainStatus, LifecycleManagement, ProcessingJobStatus,
+    TrainingJobStatus, TransformJobStatus, UserSettings,
+};
 use aws_smithy_types::DateTime;
 
 use super::config::{Area, ACTIVITY_TAG};
@@ -44,6 +47,11 @@ pub async fn collect(deps: &Deps, c: &CleanupConfig, now: Epoch) -> Inventory {
     if on(Area::StudioApps) {
         if let Err(e) = list_studio_apps(deps, c, &mut inv).await {
             inv.errors.push(format!("Studio apps: {e}"));
+        }
+    }
+    if on(Area::StudioSettings) {
+        if let Err(e) = list_studio_settings(deps, c, &mut inv).await {
+            inv.errors.push(format!("Studio idle shutdown: {e}"));
         }
     }
     if on(Area::Jobs) {
@@ -461,8 +469,7 @@ async fn list_studio_apps(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -
     }
     for a in found {
         let app_type = a.app_type().map(|t| t.as_str().to_string()).unwrap_or_default();
-        let billed = matches!(app_type.as_str(), "KernelGateway" | "JupyterLab" | "CodeEditor");
-        if !billed || a.status().map(|s| s.as_str()) != Some("InService") {
+        if !billed_studio_app(&app_type) || a.status().map(|s| s.as_str()) != Some("InService") {
             continue;
         }
         let (domain, app) = (
@@ -505,9 +512,223 @@ async fn list_studio_apps(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -
                         .and_then(|s| s.instance_type())
                         .map(|t| t.as_str().to_string()),
                     last_activity: secs(d.last_user_activity_timestamp()),
+                    idle_shutdown: None,
                 },
             }),
             Err(e) => inv.errors.push(format!("Studio app {id}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// The Studio apps that cost while they run (the rest are free or not instances): notebooks and
+/// editors (`KernelGateway`, `JupyterLab`, `CodeEditor`), Canvas sessions and RStudio sessions.
+pub fn billed_studio_app(app_type: &str) -> bool {
+    matches!(
+        app_type,
+        "KernelGateway" | "JupyterLab" | "CodeEditor" | "Canvas" | "RSession"
+    )
+}
+
+/// The app types Studio's own idle shutdown covers.
+pub const IDLE_SHUTDOWN_APPS: [&str; 2] = ["JupyterLab", "CodeEditor"];
+
+/// One app type's idle-shutdown setting at one level: `Some(true)` ENABLED, `Some(false)` DISABLED,
+/// `None` unset.
+fn idle_setting(settings: Option<&UserSettings>, app_type: &str) -> Option<bool> {
+    let lifecycle: Option<&AppLifecycleManagement> = match app_type {
+        "JupyterLab" => settings
+            .and_then(|s| s.jupyter_lab_app_settings())
+            .and_then(|a| a.app_lifecycle_management()),
+        _ => settings
+            .and_then(|s| s.code_editor_app_settings())
+            .and_then(|a| a.app_lifecycle_management()),
+    };
+    lifecycle
+        .and_then(|l| l.idle_settings())
+        .and_then(|i| i.lifecycle_management())
+        .map(|m| *m == LifecycleManagement::Enabled)
+}
+
+/// The app types whose idle shutdown a domain's default leaves off (anything but ENABLED), or a user
+/// profile turns off (explicitly DISABLED: unset inherits the domain's).
+pub fn idle_shutdown_off(settings: Option<&UserSettings>, domain: bool) -> Vec<String> {
+    IDLE_SHUTDOWN_APPS
+        .iter()
+        .filter(|t| match idle_setting(settings, t) {
+            Some(on) => !on,
+            None => domain,
+        })
+        .map(|t| t.to_string())
+        .collect()
+}
+
+/// Studio's own idle shutdown: every InService domain's default (one resource each) and every user
+/// profile that turns it off (one each); then each JupyterLab or Code Editor app already listed learns
+/// whether it covers it (its space's owner's profile, else the domain's default).
+async fn list_studio_settings(deps: &Deps, c: &CleanupConfig, inv: &mut Inventory) -> Result<()> {
+    let sm = &deps.sagemaker;
+    let mut domains = Vec::new();
+    let mut pages = sm
+        .list_domains()
+        .set_max_results(c.page_size)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(|e| sdk_error("ListDomains", e))?;
+        page(inv, "sagemaker:ListDomains");
+        domains.extend(
+            p.domains()
+                .iter()
+                .filter_map(|d| d.domain_id().map(str::to_string)),
+        );
+    }
+    // (domain, profile or None for the default) -> app types left off.
+    let mut off: HashMap<(String, Option<String>), Vec<String>> = HashMap::new();
+    // (domain, space) -> owning profile.
+    let mut owners: HashMap<(String, String), String> = HashMap::new();
+    for domain in domains {
+        let d = match sm.describe_domain().domain_id(&domain).send().await {
+            Ok(d) => d,
+            Err(e) => {
+                inv.errors
+                    .push(sdk_error(&format!("DescribeDomain {domain}"), e).to_string());
+                continue;
+            }
+        };
+        if d.status() != Some(&DomainStatus::InService) {
+            continue;
+        }
+        let domain_off = idle_shutdown_off(d.default_user_settings(), true);
+        let arn = d.domain_arn().unwrap_or_default().to_string();
+        match sagemaker_tags(deps, c, &arn, inv).await {
+            Ok(tags) => inv.resources.push(Resource {
+                kind: ResourceKind::StudioIdleShutdown,
+                id: domain.clone(),
+                arn: Some(arn),
+                created: secs(d.creation_time()),
+                tags,
+                detail: Detail::StudioIdleShutdown {
+                    level: "domain".into(),
+                    off: domain_off.clone(),
+                },
+            }),
+            Err(e) => inv.errors.push(format!("Studio domain {domain}: {e}")),
+        }
+        off.insert((domain.clone(), None), domain_off.clone());
+
+        let mut profiles = Vec::new();
+        let mut pages = sm
+            .list_user_profiles()
+            .domain_id_equals(&domain)
+            .set_max_results(c.page_size)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error(&format!("ListUserProfiles {domain}"), e))?;
+            page(inv, "sagemaker:ListUserProfiles");
+            profiles.extend(
+                p.user_profiles()
+                    .iter()
+                    .filter_map(|u| u.user_profile_name().map(str::to_string)),
+            );
+        }
+        for profile in profiles {
+            let id = format!("{domain}/user:{profile}");
+            let u = match sm
+                .describe_user_profile()
+                .domain_id(&domain)
+                .user_profile_name(&profile)
+                .send()
+                .await
+            {
+                Ok(u) => u,
+                Err(e) => {
+                    inv.errors
+                        .push(sdk_error(&format!("DescribeUserProfile {id}"), e).to_string());
+                    continue;
+                }
+            };
+            let settings = u.user_settings();
+            let turned_off = idle_shutdown_off(settings, false);
+            // What covers this profile's apps: its own setting where it has one, else the domain's.
+            let effective = IDLE_SHUTDOWN_APPS
+                .iter()
+                .filter(|t| match idle_setting(settings, t) {
+                    Some(on) => !on,
+                    None => domain_off.iter().any(|o| o == *t),
+                })
+                .map(|t| t.to_string())
+                .collect();
+            off.insert((domain.clone(), Some(profile.clone())), effective);
+            if turned_off.is_empty() {
+                continue;
+            }
+            let arn = u.user_profile_arn().unwrap_or_default().to_string();
+            match sagemaker_tags(deps, c, &arn, inv).await {
+                Ok(tags) => inv.resources.push(Resource {
+                    kind: ResourceKind::StudioIdleShutdown,
+                    id,
+                    arn: Some(arn),
+                    created: secs(u.creation_time()),
+                    tags,
+                    detail: Detail::StudioIdleShutdown {
+                        level: "user-profile".into(),
+                        off: turned_off,
+                    },
+                }),
+                Err(e) => inv.errors.push(format!("Studio user profile {id}: {e}")),
+            }
+        }
+
+        let mut pages = sm
+            .list_spaces()
+            .domain_id_equals(&domain)
+            .set_max_results(c.page_size)
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error(&format!("ListSpaces {domain}"), e))?;
+            page(inv, "sagemaker:ListSpaces");
+            for s in p.spaces() {
+                if let (Some(space), Some(owner)) = (
+                    s.space_name(),
+                    s.ownership_settings_summary()
+                        .and_then(|o| o.owner_user_profile_name()),
+                ) {
+                    owners.insert((domain.clone(), space.to_string()), owner.to_string());
+                }
+            }
+        }
+    }
+
+    // The apps this run listed: is each covered?
+    for r in &mut inv.resources {
+        let Detail::StudioApp {
+            app_type,
+            idle_shutdown,
+            ..
+        } = &mut r.detail
+        else {
+            continue;
+        };
+        if !IDLE_SHUTDOWN_APPS.contains(&app_type.as_str()) {
+            continue;
+        }
+        let mut parts = r.id.splitn(3, '/');
+        let (Some(domain), Some(owner)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let profile = match owner.split_once(':') {
+            Some(("user", u)) => Some(u.to_string()),
+            Some(("space", s)) => owners.get(&(domain.to_string(), s.to_string())).cloned(),
+            _ => None,
+        };
+        let left_off = off
+            .get(&(domain.to_string(), profile))
+            .or_else(|| off.get(&(domain.to_string(), None)));
+        if let Some(left_off) = left_off {
+            *idle_shutdown = Some(!left_off.contains(app_type));
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::config::{CleanupConfig, ACTIVITY_TAG, BUDGET_TAG};
 use super::inventory::{Detail, Epoch, Inventory, Resource, ResourceKind};
+use super::listing::billed_studio_app;
 use crate::footprint::{self, Footprint};
 
 /// What cleanup does (or would do) to a resource.
@@ -23,6 +24,9 @@ pub enum Action {
     DeleteEndpoint,
     StopNotebookInstance,
     DeleteStudioApp,
+    /// UpdateDomain / UpdateUserProfile: Studio's own idle shutdown ENABLED, with the configured timeout,
+    /// for the app types left off.
+    EnableStudioIdleShutdown,
     StopJob,
     DeleteEndpointConfig,
     DeleteModel,
@@ -39,6 +43,7 @@ impl Action {
             Action::DeleteEndpoint => "delete-endpoint",
             Action::StopNotebookInstance => "stop-notebook-instance",
             Action::DeleteStudioApp => "delete-studio-app",
+            Action::EnableStudioIdleShutdown => "enable-studio-idle-shutdown",
             Action::StopJob => "stop-job",
             Action::DeleteEndpointConfig => "delete-endpoint-config",
             Action::DeleteModel => "delete-model",
@@ -280,23 +285,51 @@ fn rule<'a>(
             status,
             app_type,
             last_activity,
+            idle_shutdown,
             ..
         } => {
-            let quiet = last_activity.or(r.created).map(|t| now - t);
-            let billed = matches!(app_type.as_str(), "KernelGateway" | "JupyterLab" | "CodeEditor");
-            (billed && status == "InService" && quiet.is_some_and(|q| q >= secs(c.studio_app_idle))).then(
-                || {
-                    (
-                        Action::DeleteStudioApp,
-                        format!(
-                            "{app_type} app idle for {} (threshold {})",
-                            human(quiet.unwrap_or(0)),
-                            human(secs(c.studio_app_idle))
-                        ),
-                    )
-                },
-            )
+            // Canvas and RStudio sessions are judged by their user activity only: their creation time
+            // says nothing about use.
+            let activity = match app_type.as_str() {
+                "Canvas" | "RSession" => *last_activity,
+                _ => last_activity.or(r.created),
+            };
+            let quiet = activity.map(|t| now - t);
+            let running = billed_studio_app(app_type) && status == "InService";
+            if running && quiet.is_some_and(|q| q >= secs(c.studio_app_idle)) {
+                Some((
+                    Action::DeleteStudioApp,
+                    format!(
+                        "{app_type} app idle for {} (threshold {})",
+                        human(quiet.unwrap_or(0)),
+                        human(secs(c.studio_app_idle))
+                    ),
+                ))
+            } else if running && *idle_shutdown == Some(false) {
+                Some((
+                    Action::ReportOnly,
+                    format!(
+                        "{app_type} app with Studio's idle shutdown off (its user profile or domain): \
+                         only this cleanup stops it when idle"
+                    ),
+                ))
+            } else {
+                None
+            }
         }
+        Detail::StudioIdleShutdown { level, off } => (!off.is_empty()).then(|| {
+            let what = format!("Studio idle shutdown off for {} ({level})", off.join(", "));
+            match c.studio_idle_shutdown_minutes {
+                Some(minutes) => (
+                    Action::EnableStudioIdleShutdown,
+                    format!("{what}: enable it, {minutes} minutes"),
+                ),
+                None => (
+                    Action::ReportOnly,
+                    format!("{what}: set GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES to enable it"),
+                ),
+            }
+        }),
         Detail::Job { status, started, .. } => {
             let budget = r
                 .tags

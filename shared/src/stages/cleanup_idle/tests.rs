@@ -203,6 +203,7 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                     app_type: "JupyterLab".into(),
                     instance_type: Some("ml.t3.medium".into()),
                     last_activity: Some(NOW - 4 * HOUR),
+                    idle_shutdown: None,
                 },
             ),
             r(
@@ -215,6 +216,7 @@ fn notebooks_jobs_apps_orphans_objects_logs_buckets() {
                     app_type: "JupyterServer".into(),
                     instance_type: None,
                     last_activity: Some(NOW - 4 * DAY),
+                    idle_shutdown: None,
                 },
             ),
             r(
@@ -512,6 +514,13 @@ fn report_totals_table_and_emf() {
 // ---- property: for random inventories, the planner never acts on a kept, too-young or unmanaged
 // resource and never exceeds its caps.
 
+const IDLE_OFF: [&[&str]; 4] = [
+    &[],
+    &["JupyterLab"],
+    &["CodeEditor"],
+    &["JupyterLab", "CodeEditor"],
+];
+
 fn arb_resource() -> impl Strategy<Value = Resource> {
     let tags = (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
         |(m, keep, other_keep, keep_false)| {
@@ -540,7 +549,7 @@ fn arb_resource() -> impl Strategy<Value = Resource> {
         Just("Failed")
     ];
     let detail = (
-        0u8..9,
+        0u8..10,
         quiet,
         status,
         prop::collection::vec(0u8..3, 0..3),
@@ -581,9 +590,17 @@ fn arb_resource() -> impl Strategy<Value = Resource> {
                     ResourceKind::StudioApp,
                     Detail::StudioApp {
                         status,
-                        app_type: "KernelGateway".into(),
+                        app_type: ["KernelGateway", "JupyterLab", "Canvas", "RSession"][name as usize].into(),
                         instance_type: None,
-                        last_activity: Some(NOW - quiet),
+                        last_activity: (quiet % 5 != 0).then_some(NOW - quiet),
+                        idle_shutdown: [None, Some(false), Some(true)][rules % 3],
+                    },
+                ),
+                9 => (
+                    ResourceKind::StudioIdleShutdown,
+                    Detail::StudioIdleShutdown {
+                        level: ["domain", "user-profile"][rules % 2].into(),
+                        off: IDLE_OFF[name as usize].iter().map(|t| t.to_string()).collect(),
                     },
                 ),
                 3 => (
@@ -659,6 +676,7 @@ proptest! {
         min_age_hours in 0u64..72,
         all_scope in any::<bool>(),
         put_lifecycle in any::<bool>(),
+        studio_minutes in prop::option::of(60i32..600),
     ) {
         let c = CleanupConfig {
             max_actions,
@@ -668,6 +686,7 @@ proptest! {
             keep_tags: vec!["greenpipe:keep".into(), "team:keep".into()],
             buckets: vec!["b".into()],
             put_lifecycle,
+            studio_idle_shutdown_minutes: studio_minutes,
             endpoint_idle: Duration::from_secs(6 * 3600),
             orphan_age: Duration::from_secs(2 * 86_400),
             retention: Duration::from_secs(7 * 86_400),
@@ -775,5 +794,196 @@ fn notebook_activity_tags() {
     assert_eq!(activity_time("2026-12-07T18:00:00+01:00"), Some(1_796_662_800));
     for junk in ["", "yesterday", "2026-13-01T00:00:00Z"] {
         assert_eq!(activity_time(junk), None, "{junk:?}");
+    }
+}
+
+fn studio(kind: ResourceKind, id: &str, detail: Detail) -> Resource {
+    Resource {
+        kind,
+        id: id.into(),
+        arn: None,
+        created: Some(NOW - 30 * DAY),
+        tags: managed(),
+        detail,
+    }
+}
+
+fn app(id: &str, app_type: &str, last_activity: Option<Epoch>, idle_shutdown: Option<bool>) -> Resource {
+    studio(
+        ResourceKind::StudioApp,
+        id,
+        Detail::StudioApp {
+            status: "InService".into(),
+            app_type: app_type.into(),
+            instance_type: Some("ml.t3.medium".into()),
+            last_activity,
+            idle_shutdown,
+        },
+    )
+}
+
+fn idle_shutdown(id: &str, level: &str, off: &[&str]) -> Resource {
+    studio(
+        ResourceKind::StudioIdleShutdown,
+        id,
+        Detail::StudioIdleShutdown {
+            level: level.into(),
+            off: off.iter().map(|t| t.to_string()).collect(),
+        },
+    )
+}
+
+#[test]
+fn studio_idle_shutdown_is_reported_or_enabled_and_sessions_judged_by_user_activity() {
+    let inv = Inventory {
+        resources: vec![
+            idle_shutdown("d-off", "domain", &["JupyterLab", "CodeEditor"]),
+            idle_shutdown("d-on", "domain", &[]),
+            idle_shutdown("d-on/user:bob", "user-profile", &["CodeEditor"]),
+            // Busy (10 minutes ago) but nothing would stop it when idle: reported.
+            app(
+                "d-off/space:s/JupyterLab/a",
+                "JupyterLab",
+                Some(NOW - 600),
+                Some(false),
+            ),
+            // Busy and covered: nothing to say.
+            app(
+                "d-on/space:t/JupyterLab/b",
+                "JupyterLab",
+                Some(NOW - 600),
+                Some(true),
+            ),
+            // Idle is idle, covered or not: deleted by cleanup's own rule.
+            app(
+                "d-off/space:u/CodeEditor/c",
+                "CodeEditor",
+                Some(NOW - 5 * HOUR),
+                Some(false),
+            ),
+            // Canvas and RStudio sessions: by user activity, never by age alone.
+            app(
+                "d-on/user:bob/Canvas/default",
+                "Canvas",
+                Some(NOW - 5 * HOUR),
+                None,
+            ),
+            app("d-on/user:amy/Canvas/default", "Canvas", None, None),
+            app("d-on/user:amy/RSession/r1", "RSession", Some(NOW - 600), None),
+            app("d-on/user:cy/RSession/r2", "RSession", Some(NOW - 4 * DAY), None),
+            // RStudioServerPro is the domain's server, not a user's instance.
+            app(
+                "d-on/-/RStudioServerPro/default",
+                "RStudioServerPro",
+                Some(NOW - 9 * DAY),
+                None,
+            ),
+        ],
+        ..Inventory::default()
+    };
+    let report = "report".to_string();
+    let act = "act".to_string();
+    let p = plan(&inv, &config(), NOW, "us-east-1");
+    assert_eq!(
+        decisions(&p),
+        [
+            (
+                "d-off/space:s/JupyterLab/a".to_string(),
+                Action::ReportOnly,
+                report.clone()
+            ),
+            (
+                "d-off/space:u/CodeEditor/c".to_string(),
+                Action::DeleteStudioApp,
+                act.clone()
+            ),
+            (
+                "d-on/user:bob/Canvas/default".to_string(),
+                Action::DeleteStudioApp,
+                act.clone()
+            ),
+            (
+                "d-on/user:cy/RSession/r2".to_string(),
+                Action::DeleteStudioApp,
+                act.clone()
+            ),
+            ("d-off".to_string(), Action::ReportOnly, report.clone()),
+            ("d-on/user:bob".to_string(), Action::ReportOnly, report.clone()),
+        ]
+    );
+    assert!(
+        p.items[4].reason.contains("JupyterLab, CodeEditor (domain)"),
+        "{}",
+        p.items[4].reason
+    );
+    assert!(
+        p.items[4]
+            .reason
+            .contains("GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES"),
+        "{}",
+        p.items[4].reason
+    );
+
+    // With a timeout configured, the settings are changed; a kept or unmanaged one still is not.
+    let mut inv = inv;
+    inv.resources.push(studio(
+        ResourceKind::StudioIdleShutdown,
+        "d-kept",
+        Detail::StudioIdleShutdown {
+            level: "domain".into(),
+            off: vec!["JupyterLab".into()],
+        },
+    ));
+    inv.resources
+        .last_mut()
+        .unwrap()
+        .tags
+        .insert("greenpipe:keep".into(), "1".into());
+    inv.resources
+        .push(idle_shutdown("d-theirs", "domain", &["JupyterLab"]));
+    inv.resources.last_mut().unwrap().tags.clear();
+    let c = CleanupConfig {
+        studio_idle_shutdown_minutes: Some(120),
+        ..config()
+    };
+    let p = plan(&inv, &c, NOW, "us-east-1");
+    let settings: Vec<_> = decisions(&p)
+        .into_iter()
+        .filter(|(id, ..)| !id.contains("/space:") && id.matches('/').count() <= 1)
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            (
+                "d-kept".to_string(),
+                Action::EnableStudioIdleShutdown,
+                "Kept".to_string()
+            ),
+            ("d-off".to_string(), Action::EnableStudioIdleShutdown, act.clone()),
+            ("d-on/user:bob".to_string(), Action::EnableStudioIdleShutdown, act),
+        ]
+    );
+    assert_eq!(p.unmanaged, 1);
+    assert!(p
+        .items
+        .iter()
+        .any(|i| i.reason.ends_with("enable it, 120 minutes")));
+}
+
+#[test]
+fn studio_idle_shutdown_minutes_within_sagemakers_bounds() {
+    let read = |v: &str| {
+        CleanupConfig::from_lookup(|name| {
+            (name == "GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES").then(|| v.to_string())
+        })
+    };
+    assert_eq!(read("").unwrap().studio_idle_shutdown_minutes, None);
+    assert_eq!(read("120").unwrap().studio_idle_shutdown_minutes, Some(120));
+    for bad in ["59", "525601", "-5", "two hours"] {
+        let e = read(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("GREENPIPE_CLEANUP_STUDIO_IDLE_SHUTDOWN_MINUTES"),
+            "{bad}: {e}"
+        );
     }
 }
