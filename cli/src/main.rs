@@ -7,6 +7,7 @@ mod cleanup;
 mod demo;
 mod exec;
 mod features;
+mod notebooks;
 mod run;
 mod summary;
 mod validate;
@@ -74,6 +75,9 @@ enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Recreate an endpoint deleted by cleanup from its restore manifest (models, config, endpoint, tags).
     RestoreEndpoint(cleanup::RestoreArgs),
+    /// Notebook instances: `attach NAME` gives one the stack's activity lifecycle configuration, which
+    /// cleanup judges notebooks by (dry run with --dry-run).
+    Notebooks(notebooks::NotebooksArgs),
 }
 
 #[derive(Args)]
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return run::run(&args),
         Command::Cleanup(args) => return cleanup::run(&args),
         Command::RestoreEndpoint(args) => cleanup::restore(&args),
+        Command::Notebooks(args) => notebooks::run(&args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -30,6 +30,7 @@ pub use greenpipe;
 
 pub mod cloudwatch;
 pub mod featurestore;
+pub mod replay;
 
 /// Region the tests use (moto accepts any).
 pub const REGION: &str = "us-east-1";

@@ -71,3 +71,84 @@ async fn restore_endpoint_without_a_manifest_is_a_clear_error() {
     let out = greenpipe(&["restore-endpoint", "cli/tests/no-such-manifest.json"], &bucket);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
+
+/// `greenpipe notebooks attach` on moto: a dry run reads the instance and the configuration and says
+/// what it would do; a running instance without --stop is refused; a missing configuration names the
+/// stack output to look for. (Carrying the steps out needs UpdateNotebookInstance, which moto lacks:
+/// `local/src/notebooks.rs` replays it at the SDK's HTTP layer.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notebooks_attach_dry_run_and_refusals() {
+    let aws = Aws::new().await;
+    let sm = aws_sdk_sagemaker::Client::new(&aws.sdk);
+    let name = greenpipe_tests::unique_name("nb");
+    let stack = greenpipe_tests::unique_name("stack");
+    let config = format!("{stack}-notebook-activity");
+    sm.create_notebook_instance_lifecycle_config()
+        .notebook_instance_lifecycle_config_name(&config)
+        .send()
+        .await
+        .unwrap();
+    sm.create_notebook_instance()
+        .notebook_instance_name(&name)
+        .instance_type(aws_sdk_sagemaker::types::InstanceType::MlT3Medium)
+        .role_arn("arn:aws:iam::123456789012:role/notebook")
+        .send()
+        .await
+        .unwrap();
+    let status = sm
+        .describe_notebook_instance()
+        .notebook_instance_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .notebook_instance_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    assert_eq!(status, "InService");
+
+    let run = |args: &[&str]| {
+        greenpipe_on_emulator()
+            .args(["notebooks", "attach", &name, "--stack", &stack])
+            .args(args)
+            .output()
+            .expect("run the greenpipe binary")
+    };
+    let dry = run(&["--dry-run", "--stop"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", describe(&dry));
+    let out = String::from_utf8_lossy(&dry.stdout);
+    for line in [
+        "(InService, lifecycle configuration: none)",
+        "would: stop it",
+        &format!("would: attach lifecycle configuration {config}"),
+        "would: start it again",
+        "dry run: nothing changed",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", describe(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--stop"),
+        "{}",
+        describe(&refused)
+    );
+
+    let missing = greenpipe_on_emulator()
+        .args([
+            "notebooks",
+            "attach",
+            &name,
+            "--config",
+            "no-such-config",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2), "{}", describe(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("NotebookActivityLifecycleConfigName"),
+        "{}",
+        describe(&missing)
+    );
+}

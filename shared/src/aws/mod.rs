@@ -60,7 +60,7 @@ pub(crate) const THROTTLING_CODES: &[&str] = &[
 /// failures → `Retryable`, anything else → `Aws` with the service's error code. `what` names the call,
 /// e.g. `GetObject s3://bucket/key`. The SDK error itself is the error's source
 /// ([`Error::sdk_source`]). (The SDK has already retried transient failures by the time this runs.)
-pub(crate) fn sdk_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> Error
+pub fn sdk_error<E>(what: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {

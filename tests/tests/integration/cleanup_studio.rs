@@ -8,18 +8,12 @@
 //! moto as everywhere else. The test reads back every request the code made: which operations, in which
 //! order, with which fields.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_smithy_runtime_api::client::http::{
-    http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
 use greenpipe::stages::cleanup_idle::{self, Clock, Deps};
 use greenpipe::stages::cleanup_idle::{Area, CleanupConfig, CleanupReport, Outcome};
+use greenpipe_tests::replay::{Answer, Replay};
 use greenpipe_tests::{outcome_label, unique_name, Aws};
 use serde_json::{json, Value};
 
@@ -30,53 +24,6 @@ const DOMAIN: &str = "d-studio1";
 
 fn arn(app: &str) -> String {
     format!("arn:aws:sagemaker:us-east-1:123456789012:app/{DOMAIN}/{app}")
-}
-
-/// One recorded SageMaker answer: HTTP status and JSON body.
-type Answer = (u16, Value);
-
-/// Hands out the recorded answers in order and keeps every request it was sent. Past the last answer it
-/// fails the request (a connector error), so an unexpected extra call shows up as a failed action.
-#[derive(Clone, Debug, Default)]
-struct Replay {
-    answers: Arc<Mutex<VecDeque<Answer>>>,
-    requests: Arc<Mutex<Vec<HttpRequest>>>,
-}
-
-impl Replay {
-    fn new(answers: Vec<Answer>) -> Replay {
-        Replay {
-            answers: Arc::new(Mutex::new(answers.into())),
-            requests: Arc::default(),
-        }
-    }
-}
-
-impl HttpConnector for Replay {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let target = request
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default()
-            .to_string();
-        self.requests.lock().unwrap().push(request);
-        let Some((status, body)) = self.answers.lock().unwrap().pop_front() else {
-            return HttpConnectorFuture::ready(Err(
-                aws_smithy_runtime_api::client::result::ConnectorError::other(
-                    format!("no recorded answer left for {target}").into(),
-                    None,
-                ),
-            ));
-        };
-        let mut response = HttpResponse::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(body.to_string()),
-        );
-        response
-            .headers_mut()
-            .insert("content-type", "application/x-amz-json-1.1");
-        HttpConnectorFuture::ready(Ok(response))
-    }
 }
 
 /// A ListApps entry. `owner` is ("user", name) or ("space", name).
@@ -107,25 +54,8 @@ fn tags(pairs: &[(&str, &str)]) -> Answer {
     (200, json!({"Tags": tags}))
 }
 
-/// Every request the SageMaker client sent: (operation, JSON body).
 fn sent(replay: &Replay) -> Vec<(String, Value)> {
-    replay
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let target = r.headers().get("x-amz-target").unwrap_or_default();
-            assert!(
-                r.headers()
-                    .get("authorization")
-                    .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256")),
-                "{target} was not SigV4-signed"
-            );
-            let body = serde_json::from_slice(r.body().bytes().unwrap_or(b"{}".as_slice())).unwrap();
-            (target.trim_start_matches("SageMaker.").to_string(), body)
-        })
-        .collect()
+    replay.sent()
 }
 
 fn config(managed: &str, report_bucket: &str, dry_run: bool) -> CleanupConfig {
@@ -177,14 +107,7 @@ fn inventory(managed: &str) -> Vec<Answer> {
 }
 
 fn studio_deps(aws: &Aws, replay: &Replay, config: CleanupConfig) -> Deps {
-    let connector = replay.clone();
-    let sagemaker = aws_sdk_sagemaker::Client::from_conf(
-        aws_sdk_sagemaker::config::Builder::from(&aws.sdk)
-            .http_client(http_client_fn(move |_, _| {
-                SharedHttpConnector::new(connector.clone())
-            }))
-            .build(),
-    );
+    let sagemaker = replay.sagemaker(&aws.sdk);
     Deps {
         config,
         region: "us-east-1".into(),
