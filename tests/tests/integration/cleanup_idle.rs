@@ -800,3 +800,127 @@ async fn invalid_events_and_caps() {
         "{rows:?}"
     );
 }
+
+/// An endpoint in a VPC is deleted only with a manifest that brings it back as it was: the models'
+/// VpcConfig is in the manifest and restored; a setting the manifest cannot carry (here data capture)
+/// keeps the endpoint, reported with that setting named.
+#[tokio::test]
+async fn vpc_endpoints_are_deleted_only_with_a_complete_manifest() {
+    let mut f = Fixture::new().await;
+    let vpc = || {
+        aws_sdk_sagemaker::types::VpcConfig::builder()
+            .security_group_ids("sg-0123")
+            .subnets("subnet-a")
+            .subnets("subnet-b")
+            .build()
+    };
+    for n in ["vpc", "capture"] {
+        f.sm.create_model()
+            .model_name(f.name(&format!("{n}-model")))
+            .execution_role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/greenpipe-sagemaker"))
+            .primary_container(
+                ContainerDefinition::builder()
+                    .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1")
+                    .model_data_url(format!("s3://models/{n}/model.tar.gz"))
+                    .build(),
+            )
+            .vpc_config(vpc())
+            .set_tags(Some(f.tags(&[])))
+            .send()
+            .await
+            .expect("CreateModel");
+        let mut config =
+            f.sm.create_endpoint_config()
+                .endpoint_config_name(f.name(&format!("{n}-config")))
+                .production_variants(
+                    ProductionVariant::builder()
+                        .variant_name("AllTraffic")
+                        .model_name(f.name(&format!("{n}-model")))
+                        .instance_type(ProductionVariantInstanceType::MlM5Xlarge)
+                        .initial_instance_count(1)
+                        .build(),
+                )
+                .set_tags(Some(f.tags(&[])));
+        if n == "capture" {
+            config = config.data_capture_config(
+                aws_sdk_sagemaker::types::DataCaptureConfig::builder()
+                    .enable_capture(true)
+                    .initial_sampling_percentage(10)
+                    .destination_s3_uri("s3://capture/endpoint/")
+                    .capture_options(
+                        aws_sdk_sagemaker::types::CaptureOption::builder()
+                            .capture_mode(aws_sdk_sagemaker::types::CaptureMode::Input)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        config.send().await.expect("CreateEndpointConfig");
+        f.sm.create_endpoint()
+            .endpoint_name(f.name(n))
+            .endpoint_config_name(f.name(&format!("{n}-config")))
+            .set_tags(Some(f.tags(&[])))
+            .send()
+            .await
+            .expect("CreateEndpoint");
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    f.split = now_secs();
+    let mut deps = f.deps(f.sm.clone());
+    deps.config.areas = [Area::Endpoints].into_iter().collect();
+    deps.config.dry_run = false;
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert_eq!(
+        f.summary(&report),
+        vec![
+            row("endpoint", "capture", "delete-endpoint", "reported"),
+            row("endpoint", "vpc", "delete-endpoint", "done"),
+        ]
+    );
+    assert!(f.endpoint_exists("capture").await);
+    assert!(!f.endpoint_exists("vpc").await);
+    let held = report
+        .actions
+        .iter()
+        .find(|a| a.resource == f.name("capture"))
+        .unwrap();
+    assert!(
+        held.reason.contains("not deleted") && held.reason.contains("DataCaptureConfig"),
+        "{}",
+        held.reason
+    );
+    assert_eq!(held.manifest, None);
+
+    // The deleted one's manifest carries its VPC; with its model gone too, a restore brings both back
+    // as they were.
+    let done = report
+        .actions
+        .iter()
+        .find(|a| a.resource == f.name("vpc"))
+        .unwrap();
+    let uri = done.manifest.clone().expect("manifest");
+    let manifest = endpoint_restore::load_manifest_s3(&f.aws.s3, &uri).await.unwrap();
+    let spec = manifest.models[0]
+        .vpc_config
+        .clone()
+        .expect("vpc in the manifest");
+    assert_eq!(spec.subnets, ["subnet-a", "subnet-b"]);
+    assert_eq!(spec.security_group_ids, ["sg-0123"]);
+    f.sm.delete_model()
+        .model_name(f.name("vpc-model"))
+        .send()
+        .await
+        .unwrap();
+    let restored = endpoint_restore::restore_endpoint(&f.sm, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(restored.models[&f.name("vpc-model")], "created");
+    let model =
+        f.sm.describe_model()
+            .model_name(f.name("vpc-model"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(model.vpc_config(), Some(&vpc()));
+    assert!(f.endpoint_exists("vpc").await);
+}

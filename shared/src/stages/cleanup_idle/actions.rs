@@ -48,7 +48,11 @@ pub async fn execute(
             continue;
         }
         match act(deps, c, item, run_id, at).await {
-            Ok(manifest) => records[i].manifest = manifest,
+            Ok(Acted::Done { manifest }) => records[i].manifest = manifest,
+            Ok(Acted::Held { why }) => {
+                records[i].outcome = Outcome::Reported;
+                records[i].reason = format!("{}; not deleted: {why}", records[i].reason);
+            }
             Err(e) => records[i].outcome = failed(&e),
         }
     }
@@ -65,14 +69,17 @@ fn failed(e: &Error) -> Outcome {
     }
 }
 
-/// One action; returns the restore manifest's URI for endpoints.
-async fn act(
-    deps: &Deps,
-    c: &CleanupConfig,
-    item: &PlanItem,
-    run_id: &str,
-    at: &str,
-) -> Result<Option<String>> {
+/// What one action came to.
+enum Acted {
+    /// Done; for endpoints, the restore manifest's URI.
+    Done { manifest: Option<String> },
+    /// Left as it is, and why (reported, not failed): an endpoint whose manifest cannot carry all its
+    /// settings.
+    Held { why: String },
+}
+
+/// One action.
+async fn act(deps: &Deps, c: &CleanupConfig, item: &PlanItem, run_id: &str, at: &str) -> Result<Acted> {
     let sm = &deps.sagemaker;
     let id = item.id.as_str();
     match item.action {
@@ -80,7 +87,15 @@ async fn act(
             let bucket = c.report_bucket.as_deref().ok_or_else(|| {
                 Error::Config("GREENPIPE_CLEANUP_REPORT_BUCKET is not set: no manifest, no delete".into())
             })?;
-            let manifest = build_manifest(sm, id, at, &item.reason).await?;
+            let (manifest, uncaptured) = build_manifest(sm, id, at, &item.reason).await?;
+            if !uncaptured.is_empty() {
+                return Ok(Acted::Held {
+                    why: format!(
+                        "its restore manifest cannot carry {} (the endpoint could not come back as it is)",
+                        uncaptured.join("; ")
+                    ),
+                });
+            }
             let key = format!("{}manifests/{id}/{run_id}.json", c.report_prefix);
             let body = serde_json::to_vec_pretty(&manifest).map_err(Error::serialize("restore manifest"))?;
             deps.s3
@@ -97,7 +112,9 @@ async fn act(
                 .send()
                 .await
                 .map_err(|e| sdk_error(&format!("DeleteEndpoint {id}"), e))?;
-            return Ok(Some(format!("s3://{bucket}/{key}")));
+            return Ok(Acted::Done {
+                manifest: Some(format!("s3://{bucket}/{key}")),
+            });
         }
         Action::StopNotebookInstance => sm
             .stop_notebook_instance()
@@ -177,7 +194,7 @@ async fn act(
         Action::EnableStudioIdleShutdown => enable_idle_shutdown(deps, c, id).await?,
         Action::ReportOnly | Action::DeleteObject => {}
     }
-    Ok(None)
+    Ok(Acted::Done { manifest: None })
 }
 
 /// Turn Studio's own idle shutdown on for a domain's default (`id` = domain) or a user profile

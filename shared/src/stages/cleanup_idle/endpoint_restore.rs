@@ -2,21 +2,25 @@
 //! `greenpipe restore-endpoint` to recreate it (models, endpoint config, endpoint, tags).
 //!
 //! The manifest carries what CreateModel / CreateEndpointConfig / CreateEndpoint need: containers
-//! (image, model data, environment, mode, hostname), execution role, network isolation, variants
-//! (instance type and count, weight, serverless memory and concurrency), KMS key and tags. Not carried:
-//! VPC configs, data capture, async-inference and shadow-variant settings (greenpipe's endpoints use
-//! none; restore fails loudly rather than recreating something different when they appear).
+//! (image, model data, environment, mode, hostname), execution role, network isolation, the models'
+//! VPC, variants (instance type and count, weight, serverless memory and concurrency), KMS key and tags.
+//! Any other setting found (data capture, async inference, shadow variants, an explainer, a config-level
+//! VPC or role, container image configs, model packages, variant volume or timeouts, ...) is named by
+//! [`build_manifest`] as one the manifest cannot carry, and cleanup then reports the endpoint instead of
+//! deleting it: a restore never brings back something different, e.g. without its network isolation.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::types::{
     ContainerDefinition, ContainerMode, ProductionVariant, ProductionVariantInstanceType,
-    ProductionVariantServerlessConfig, Tag as SmTag,
+    ProductionVariantServerlessConfig, Tag as SmTag, VpcConfig,
 };
 use aws_sdk_sagemaker::Client;
 use serde::Serialize;
 
-use super::report::{ContainerSpec, EndpointConfigSpec, ModelSpec, RestoreManifest, Tag, VariantSpec};
+use super::report::{
+    ContainerSpec, EndpointConfigSpec, ModelSpec, RestoreManifest, Tag, VariantSpec, VpcSpec,
+};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
 
@@ -65,13 +69,44 @@ fn sm_tags(tags: &[Tag]) -> Option<Vec<SmTag>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Describe the endpoint, its config and models (with tags) into a manifest.
+/// Settings of a container the manifest does not carry.
+fn container_extras(c: &ContainerDefinition, model: &str, out: &mut Vec<String>) {
+    let mut found = |present: bool, what: &str| {
+        if present {
+            out.push(format!("model {model}: container {what}"));
+        }
+    };
+    found(c.image_config().is_some(), "ImageConfig");
+    found(c.model_data_source().is_some(), "ModelDataSource");
+    found(
+        !c.additional_model_data_sources().is_empty(),
+        "AdditionalModelDataSources",
+    );
+    found(c.model_package_name().is_some(), "ModelPackageName");
+    found(
+        c.inference_specification_name().is_some(),
+        "InferenceSpecificationName",
+    );
+    found(c.multi_model_config().is_some(), "MultiModelConfig");
+    found(c.container_metrics_config().is_some(), "ContainerMetricsConfig");
+}
+
+fn vpc_spec(v: &VpcConfig) -> Option<VpcSpec> {
+    (!v.subnets().is_empty() || !v.security_group_ids().is_empty()).then(|| VpcSpec {
+        security_group_ids: v.security_group_ids().to_vec(),
+        subnets: v.subnets().to_vec(),
+    })
+}
+
+/// Describe the endpoint, its config and models (with tags) into a manifest. Also returns every setting
+/// found that the manifest cannot carry (empty: the manifest restores the endpoint as it is); with any,
+/// the endpoint must not be deleted.
 pub async fn build_manifest(
     sm: &Client,
     endpoint: &str,
     deleted_at: &str,
     reason: &str,
-) -> Result<RestoreManifest> {
+) -> Result<(RestoreManifest, Vec<String>)> {
     let e = sm
         .describe_endpoint()
         .endpoint_name(endpoint)
@@ -85,6 +120,78 @@ pub async fn build_manifest(
         .send()
         .await
         .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {config_name}"), e))?;
+    let mut uncaptured = Vec::new();
+    let mut found = |present: bool, what: String| {
+        if present {
+            uncaptured.push(what);
+        }
+    };
+    let config = format!("endpoint config {config_name}");
+    found(
+        cfg.data_capture_config().is_some_and(|d| {
+            d.enable_capture() == Some(true) || d.destination_s3_uri().is_some_and(|u| !u.is_empty())
+        }),
+        format!("{config}: DataCaptureConfig"),
+    );
+    found(
+        cfg.async_inference_config()
+            .is_some_and(|a| a.output_config().is_some()),
+        format!("{config}: AsyncInferenceConfig"),
+    );
+    found(
+        !cfg.shadow_production_variants().is_empty(),
+        format!("{config}: ShadowProductionVariants"),
+    );
+    found(
+        cfg.explainer_config()
+            .is_some_and(|x| x.clarify_explainer_config().is_some()),
+        format!("{config}: ExplainerConfig"),
+    );
+    found(
+        cfg.vpc_config().and_then(vpc_spec).is_some(),
+        format!("{config}: VpcConfig"),
+    );
+    found(
+        cfg.execution_role_arn().is_some(),
+        format!("{config}: ExecutionRoleArn"),
+    );
+    found(
+        cfg.enable_network_isolation() == Some(true),
+        format!("{config}: EnableNetworkIsolation"),
+    );
+    found(cfg.metrics_config().is_some(), format!("{config}: MetricsConfig"));
+    for v in cfg.production_variants() {
+        let variant = format!("{config}: variant {}", v.variant_name().unwrap_or_default());
+        for (present, what) in [
+            (v.accelerator_type().is_some(), "AcceleratorType"),
+            (v.core_dump_config().is_some(), "CoreDumpConfig"),
+            (v.volume_size_in_gb().is_some(), "VolumeSizeInGB"),
+            (
+                v.model_data_download_timeout_in_seconds().is_some(),
+                "ModelDataDownloadTimeoutInSeconds",
+            ),
+            (
+                v.container_startup_health_check_timeout_in_seconds().is_some(),
+                "ContainerStartupHealthCheckTimeoutInSeconds",
+            ),
+            (v.enable_ssm_access() == Some(true), "EnableSSMAccess"),
+            (v.managed_instance_scaling().is_some(), "ManagedInstanceScaling"),
+            (v.routing_config().is_some(), "RoutingConfig"),
+            (v.inference_ami_version().is_some(), "InferenceAmiVersion"),
+            (
+                v.capacity_reservation_config().is_some(),
+                "CapacityReservationConfig",
+            ),
+            (!v.instance_pools().is_empty(), "InstancePools"),
+            (
+                v.serverless_config()
+                    .is_some_and(|s| s.provisioned_concurrency().is_some()),
+                "ProvisionedConcurrency",
+            ),
+        ] {
+            found(present, format!("{variant}: {what}"));
+        }
+    }
     let mut variants = Vec::new();
     let mut model_names: Vec<String> = Vec::new();
     for v in cfg.production_variants() {
@@ -110,16 +217,23 @@ pub async fn build_manifest(
             .send()
             .await
             .map_err(|e| sdk_error(&format!("DescribeModel {name}"), e))?;
+        for c in m.primary_container().into_iter().chain(m.containers()) {
+            container_extras(c, &name, &mut uncaptured);
+        }
+        if m.inference_execution_config().is_some() {
+            uncaptured.push(format!("model {name}: InferenceExecutionConfig"));
+        }
         models.push(ModelSpec {
             name: name.clone(),
             execution_role_arn: m.execution_role_arn().map(str::to_string),
             primary_container: m.primary_container().map(container_spec),
             containers: m.containers().iter().map(container_spec).collect(),
             enable_network_isolation: m.enable_network_isolation().unwrap_or(false),
+            vpc_config: m.vpc_config().and_then(vpc_spec),
             tags: tags(sm, m.model_arn()).await?,
         });
     }
-    Ok(RestoreManifest {
+    let manifest = RestoreManifest {
         version: 1,
         endpoint_name: endpoint.to_string(),
         endpoint_arn: e.endpoint_arn().map(str::to_string),
@@ -133,7 +247,8 @@ pub async fn build_manifest(
         models,
         deleted_at: deleted_at.to_string(),
         reason: reason.to_string(),
-    })
+    };
+    Ok((manifest, uncaptured))
 }
 
 /// What a restore did per resource: `created` or `exists` (reused as it is).
@@ -170,6 +285,12 @@ pub async fn restore_endpoint(sm: &Client, m: &RestoreManifest) -> Result<Restor
                     .then(|| model.containers.iter().map(container_definition).collect()),
             )
             .enable_network_isolation(model.enable_network_isolation)
+            .set_vpc_config(model.vpc_config.as_ref().map(|v| {
+                VpcConfig::builder()
+                    .set_security_group_ids(Some(v.security_group_ids.clone()))
+                    .set_subnets(Some(v.subnets.clone()))
+                    .build()
+            }))
             .set_tags(sm_tags(&model.tags))
             .send()
             .await

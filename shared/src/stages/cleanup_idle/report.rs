@@ -332,8 +332,18 @@ pub struct ModelSpec {
     pub containers: Vec<ContainerSpec>,
     #[serde(default)]
     pub enable_network_isolation: bool,
+    /// The model's VPC (its containers' network): restored as it was, never dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<VpcSpec>,
     #[serde(default)]
     pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcSpec {
+    pub security_group_ids: Vec<String>,
+    pub subnets: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
