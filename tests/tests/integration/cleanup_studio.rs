@@ -533,3 +533,98 @@ async fn studio_idle_shutdown_is_reported_then_enabled_where_it_is_off() {
         ]
     );
 }
+
+/// An endpoint config's shadow variants (moto has none): an endpoint whose production variant is quiet
+/// but whose shadow variant is called is busy; one where both are quiet is idle, and its reason names
+/// the shadow. SageMaker is replayed, CloudWatch is the loopback metrics server.
+#[tokio::test]
+async fn an_endpoint_with_only_its_shadow_variant_busy_is_not_idle() {
+    let aws = Aws::new().await;
+    let managed = unique_name("shadow");
+    let report_bucket = aws.bucket(false).await;
+    let cw = greenpipe_tests::cloudwatch::CloudWatch::start().await;
+    let arn = |n: &str| format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint/{n}");
+    let summary = |n: &str| {
+        json!({"EndpointName": n, "EndpointArn": arn(n), "CreationTime": NOW - 48 * HOUR,
+            "LastModifiedTime": NOW - 48 * HOUR, "EndpointStatus": "InService"})
+    };
+    let endpoint = |n: &str| {
+        let mut d = summary(n);
+        d["EndpointConfigName"] = json!(format!("{n}-config"));
+        (200, d)
+    };
+    let endpoint_config = |n: &str| {
+        let variant = |v: &str| {
+            json!({"VariantName": v, "ModelName": format!("{n}-{v}"), "InstanceType": "ml.m5.xlarge",
+                "InitialInstanceCount": 1})
+        };
+        (
+            200,
+            json!({"EndpointConfigName": format!("{n}-config"), "CreationTime": NOW - 48 * HOUR,
+                "EndpointConfigArn": format!("arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{n}-config"),
+                "ProductionVariants": [variant("AllTraffic")],
+                "ShadowProductionVariants": [variant("shadow")]}),
+        )
+    };
+    let m = ("greenpipe:managed", managed.as_str());
+    let replay = Replay::new(vec![
+        (200, json!({"Endpoints": [summary("shadowed"), summary("quiet")]})),
+        endpoint("shadowed"),
+        endpoint_config("shadowed"),
+        tags(&[m]),
+        endpoint("quiet"),
+        endpoint_config("quiet"),
+        tags(&[m]),
+    ]);
+    cw.set_invocations("shadowed", "AllTraffic", &[0.0]);
+    cw.set_invocations("shadowed", "shadow", &[4.0, 2.0]);
+    cw.set_invocations("quiet", "AllTraffic", &[0.0]);
+    cw.set_invocations("quiet", "shadow", &[0.0]);
+    let mut deps = studio_deps(
+        &aws,
+        &replay,
+        CleanupConfig {
+            areas: [Area::Endpoints].into(),
+            endpoint_idle: Duration::from_secs(24 * HOUR as u64),
+            ..config(&managed, &report_bucket, true)
+        },
+    );
+    deps.cloudwatch = cw.client(&aws.sdk);
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert!(
+        report.inventory_errors.is_empty(),
+        "{:?}",
+        report.inventory_errors
+    );
+    assert_eq!(
+        outcomes(&report),
+        [("delete-endpoint quiet".to_string(), "dry-run".to_string())]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        "shadowed: its shadow variant was called 6 times"
+    );
+    let reason = &report.actions[0].reason;
+    assert!(
+        reason.contains("2 variant(s) (AllTraffic, shadow (shadow))"),
+        "{reason}"
+    );
+    // Both variants of both endpoints were asked for.
+    let asked: Vec<Vec<(String, String)>> = cw
+        .requests()
+        .iter()
+        .flat_map(|r| r.queries.iter().map(|q| q.dimensions.clone()))
+        .collect();
+    for (e, v) in [
+        ("shadowed", "shadow"),
+        ("quiet", "shadow"),
+        ("quiet", "AllTraffic"),
+    ] {
+        assert!(
+            asked
+                .iter()
+                .any(|d| d.contains(&("EndpointName".into(), e.into()))
+                    && d.contains(&("VariantName".into(), v.into()))),
+            "{e}/{v}: {asked:?}"
+        );
+    }
+}

@@ -137,7 +137,7 @@ pub enum Detail {
     },
 }
 
-/// A production variant of an endpoint's config.
+/// A production or shadow variant of an endpoint's config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     pub name: String,
@@ -145,6 +145,9 @@ pub struct Variant {
     pub instance_type: Option<String>,
     pub instance_count: u32,
     pub serverless: bool,
+    /// A shadow variant (ShadowProductionVariants): it serves a copy of the live traffic.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
     /// Invocations of this variant over the window (`None`: not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocations: Option<f64>,

@@ -170,14 +170,18 @@ async fn describe_endpoint(
         .send()
         .await
         .map_err(|e| sdk_error(&format!("DescribeEndpointConfig {config_name}"), e))?;
+    // Shadow variants take a copy of live traffic: one that is called makes the endpoint busy.
     let variants = cfg
         .production_variants()
         .iter()
-        .map(|v| Variant {
+        .map(|v| (v, false))
+        .chain(cfg.shadow_production_variants().iter().map(|v| (v, true)))
+        .map(|(v, shadow)| Variant {
             name: v.variant_name().unwrap_or_default().to_string(),
             instance_type: v.instance_type().map(|t| t.as_str().to_string()),
             instance_count: v.initial_instance_count().unwrap_or(0).max(0) as u32,
             serverless: v.serverless_config().is_some(),
+            shadow,
             invocations: None,
         })
         .collect();

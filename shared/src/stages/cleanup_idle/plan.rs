@@ -240,7 +240,13 @@ fn rule<'a>(
             let window = secs(c.endpoint_idle);
             let idle = status == "InService" && *invocations == Some(0.0) && age.is_some_and(|a| a >= window);
             idle.then(|| {
-                let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                let names: Vec<String> = variants
+                    .iter()
+                    .map(|v| match v.shadow {
+                        true => format!("{} (shadow)", v.name),
+                        false => v.name.clone(),
+                    })
+                    .collect();
                 (
                     Action::DeleteEndpoint,
                     format!(

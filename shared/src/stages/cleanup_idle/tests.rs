@@ -27,6 +27,7 @@ fn endpoint(name: &str, age: i64, tags: BTreeMap<String, String>, per_variant: &
             instance_type: Some("ml.m5.xlarge".into()),
             instance_count: 1,
             serverless: false,
+            shadow: false,
             invocations: Some(*n),
         })
         .collect();
@@ -573,6 +574,7 @@ fn arb_resource() -> impl Strategy<Value = Resource> {
                                 instance_type: Some("ml.m5.large".into()),
                                 instance_count: 1,
                                 serverless: false,
+                                shadow: i == 1,
                                 invocations: Some(f64::from(n)),
                             })
                             .collect(),
