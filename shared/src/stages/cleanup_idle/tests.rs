@@ -512,7 +512,7 @@ fn report_totals_table_and_emf() {
     assert_eq!(json["actions"][1]["why"], "kept");
 }
 
-// ---- property: for random inventories, the planner never acts on a kept, too-young or unmanaged
+// ---- property: for random inventories, the planner never acts on a busy, kept, too-young or unmanaged
 // resource and never exceeds its caps.
 
 const IDLE_OFF: [&[&str]; 4] = [
@@ -710,6 +710,27 @@ proptest! {
                 prop_assert!(r.tags.get("greenpipe:managed").map(String::as_str) == Some("true"), "acted on unmanaged {item:?}");
             }
             prop_assert!(item.action != Action::ReportOnly);
+            // Nothing busy: every variant (shadow ones too) quiet, no recent Jupyter or user activity.
+            let secs = |d: Duration| d.as_secs() as i64;
+            match &r.detail {
+                Detail::Endpoint { invocations, variants, .. } => {
+                    prop_assert_eq!(*invocations, Some(0.0), "acted on a called endpoint {:?}", item);
+                    prop_assert!(variants.iter().all(|v| v.invocations.unwrap_or(0.0) == 0.0));
+                }
+                Detail::Notebook { last_activity, .. } => prop_assert!(
+                    last_activity.is_some_and(|t| NOW - t >= secs(c.notebook_idle)),
+                    "stopped a notebook in use or without its signal {:?}", item
+                ),
+                Detail::StudioApp { last_activity, app_type, .. } => {
+                    let seen = match app_type.as_str() {
+                        "Canvas" | "RSession" => *last_activity,
+                        _ => last_activity.or(r.created),
+                    };
+                    prop_assert!(seen.is_some_and(|t| NOW - t >= secs(c.studio_app_idle)), "deleted an app in use {:?}", item);
+                }
+                Detail::StudioIdleShutdown { off, .. } => prop_assert!(!off.is_empty() && studio_minutes.is_some()),
+                _ => {}
+            }
             if item.kind == ResourceKind::Object { objects += 1 } else { actions += 1 }
         }
         prop_assert!(actions <= max_actions, "{actions} actions over the cap {max_actions}");
