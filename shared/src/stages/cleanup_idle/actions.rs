@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::types::AppType;
 
 use super::endpoint_restore::build_manifest;
 use super::handler::Deps;
-use super::listing::idle_shutdown_off;
+use super::listing::{app_lifecycle, idle_shutdown_off};
 use super::{Action, ActionRecord, CleanupConfig, Decision, Outcome, Plan, PlanItem, ResourceKind};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
@@ -260,27 +260,20 @@ async fn enable_idle_shutdown(deps: &Deps, c: &CleanupConfig, id: &str) -> Resul
             .build()
     };
     let mut settings = UserSettings::builder();
-    if off.iter().any(|t| t == "JupyterLab") {
-        let now = current
-            .as_ref()
-            .and_then(|s| s.jupyter_lab_app_settings())
-            .and_then(|a| a.app_lifecycle_management());
-        settings = settings.jupyter_lab_app_settings(
-            JupyterLabAppSettings::builder()
-                .app_lifecycle_management(enabled(now))
-                .build(),
-        );
-    }
-    if off.iter().any(|t| t == "CodeEditor") {
-        let now = current
-            .as_ref()
-            .and_then(|s| s.code_editor_app_settings())
-            .and_then(|a| a.app_lifecycle_management());
-        settings = settings.code_editor_app_settings(
-            CodeEditorAppSettings::builder()
-                .app_lifecycle_management(enabled(now))
-                .build(),
-        );
+    for app_type in &off {
+        let lifecycle = enabled(app_lifecycle(current.as_ref(), app_type));
+        settings = match app_type.as_str() {
+            "JupyterLab" => settings.jupyter_lab_app_settings(
+                JupyterLabAppSettings::builder()
+                    .app_lifecycle_management(lifecycle)
+                    .build(),
+            ),
+            _ => settings.code_editor_app_settings(
+                CodeEditorAppSettings::builder()
+                    .app_lifecycle_management(lifecycle)
+                    .build(),
+            ),
+        };
     }
     match profile {
         None => sm

@@ -537,18 +537,25 @@ pub fn billed_studio_app(app_type: &str) -> bool {
 /// The app types Studio's own idle shutdown covers.
 pub const IDLE_SHUTDOWN_APPS: [&str; 2] = ["JupyterLab", "CodeEditor"];
 
-/// One app type's idle-shutdown setting at one level: `Some(true)` ENABLED, `Some(false)` DISABLED,
-/// `None` unset.
-fn idle_setting(settings: Option<&UserSettings>, app_type: &str) -> Option<bool> {
-    let lifecycle: Option<&AppLifecycleManagement> = match app_type {
+/// One app type's (`JupyterLab` or `CodeEditor`) lifecycle settings at one level.
+pub fn app_lifecycle<'a>(
+    settings: Option<&'a UserSettings>,
+    app_type: &str,
+) -> Option<&'a AppLifecycleManagement> {
+    match app_type {
         "JupyterLab" => settings
             .and_then(|s| s.jupyter_lab_app_settings())
             .and_then(|a| a.app_lifecycle_management()),
         _ => settings
             .and_then(|s| s.code_editor_app_settings())
             .and_then(|a| a.app_lifecycle_management()),
-    };
-    lifecycle
+    }
+}
+
+/// One app type's idle-shutdown setting at one level: `Some(true)` ENABLED, `Some(false)` DISABLED,
+/// `None` unset.
+fn idle_setting(settings: Option<&UserSettings>, app_type: &str) -> Option<bool> {
+    app_lifecycle(settings, app_type)
         .and_then(|l| l.idle_settings())
         .and_then(|i| i.lifecycle_management())
         .map(|m| *m == LifecycleManagement::Enabled)
