@@ -1,5 +1,5 @@
 //! What each fuzz target in `fuzz/` does with its input, here so that the normal test suite replays
-//! every committed corpus file through the same code on stable (`replay_committed_corpora`), in
+//! every committed corpus file through the same code on stable (`replay_committed_corpora_<target>`), in
 //! seconds, while `cargo +nightly fuzz run <target>` explores from it. Each body must never panic,
 //! hang or allocate without bound on any input; where two paths must agree it asserts that they do.
 //! See docs/fuzzing.md for the runs and what they found.
@@ -190,36 +190,51 @@ mod tests {
 
     /// Every file of `fuzz/corpus/<target>/` through its target's body, and of
     /// `fuzz/regressions/<target>/`: the inputs of the crashes found, which `cargo fuzz cmin` (it keeps
-    /// only what adds coverage) never prunes.
-    #[test]
-    fn replay_committed_corpora() {
+    /// only what adds coverage) never prunes. One test per target, so that the test runner replays
+    /// them side by side.
+    fn replay_committed_corpus(target: &str, body: fn(&[u8])) {
         // The checkout the test runs in (cargo sets the variable at run time too): a test binary reused
         // from a build in another checkout keeps the compile-time path of that one.
         let manifest =
             std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
         let fuzz = Path::new(&manifest).join("../fuzz");
-        type Body = fn(&[u8]);
-        let targets: [(&str, Body); 5] = [
-            ("validate", super::validate),
-            ("csv", super::csv),
-            ("events", super::events),
-            ("dqdl", super::dqdl),
-            ("contract", super::contract),
-        ];
-        for (target, body) in targets {
-            let dir = fuzz.join("corpus").join(target);
-            let mut n = 0;
-            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-                let path = entry.unwrap().path();
-                body(&std::fs::read(&path).unwrap());
-                n += 1;
-            }
-            assert!(n > 0, "{target}: an empty corpus");
-            if let Ok(regressions) = std::fs::read_dir(fuzz.join("regressions").join(target)) {
-                for entry in regressions {
-                    body(&std::fs::read(entry.unwrap().path()).unwrap());
-                }
+        let dir = fuzz.join("corpus").join(target);
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            body(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+        assert!(n > 0, "{target}: an empty corpus");
+        if let Ok(regressions) = std::fs::read_dir(fuzz.join("regressions").join(target)) {
+            for entry in regressions {
+                body(&std::fs::read(entry.unwrap().path()).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn replay_committed_corpora_validate() {
+        replay_committed_corpus("validate", super::validate);
+    }
+
+    #[test]
+    fn replay_committed_corpora_csv() {
+        replay_committed_corpus("csv", super::csv);
+    }
+
+    #[test]
+    fn replay_committed_corpora_events() {
+        replay_committed_corpus("events", super::events);
+    }
+
+    #[test]
+    fn replay_committed_corpora_dqdl() {
+        replay_committed_corpus("dqdl", super::dqdl);
+    }
+
+    #[test]
+    fn replay_committed_corpora_contract() {
+        replay_committed_corpus("contract", super::contract);
     }
 }
