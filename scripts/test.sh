@@ -85,7 +85,8 @@ if [[ -z "${GREENPIPE_TEST_ENDPOINT:-}" ]]; then
     mkdir -p "$CARGO_TARGET_DIR"
     port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # MOTO_PORT: moto's Step Functions executor calls back to the server on this port.
-    MOTO_PORT="$port" .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+    # scripts/moto_server.py: moto's server with its SigV4 check reading the body as sent (see there).
+    MOTO_PORT="$port" .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
     moto_pid=$!
     export GREENPIPE_TEST_ENDPOINT="http://127.0.0.1:$port"
     .venv/bin/python - "$GREENPIPE_TEST_ENDPOINT" "$moto_pid" <<'PY'

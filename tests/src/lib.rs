@@ -5,7 +5,8 @@
 //!    every test process (`scripts/test.sh` starts one so that nextest's process-per-test model does not
 //!    start one moto per test);
 //! 2. otherwise one `moto_server` per test process, on a free 127.0.0.1 port, from `MOTO_SERVER_BIN` or
-//!    the project virtualenv `.venv/bin/moto_server` (`bash scripts/setup-moto.sh` installs it). It is
+//!    the project virtualenv's moto (`bash scripts/setup-moto.sh` installs it) run by
+//!    `scripts/moto_server.py`, which makes its signature check read the body as sent. It is
 //!    started from a dedicated thread that lives as long as the process, with `PR_SET_PDEATHSIG`, so the
 //!    kernel kills it when the test process exits, however it exits.
 //!
@@ -111,13 +112,20 @@ fn endpoint_addr(endpoint: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("GREENPIPE_TEST_ENDPOINT={endpoint:?} is not http://<ip>:<port>"))
 }
 
-fn moto_binary() -> Result<PathBuf, String> {
+/// The program that runs moto, and the arguments before moto's own: `MOTO_SERVER_BIN`, or the project
+/// virtualenv's Python running `scripts/moto_server.py` (moto's server with its signature check made
+/// to read the body as sent: see that file).
+fn moto_binary() -> Result<(PathBuf, Vec<String>), String> {
     if let Some(bin) = std::env::var_os("MOTO_SERVER_BIN").filter(|b| !b.is_empty()) {
-        return Ok(PathBuf::from(bin));
+        return Ok((PathBuf::from(bin), Vec::new()));
     }
     let venv = repo_root().join(".venv/bin/moto_server");
     if venv.exists() {
-        return Ok(venv);
+        let script = repo_root().join("scripts/moto_server.py");
+        return Ok((
+            repo_root().join(".venv/bin/python"),
+            vec![script.display().to_string()],
+        ));
     }
     Err(format!(
         "{} not found: run `bash scripts/setup-moto.sh`, or set MOTO_SERVER_BIN, or point \
@@ -145,7 +153,7 @@ fn spawn_moto() -> Result<Emulator, String> {
         started_rx
             .recv()
             .map_err(|_| "the moto thread stopped".to_string())?
-            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+            .map_err(|e| format!("starting {}: {e}", bin.0.display()))?;
         match wait_until_ready(addr, Some(&exited)) {
             Ok(()) => {
                 return Ok(Emulator {
@@ -163,7 +171,7 @@ fn spawn_moto() -> Result<Emulator, String> {
 /// Body of the dedicated thread: spawn moto, report, then wait on it for the life of the process. The
 /// parent-death signal fires when *this thread* ends, which is why it never returns while moto runs.
 fn supervise(
-    bin: PathBuf,
+    bin: (PathBuf, Vec<String>),
     port: u16,
     log: PathBuf,
     started: mpsc::Sender<std::io::Result<()>>,
@@ -175,8 +183,9 @@ fn supervise(
         let out = std::fs::File::create(&log)?;
         let err = out.try_clone()?;
         let parent = std::process::id() as libc::pid_t;
-        let mut command = Command::new(&bin);
+        let mut command = Command::new(&bin.0);
         command
+            .args(&bin.1)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", port.to_string())
             .stdin(Stdio::null())
@@ -490,6 +499,8 @@ pub fn outcome_label(outcome: &greenpipe::stages::cleanup_idle::Outcome) -> Stri
         Outcome::Failed { error_type, .. } => format!("failed:{error_type}"),
         Outcome::Skipped { why, .. } => format!("skipped:{why:?}"),
         Outcome::Reported => "reported".to_string(),
+        Outcome::Marked { .. } => "marked".to_string(),
+        Outcome::WouldMark { .. } => "would-mark".to_string(),
     }
 }
 

@@ -557,13 +557,14 @@ async fn cleanup_runs_under_its_deployed_role_and_its_endpoint_comes_back() {
         ),
     ];
     // Two days on: the endpoint is old enough to judge against the template's 24-hour window.
-    let later = (std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs()
-        + 2 * 86_400)
-        .to_string();
-    let cleanup = |act: bool| {
+        .as_secs();
+    let later = (now + 2 * 86_400).to_string();
+    // And a day after that: past the template's 24-hour grace period.
+    let after_grace = (now + 3 * 86_400 + 3600).to_string();
+    let cleanup = |act: bool, as_of: &str| {
         let mut args = vec![
             "cleanup",
             "--emulator",
@@ -573,7 +574,7 @@ async fn cleanup_runs_under_its_deployed_role_and_its_endpoint_comes_back() {
             &w.bucket,
             "--json",
             "--as-of",
-            &later,
+            as_of,
         ];
         if act {
             args.push("--act");
@@ -581,7 +582,7 @@ async fn cleanup_runs_under_its_deployed_role_and_its_endpoint_comes_back() {
         tokio::task::block_in_place(|| w.greenpipe(&args, &env))
     };
 
-    let dry = cleanup(false);
+    let dry = cleanup(false, &later);
     assert_eq!(dry.status.code(), Some(0), "{}", describe(&dry));
     let report = stdout_json(&dry);
     assert!(
@@ -590,16 +591,37 @@ async fn cleanup_runs_under_its_deployed_role_and_its_endpoint_comes_back() {
     );
     assert!(report.to_string().contains("\"idle\""), "{report:#}");
 
-    let act = cleanup(true);
+    // The first acting run only marks it (AddTags, sns:Publish to the stack's topic, events:PutEvents
+    // on the default bus: all under the deployed role).
+    let on_idle = |report: &Value| {
+        report["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["resource"] == "idle")
+            .unwrap_or_else(|| panic!("no action on the idle endpoint: {report:#}"))
+            .clone()
+    };
+    let mark = cleanup(true, &later);
+    assert_eq!(mark.status.code(), Some(0), "{}", describe(&mark));
+    let report = stdout_json(&mark);
+    assert_eq!(on_idle(&report)["outcome"], "marked", "{report:#}");
+    let notices = report["notices"].to_string();
+    assert!(
+        notices.contains("mark(s) published to arn:aws:sns:") && notices.contains("put on bus default"),
+        "{report:#}"
+    );
+    assert!(w
+        .sagemaker
+        .describe_endpoint()
+        .endpoint_name("idle")
+        .send()
+        .await
+        .is_ok());
+
+    let act = cleanup(true, &after_grace);
     assert_eq!(act.status.code(), Some(0), "{}", describe(&act));
-    let report = stdout_json(&act);
-    let deleted = report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["resource"] == "idle")
-        .unwrap_or_else(|| panic!("no action on the idle endpoint: {report:#}"))
-        .clone();
+    let deleted = on_idle(&stdout_json(&act));
     assert_eq!(deleted["outcome"], "done", "{deleted:#}");
     let manifest = deleted["manifest"].as_str().expect("manifest").to_string();
     assert!(

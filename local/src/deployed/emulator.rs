@@ -119,6 +119,18 @@ impl Deployment {
                 },
             );
         }
+        // The stack's topics (cleanup-idle publishes its grace-period notices to one), by the names
+        // their ARNs resolve to.
+        let sns = aws_sdk_sns::Client::new(&admin);
+        for topic in template.resources_of("AWS::SNS::Topic") {
+            let name = template.physical_name(&topic);
+            sns.create_topic().name(&name).send().await.map_err(|e| {
+                format!(
+                    "SNS CreateTopic {name}: {}",
+                    aws_sdk_sns::error::DisplayErrorContext(e)
+                )
+            })?;
+        }
         let machine_role = Role::of(&template, "PipelineStateMachine")?;
         let state_machine = assume(&iam, &sts, &machine_role, &region).await?;
         let state_machine_arn = create_state_machine(&admin, &template, &machine_role).await?;

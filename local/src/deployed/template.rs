@@ -80,6 +80,15 @@ impl Template {
         self.raw["Resources"].get(logical_id)
     }
 
+    /// The logical ids of the resources of `kind` (`AWS::SNS::Topic`, ...), in the template's order.
+    pub fn resources_of(&self, kind: &str) -> Vec<String> {
+        entries(&self.raw["Resources"])
+            .into_iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// `Globals.<section>` resolved (empty when absent).
     pub fn globals(&self, section: &str) -> Result<Value, String> {
         self.resolve(&self.raw["Globals"][section])

@@ -89,6 +89,8 @@ pub const CLEANUP_MANIFEST_OBJECT: &str =
     "arn:{partition}:s3:::{cleanup_report_bucket}/{cleanup_reports}manifests/idle-endpoint/run.json";
 pub const CLEANUP_BUCKET: &str = "arn:{partition}:s3:::{cleanup_bucket}";
 pub const CLEANUP_OBJECT: &str = "arn:{partition}:s3:::{cleanup_bucket}/{cleanup_prefix}old.json";
+pub const CLEANUP_NOTICE_TOPIC: &str = "{cleanup_notice_topic}";
+pub const CLEANUP_EVENT_BUS: &str = "arn:{partition}:events:{region}:{account}:event-bus/{cleanup_event_bus}";
 pub const LOG_GROUP: &str = "arn:{partition}:logs:{region}:{account}:log-group:{log_group}";
 pub const ANY: &str = "*";
 
@@ -127,6 +129,8 @@ fn iam_prefix(service: &str) -> Option<&'static str> {
         "SageMaker" | "SageMaker FeatureStore Runtime" => "sagemaker",
         "CloudWatch" => "cloudwatch",
         "CloudWatch Logs" => "logs",
+        "SNS" => "sns",
+        "EventBridge" => "events",
         _ => return None,
     })
 }

@@ -316,6 +316,8 @@ impl Fixture {
             cloudwatch: self.cw.client(&self.aws.sdk),
             logs: self.logs.clone(),
             s3: self.aws.s3.clone(),
+            sns: aws_sdk_sns::Client::new(&self.aws.sdk),
+            events: aws_sdk_eventbridge::Client::new(&self.aws.sdk),
             clock: Clock::Fixed(self.split + 3600),
         }
     }
@@ -923,4 +925,284 @@ async fn vpc_endpoints_are_deleted_only_with_a_complete_manifest() {
             .unwrap();
     assert_eq!(model.vpc_config(), Some(&vpc()));
     assert!(f.endpoint_exists("vpc").await);
+}
+
+/// A queue that receives what `subscribe` sends it (SNS or EventBridge), read back as JSON bodies.
+struct Inbox {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+}
+
+impl Inbox {
+    async fn new(aws: &Aws, name: &str) -> Inbox {
+        let sqs = aws_sdk_sqs::Client::new(&aws.sdk);
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("queue url");
+        let arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT_ID}:{name}");
+        Inbox { sqs, url, arn }
+    }
+
+    /// Every message waiting (the queue drained).
+    async fn drain(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if got.messages().is_empty() {
+                return out;
+            }
+            for m in got.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("JSON body"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+    }
+}
+
+/// The grace period end to end on moto: a first run tags both idle endpoints and tells the SNS topic
+/// (one message) and the EventBridge bus (an event each); a run inside the grace period waits and
+/// sends nothing; the run after it deletes the endpoint still idle and clears the mark of the one
+/// that was called meanwhile. A notice that cannot be sent takes its mark back.
+#[tokio::test]
+async fn grace_period_marks_notifies_waits_and_acts_only_when_still_idle() {
+    let mut f = Fixture::new().await;
+    for n in ["idle", "revived", "unlucky"] {
+        f.endpoint(n, &[], true, false).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    f.split = now_secs();
+
+    // The owners' channels: a topic and a bus, each delivering to a queue.
+    let sns = aws_sdk_sns::Client::new(&f.aws.sdk);
+    let events = aws_sdk_eventbridge::Client::new(&f.aws.sdk);
+    let topic = sns
+        .create_topic()
+        .name(f.name("notices"))
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn
+        .expect("topic arn");
+    let mail = Inbox::new(&f.aws, &f.name("mail")).await;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&mail.arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    let bus = f.name("bus");
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("CreateEventBus");
+    events
+        .put_rule()
+        .name(f.name("planned"))
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source": ["greenpipe.cleanup"], "detail-type": ["Cleanup Planned"]}"#)
+        .send()
+        .await
+        .expect("PutRule");
+    let feed = Inbox::new(&f.aws, &f.name("feed")).await;
+    events
+        .put_targets()
+        .rule(f.name("planned"))
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&feed.arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
+
+    let mut deps = f.deps(f.sm.clone());
+    deps.config.areas = [Area::Endpoints].into_iter().collect();
+    deps.config.dry_run = false;
+    deps.config.grace = 24 * HOUR;
+    deps.config.notice_topic_arn = Some(topic.clone());
+    deps.config.notice_event_bus = Some(bus.clone());
+    let t0 = f.split + 3600;
+    let mark_of = |n: &str| {
+        let arn = format!("arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:endpoint/{}", f.name(n));
+        let sm = f.sm.clone();
+        async move {
+            sm.list_tags()
+                .resource_arn(arn)
+                .send()
+                .await
+                .expect("ListTags")
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(cleanup_idle::MARK_TAG))
+                .and_then(|t| t.value().map(str::to_string))
+        }
+    };
+    let deadline = cleanup_idle::handler::rfc3339(t0 + 24 * 3600);
+
+    // A dry run marks nothing and tells no one.
+    deps.config.dry_run = true;
+    deps.clock = Clock::Fixed(t0);
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert_eq!(report.totals.would_mark, 3, "{}", report.table());
+    assert_eq!(mark_of("idle").await, None);
+    deps.config.dry_run = false;
+
+    // Run 1: marked, told.
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert_eq!(
+        f.summary(&report),
+        vec![
+            row("endpoint", "idle", "delete-endpoint", "marked"),
+            row("endpoint", "revived", "delete-endpoint", "marked"),
+            row("endpoint", "unlucky", "delete-endpoint", "marked"),
+        ],
+        "{}",
+        report.table()
+    );
+    for n in ["idle", "revived", "unlucky"] {
+        assert_eq!(
+            mark_of(n).await,
+            Some(format!("delete-endpoint@{deadline}")),
+            "{n}"
+        );
+        assert!(f.endpoint_exists(n).await);
+    }
+    let mail_got = mail.drain().await;
+    assert_eq!(mail_got.len(), 1, "{mail_got:#?}");
+    let message = mail_got[0]["Message"].as_str().unwrap_or_default();
+    assert_eq!(mail_got[0]["Subject"], "greenpipe cleanup: 3 resource(s) marked");
+    for n in ["idle", "revived", "unlucky"] {
+        assert!(
+            message.contains(&format!(
+                "- endpoint {}: delete-endpoint after {deadline} if still idle",
+                f.name(n)
+            )),
+            "{message}"
+        );
+    }
+    assert!(message.contains("greenpipe:keep=true"), "{message}");
+    let feed_got = feed.drain().await;
+    let mut told: Vec<String> = feed_got
+        .iter()
+        .map(|e| {
+            assert_eq!(e["detail-type"], "Cleanup Planned", "{e:#}");
+            assert_eq!(e["detail"]["actsAfter"], deadline.as_str(), "{e:#}");
+            assert_eq!(e["detail"]["runId"], report.run_id.as_str(), "{e:#}");
+            e["detail"]["resource"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    told.sort();
+    assert_eq!(told, ["idle", "revived", "unlucky"].map(|n| f.name(n)));
+    assert_eq!(report.notices.len(), 2, "{:?}", report.notices);
+
+    // Run 2, an hour later: all three wait; no one is told again.
+    deps.clock = Clock::Fixed(t0 + 3600);
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert!(
+        f.summary(&report).iter().all(|r| r.3 == "skipped:InGrace"),
+        "{}",
+        report.table()
+    );
+    assert_eq!(report.totals.in_grace, 3);
+    assert!(mail.drain().await.is_empty() && feed.drain().await.is_empty());
+
+    // Meanwhile "revived" is called; "unlucky" is opted out by its owner.
+    f.cw.set_invocations(&f.name("revived"), "AllTraffic", &[3.0]);
+    f.sm.add_tags()
+        .resource_arn(format!(
+            "arn:aws:sagemaker:us-east-1:{ACCOUNT_ID}:endpoint/{}",
+            f.name("unlucky")
+        ))
+        .tags(Tag::builder().key("greenpipe:keep").value("true").build())
+        .send()
+        .await
+        .expect("AddTags");
+
+    // Run 3, after the grace period: only the endpoint still idle and not kept goes; the other marks
+    // are cleared.
+    deps.clock = Clock::Fixed(t0 + 25 * 3600);
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    assert_eq!(
+        f.summary(&report),
+        vec![
+            row("endpoint", "idle", "delete-endpoint", "done"),
+            row("endpoint", "revived", "clear-mark", "done"),
+            row("endpoint", "unlucky", "clear-mark", "done"),
+            row("endpoint", "unlucky", "delete-endpoint", "skipped:Kept"),
+        ],
+        "{}",
+        report.table()
+    );
+    assert!(!f.endpoint_exists("idle").await);
+    assert!(f.endpoint_exists("revived").await && f.endpoint_exists("unlucky").await);
+    assert_eq!(mark_of("revived").await, None);
+    assert_eq!(mark_of("unlucky").await, None);
+    // The restore manifest leaves the mark out: a restored endpoint starts a grace period of its own.
+    let manifest = report
+        .actions
+        .iter()
+        .find_map(|a| a.manifest.clone())
+        .expect("a manifest");
+    let (bucket, key) = manifest.trim_start_matches("s3://").split_once('/').unwrap();
+    let body = String::from_utf8(f.aws.get(bucket, key).await.expect("manifest")).unwrap();
+    assert!(!body.contains(cleanup_idle::MARK_TAG), "{body}");
+    assert!(body.contains("greenpipe:managed"), "{body}");
+
+    // A notice that cannot be sent (the topic is gone) takes the run's marks back.
+    f.cw.set_invocations(&f.name("revived"), "AllTraffic", &[0.0]);
+    sns.delete_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .expect("DeleteTopic");
+    let report = cleanup_idle::run(&deps, &deps.config).await.unwrap();
+    let failed = report
+        .actions
+        .iter()
+        .find(|a| a.resource == f.name("revived"))
+        .unwrap();
+    match &failed.outcome {
+        Outcome::Failed { message, .. } => assert!(
+            message.contains("no notice could be sent") && message.contains("the mark was removed"),
+            "{message}"
+        ),
+        other => panic!("{other:?}\n{}", report.table()),
+    }
+    assert_eq!(mark_of("revived").await, None);
+    assert!(
+        report
+            .notices
+            .iter()
+            .any(|n| n.starts_with("notice failed, marks removed")),
+        "{:?}",
+        report.notices
+    );
+    assert!(feed.drain().await.is_empty(), "no event for a mark taken back");
 }

@@ -115,6 +115,8 @@ fn studio_deps(aws: &Aws, replay: &Replay, config: CleanupConfig) -> Deps {
         cloudwatch: aws_sdk_cloudwatch::Client::new(&aws.sdk),
         logs: aws_sdk_cloudwatchlogs::Client::new(&aws.sdk),
         s3: aws.s3.clone(),
+        sns: aws_sdk_sns::Client::new(&aws.sdk),
+        events: aws_sdk_eventbridge::Client::new(&aws.sdk),
         clock: Clock::Fixed(NOW),
     }
 }

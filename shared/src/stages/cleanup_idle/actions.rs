@@ -10,6 +10,7 @@ use aws_sdk_sagemaker::types::AppType;
 use super::endpoint_restore::build_manifest;
 use super::handler::Deps;
 use super::listing::{app_lifecycle, idle_shutdown_off};
+use super::notice;
 use super::{Action, ActionRecord, CleanupConfig, Decision, Outcome, Plan, PlanItem, ResourceKind};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
@@ -17,24 +18,34 @@ use crate::{Error, Result};
 /// DeleteObjects takes at most 1,000 keys per request.
 const MAX_DELETE_KEYS: usize = 1000;
 
-/// Carry out the plan: every item gets its own outcome; nothing is changed in a dry run.
-pub async fn execute(
-    deps: &Deps,
-    c: &CleanupConfig,
-    plan: &Plan,
-    run_id: &str,
-    at: &str,
-) -> Vec<ActionRecord> {
+/// What a run did: a record per plan item, and the grace-period notices sent.
+pub struct Executed {
+    pub records: Vec<ActionRecord>,
+    pub notices: Vec<String>,
+}
+
+/// Carry out the plan: every item gets its own outcome; nothing is changed in a dry run. Marks
+/// (grace period) are made with the rest, then notified ([`notice::notify`]).
+pub async fn execute(deps: &Deps, c: &CleanupConfig, plan: &Plan, run_id: &str, at: &str) -> Executed {
     let mut records: Vec<ActionRecord> = plan
         .items
         .iter()
         .map(|i| ActionRecord::pending(i, c.dry_run))
         .collect();
     if c.dry_run {
-        return records;
+        return Executed {
+            records,
+            notices: Vec::new(),
+        };
     }
     let mut objects: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
     for (i, item) in plan.items.iter().enumerate() {
+        if let Decision::Mark { acts_after } = &item.decision {
+            if let Err(e) = notice::mark(deps, item, acts_after).await {
+                records[i].outcome = failed(&e);
+            }
+            continue;
+        }
         if item.decision != Decision::Act {
             continue;
         }
@@ -59,7 +70,8 @@ pub async fn execute(
     for (bucket, keys) in objects {
         delete_objects(deps, &bucket, &keys, &mut records).await;
     }
-    records
+    let notices = notice::notify(deps, c, plan, run_id, &mut records).await;
+    Executed { records, notices }
 }
 
 fn failed(e: &Error) -> Outcome {
@@ -116,13 +128,20 @@ async fn act(deps: &Deps, c: &CleanupConfig, item: &PlanItem, run_id: &str, at: 
                 manifest: Some(format!("s3://{bucket}/{key}")),
             });
         }
-        Action::StopNotebookInstance => sm
-            .stop_notebook_instance()
-            .notebook_instance_name(id)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk_error(&format!("StopNotebookInstance {id}"), e))?,
+        Action::StopNotebookInstance => {
+            sm.stop_notebook_instance()
+                .notebook_instance_name(id)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("StopNotebookInstance {id}"), e))?;
+            // The notebook stays: its mark goes, so that its next idle spell gets a notice of its own.
+            // (Best effort: the stop is done; a mark left behind is cleared by the next run.)
+            if !c.grace.is_zero() {
+                if let Err(e) = notice::clear(deps, item).await {
+                    tracing::warn!(notebook = id, error = %e, "mark not cleared after the stop");
+                }
+            }
+        }
         Action::DeleteStudioApp => {
             let parts: Vec<&str> = id.splitn(4, '/').collect();
             let [domain, owner, app_type, app] = parts[..] else {
@@ -192,6 +211,7 @@ async fn act(deps: &Deps, c: &CleanupConfig, item: &PlanItem, run_id: &str, at: 
             .map_err(|e| sdk_error(&format!("PutRetentionPolicy {id}"), e))?,
         Action::PutLifecycle => put_lifecycle(deps, c, id).await?,
         Action::EnableStudioIdleShutdown => enable_idle_shutdown(deps, c, id).await?,
+        Action::ClearMark => notice::clear(deps, item).await?,
         Action::ReportOnly | Action::DeleteObject => {}
     }
     Ok(Acted::Done { manifest: None })

@@ -153,6 +153,20 @@ pub struct CleanupConfig {
     /// object version as done. Objects under it are kept at least [`IDEMPOTENCY_WINDOW`], whatever the
     /// retention, so a late duplicate of an S3 event still finds its report and starts nothing.
     pub reports_prefix: String,
+    /// `GREENPIPE_CLEANUP_GRACE_HOURS` (default 0: off): with a grace period, a run that picks an endpoint,
+    /// notebook instance, Studio app, endpoint config or model does not act on it: it tags it
+    /// [`MARK_TAG`] (the planned action and the time after which it is taken) and notifies; a later run
+    /// acts only once that time has passed and only if the resource is still picked. A marked resource
+    /// that is no longer picked (busy again, or opted out) has its mark removed, so its next idle spell
+    /// starts a new grace period with a new notice.
+    #[serde(with = "secs")]
+    pub grace: Duration,
+    /// `GREENPIPE_CLEANUP_NOTICE_TOPIC_ARN` (optional): the SNS topic told of every mark (one message per
+    /// run). Notices that cannot be sent undo the run's marks.
+    pub notice_topic_arn: Option<String>,
+    /// `GREENPIPE_CLEANUP_NOTICE_EVENT_BUS` (optional, e.g. `default`): the EventBridge bus that gets an
+    /// event per marked resource (source `greenpipe.cleanup`, detail-type `Cleanup Planned`).
+    pub notice_event_bus: Option<String>,
     /// `GREENPIPE_CLEANUP_EVENT_OVERRIDES` (`tighten`, default, or `any`): what an invocation's event
     /// may change. With `tighten` it may only make the run safer (see
     /// [`CleanupConfig::with_event_overrides`]); the stack's own settings decide the rest.
@@ -207,6 +221,9 @@ impl Default for CleanupConfig {
             areas: Area::ALL.into_iter().collect(),
             page_size: None,
             reports_prefix: "greenpipe/reports/".into(),
+            grace: Duration::ZERO,
+            notice_topic_arn: None,
+            notice_event_bus: None,
             event_overrides: EventOverrides::Tighten,
         }
     }
@@ -219,6 +236,9 @@ pub const BUDGET_TAG: &str = "greenpipe:budget-hours";
 /// A notebook instance's last Jupyter activity (RFC 3339, or seconds since the epoch), kept by the
 /// notebook's lifecycle configuration: the only signal cleanup judges a notebook's idleness by.
 pub const ACTIVITY_TAG: &str = "greenpipe:last-activity";
+/// A grace-period mark: `<action>@<RFC 3339 time>`, the action a run planned and the time after which a
+/// later run may take it (see [`CleanupConfig::grace`]).
+pub const MARK_TAG: &str = "greenpipe:cleanup-at";
 
 /// Per-invocation overrides (the event's JSON, camelCase). Unknown fields are refused so a typo never
 /// silently runs with defaults.
@@ -242,13 +262,14 @@ pub struct Overrides {
     pub put_lifecycle: Option<bool>,
     pub log_retention_days: Option<i32>,
     pub areas: Option<Vec<Area>>,
+    pub grace_hours: Option<f64>,
 }
 
 impl CleanupConfig {
     /// The call table's placeholders these settings decide (see `aws::access::values`); `bucket` is the
     /// data bucket, the default report bucket and the bucket checked when none is listed.
     pub fn placeholders(&self, bucket: &str) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
+        let mut v = BTreeMap::from([
             (
                 "cleanup_report_bucket",
                 self.report_bucket.clone().unwrap_or_else(|| bucket.to_string()),
@@ -262,7 +283,14 @@ impl CleanupConfig {
                     .unwrap_or_else(|| bucket.to_string()),
             ),
             ("cleanup_prefix", self.prefixes.join(",")),
-        ])
+        ]);
+        if let Some(topic) = &self.notice_topic_arn {
+            v.insert("cleanup_notice_topic", topic.clone());
+        }
+        if let Some(bus) = &self.notice_event_bus {
+            v.insert("cleanup_event_bus", bus.clone());
+        }
+        v
     }
 
     pub fn from_env() -> Result<Self> {
@@ -383,6 +411,9 @@ impl CleanupConfig {
                 .map(|v| normalise_prefixes("GREENPIPE_REPORTS_PREFIX", vec![v]).map(|mut p| p.remove(0)))
                 .transpose()?
                 .unwrap_or(d.reports_prefix.clone()),
+            grace: hours("GREENPIPE_CLEANUP_GRACE_HOURS", d.grace)?,
+            notice_topic_arn: get("GREENPIPE_CLEANUP_NOTICE_TOPIC_ARN"),
+            notice_event_bus: get("GREENPIPE_CLEANUP_NOTICE_EVENT_BUS"),
             event_overrides: match get("GREENPIPE_CLEANUP_EVENT_OVERRIDES").as_deref() {
                 None | Some("tighten") => EventOverrides::Tighten,
                 Some("any") => EventOverrides::Any,
@@ -424,7 +455,7 @@ impl CleanupConfig {
         };
         let c = self.with_overrides(o)?;
         let hours = |d: Duration| d.as_secs_f64();
-        let checks: [(&str, bool); 15] = [
+        let checks: [(&str, bool); 16] = [
             ("dryRun", !c.dry_run && self.dry_run),
             ("scope", c.scope == Scope::All && self.scope == Scope::Managed),
             ("minAgeHours", c.min_age < self.min_age),
@@ -445,6 +476,7 @@ impl CleanupConfig {
             ),
             ("putLifecycle", c.put_lifecycle && !self.put_lifecycle),
             ("logRetentionDays", c.log_retention_days < self.log_retention_days),
+            ("graceHours", c.grace < self.grace),
         ];
         if let Some((field, _)) = checks.iter().find(|(_, loosened)| *loosened) {
             return Err(widened(field));
@@ -464,7 +496,9 @@ impl CleanupConfig {
         let dur = |field: &str, v: Option<f64>, unit: f64, current: Duration| -> Result<Duration> {
             match v {
                 None => Ok(current),
-                Some(x) if x.is_finite() && x >= 0.0 => Ok(Duration::from_secs_f64(x * unit)),
+                Some(x) if x >= 0.0 => {
+                    Duration::try_from_secs_f64(x * unit).map_err(|_| bad(field, "too large a duration"))
+                }
                 Some(_) => Err(bad(field, "must be a non-negative number")),
             }
         };
@@ -496,6 +530,7 @@ impl CleanupConfig {
         c.job_budget = dur("jobBudgetHours", o.job_budget_hours, 3600.0, c.job_budget)?;
         c.orphan_age = dur("orphanDays", o.orphan_days, 86_400.0, c.orphan_age)?;
         c.retention = dur("retentionDays", o.retention_days, 86_400.0, c.retention)?;
+        c.grace = dur("graceHours", o.grace_hours, 3600.0, c.grace)?;
         c.max_actions = o.max_actions.unwrap_or(c.max_actions);
         c.max_object_deletes = o.max_object_deletes.unwrap_or(c.max_object_deletes);
         if let Some(b) = &o.buckets {
@@ -585,7 +620,8 @@ fn normalise_prefixes(name: &str, prefixes: Vec<String>) -> Result<Vec<String>> 
 
 fn duration(name: &str, value: &str, unit_secs: f64) -> Result<Duration> {
     match value.replace('_', "").parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(Duration::from_secs_f64(x * unit_secs)),
+        Ok(x) if x >= 0.0 => Duration::try_from_secs_f64(x * unit_secs)
+            .map_err(|_| Error::Config(format!("{name}={value:?} is too large a duration"))),
         _ => Err(Error::Config(format!(
             "{name}={value:?} is not a non-negative number"
         ))),

@@ -24,16 +24,23 @@ use super::report::{
 use crate::aws::sdk_error;
 use crate::{Error, Result};
 
+/// A resource's tags, less cleanup's own grace-period mark: a restored resource starts unmarked (with
+/// the mark it would be acted on at once, without a new notice, the next time it is idle).
 async fn tags(sm: &Client, arn: Option<&str>) -> Result<Vec<Tag>> {
     let Some(arn) = arn else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     let mut pages = sm.list_tags().resource_arn(arn).into_paginator().send();
     while let Some(p) = pages.next().await {
         let p = p.map_err(|e| sdk_error(&format!("ListTags {arn}"), e))?;
-        out.extend(p.tags().iter().map(|t| Tag {
-            key: t.key().unwrap_or_default().to_string(),
-            value: t.value().unwrap_or_default().to_string(),
-        }));
+        out.extend(
+            p.tags()
+                .iter()
+                .filter(|t| t.key() != Some(super::config::MARK_TAG))
+                .map(|t| Tag {
+                    key: t.key().unwrap_or_default().to_string(),
+                    value: t.value().unwrap_or_default().to_string(),
+                }),
+        );
     }
     Ok(out)
 }

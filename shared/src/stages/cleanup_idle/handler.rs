@@ -25,8 +25,8 @@ use super::actions::execute;
 use super::listing::collect;
 use super::{plan, CleanupConfig, CleanupReport, Epoch, Overrides};
 use crate::aws::access::{
-    need, need_because, Call, ANY, CLEANUP_BUCKET, CLEANUP_MANIFEST_OBJECT, CLEANUP_OBJECT,
-    CLEANUP_REPORT_OBJECT, LOG_GROUP, SAGEMAKER_ANY,
+    need, need_because, Call, ANY, CLEANUP_BUCKET, CLEANUP_EVENT_BUS, CLEANUP_MANIFEST_OBJECT,
+    CLEANUP_NOTICE_TOPIC, CLEANUP_OBJECT, CLEANUP_REPORT_OBJECT, LOG_GROUP, SAGEMAKER_ANY,
 };
 use crate::aws::sdk_error;
 use crate::footprint::unix_millis_now;
@@ -59,6 +59,9 @@ pub struct Deps {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Grace-period notices.
+    pub sns: aws_sdk_sns::Client,
+    pub events: aws_sdk_eventbridge::Client,
     pub clock: Clock,
 }
 
@@ -74,6 +77,8 @@ impl Deps {
             cloudwatch: crate::guarded_client!(aws_sdk_cloudwatch, Stage::CleanupIdle, sdk),
             logs: crate::guarded_client!(aws_sdk_cloudwatchlogs, Stage::CleanupIdle, sdk),
             s3: crate::aws::access::guard_s3(Stage::CleanupIdle, &s3),
+            sns: crate::guarded_client!(aws_sdk_sns, Stage::CleanupIdle, sdk),
+            events: crate::guarded_client!(aws_sdk_eventbridge, Stage::CleanupIdle, sdk),
             clock: Clock::System,
         }
     }
@@ -123,15 +128,16 @@ pub async fn run(deps: &Deps, config: &CleanupConfig) -> Result<CleanupReport> {
     let run_id = format!("cleanup-{}", at.replace([':', '-'], ""));
     let inventory = collect(deps, config, now).await;
     let plan = plan(&inventory, config, now, &deps.region);
-    let records = execute(deps, config, &plan, &run_id, &at).await;
+    let executed = execute(deps, config, &plan, &run_id, &at).await;
     let mut report = CleanupReport::new(
         run_id.clone(),
         at,
         config.dry_run,
         deps.region.clone(),
         &plan,
-        records,
+        executed.records,
     );
+    report.notices = executed.notices;
     report.inventory_errors = inventory.errors;
     report.listing_pages = inventory.pages;
 
@@ -160,7 +166,7 @@ pub async fn run(deps: &Deps, config: &CleanupConfig) -> Result<CleanupReport> {
     Ok(report)
 }
 
-pub(crate) fn rfc3339(t: Epoch) -> String {
+pub fn rfc3339(t: Epoch) -> String {
     DateTime::from_secs(t)
         .fmt(Format::DateTime)
         .unwrap_or_else(|_| t.to_string())
@@ -283,6 +289,38 @@ const CALLS: &[Call] = &[
     Call {
         operation: "sagemaker:UpdateUserProfile",
         needs: &[need("sagemaker:UpdateUserProfile", SAGEMAKER_ANY)],
+    },
+    Call {
+        operation: "sagemaker:AddTags",
+        needs: &[need_because(
+            "sagemaker:AddTags",
+            SAGEMAKER_ANY,
+            "grace period: mark a resource before acting on it",
+        )],
+    },
+    Call {
+        operation: "sagemaker:DeleteTags",
+        needs: &[need_because(
+            "sagemaker:DeleteTags",
+            SAGEMAKER_ANY,
+            "grace period: clear a mark",
+        )],
+    },
+    Call {
+        operation: "sns:Publish",
+        needs: &[need_because(
+            "sns:Publish",
+            CLEANUP_NOTICE_TOPIC,
+            "grace period: notify of marks",
+        )],
+    },
+    Call {
+        operation: "events:PutEvents",
+        needs: &[need_because(
+            "events:PutEvents",
+            CLEANUP_EVENT_BUS,
+            "grace period: an event per mark",
+        )],
     },
     Call {
         operation: "sagemaker:StopTrainingJob",

@@ -13,13 +13,14 @@ pub mod endpoint_restore;
 pub mod handler;
 pub mod inventory;
 pub mod listing;
+pub mod notice;
 pub mod plan;
 pub mod report;
 #[cfg(test)]
 mod tests;
 
 pub use config::{
-    Area, CleanupConfig, EventOverrides, Overrides, Scope, BUDGET_TAG, IDEMPOTENCY_WINDOW, KEEP_TAG,
+    Area, CleanupConfig, EventOverrides, Overrides, Scope, BUDGET_TAG, IDEMPOTENCY_WINDOW, KEEP_TAG, MARK_TAG,
 };
 pub use handler::{handle, run, CleanupIdle, Clock, Deps};
 pub use inventory::{Detail, Epoch, Inventory, Resource, ResourceKind, Variant};

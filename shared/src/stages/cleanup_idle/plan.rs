@@ -6,12 +6,18 @@
 //! order: managed scope (unmanaged ones are only counted), keep tags, minimum age, the per-run cap
 //! (objects have their own cap). Items are ordered most expensive first (endpoints, notebooks, apps,
 //! jobs, then orphans, log groups, buckets, objects) so the cap spends itself where it saves most.
+//!
+//! With a grace period ([`CleanupConfig::grace`]) the deletes and stops of SageMaker resources go in two
+//! runs: the first marks ([`Decision::Mark`]: tag [`MARK_TAG`] and notify), a later one acts once the
+//! mark's time has passed and the rule still picks the resource. A mark on a resource no rule picks any
+//! more (or one opted out since) is cleared ([`Action::ClearMark`]).
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::config::{CleanupConfig, ACTIVITY_TAG, BUDGET_TAG};
+use super::config::{CleanupConfig, ACTIVITY_TAG, BUDGET_TAG, MARK_TAG};
+use super::handler::rfc3339;
 use super::inventory::{Detail, Epoch, Inventory, Resource, ResourceKind};
 use super::listing::billed_studio_app;
 use crate::footprint::{self, Footprint};
@@ -35,6 +41,8 @@ pub enum Action {
     /// A finding without a change (a bucket without lifecycle rules when putting one is not enabled).
     ReportOnly,
     DeleteObject,
+    /// Remove a grace-period mark ([`MARK_TAG`]) from a resource no longer picked.
+    ClearMark,
 }
 
 impl Action {
@@ -51,8 +59,35 @@ impl Action {
             Action::PutLifecycle => "put-lifecycle",
             Action::ReportOnly => "report-only",
             Action::DeleteObject => "delete-object",
+            Action::ClearMark => "clear-mark",
         }
     }
+
+    /// Whether a grace period delays the action: the deletes and stops of SageMaker resources, which a
+    /// run can tag. (Jobs over their budget are stopped at once: a budget is the owner's own limit.
+    /// Settings, log retention, lifecycle rules and expired objects are not someone's running work.)
+    pub fn graced(self) -> bool {
+        matches!(
+            self,
+            Action::DeleteEndpoint
+                | Action::StopNotebookInstance
+                | Action::DeleteStudioApp
+                | Action::DeleteEndpointConfig
+                | Action::DeleteModel
+        )
+    }
+}
+
+/// A mark's value: `<action>@<RFC 3339 time after which it may be taken>`.
+pub fn mark_value(action: Action, acts_after: Epoch) -> String {
+    format!("{}@{}", action.name(), rfc3339(acts_after))
+}
+
+/// A mark's action name and time; `None` when the value is not one.
+pub fn parse_mark(value: &str) -> Option<(&str, Epoch)> {
+    let (action, at) = value.split_once('@')?;
+    let micros = crate::validate::values::parse_timestamp(at.as_bytes())?;
+    Some((action, micros.div_euclid(1_000_000)))
 }
 
 /// Why a picked resource is left alone.
@@ -62,6 +97,8 @@ pub enum SkipReason {
     Kept,
     TooYoung,
     CapReached,
+    /// Marked by an earlier run; its grace period has not passed.
+    InGrace,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +107,10 @@ pub enum Decision {
     Act,
     /// Nothing to change; listed for the reader.
     Report,
+    /// Grace period: tag the resource with the action and `acts_after` (RFC 3339), notify, act later.
+    Mark {
+        acts_after: String,
+    },
     Skip {
         why: SkipReason,
         detail: String,
@@ -170,6 +211,8 @@ pub fn plan(inventory: &Inventory, config: &CleanupConfig, now: Epoch, region: &
             skip(SkipReason::TooYoung, young)
         } else if action == Action::ReportOnly {
             Decision::Report
+        } else if let Some(graced) = grace(r, action, config, now) {
+            graced
         } else if r.kind == ResourceKind::Object {
             if object_deletes < config.max_object_deletes {
                 object_deletes += 1;
@@ -199,7 +242,82 @@ pub fn plan(inventory: &Inventory, config: &CleanupConfig, now: Epoch, region: &
             avoided_per_day: avoided,
         });
     }
+    clear_stale_marks(resources, config, &mut out);
     out
+}
+
+/// With a grace period, a graced action waits for its mark: `None` when the resource carries a mark for
+/// this action whose time has passed (the action goes ahead, within the cap); otherwise a new mark, or
+/// a skip while the mark's time is still ahead.
+fn grace(r: &Resource, action: Action, config: &CleanupConfig, now: Epoch) -> Option<Decision> {
+    if config.grace.is_zero() || !action.graced() {
+        return None;
+    }
+    let grace = config.grace.as_secs().min(i64::MAX as u64) as i64;
+    match r.tags.get(MARK_TAG).and_then(|v| parse_mark(v)) {
+        Some((marked, at)) if marked == action.name() && at <= now => None,
+        Some((marked, at)) if marked == action.name() => Some(skip(
+            SkipReason::InGrace,
+            format!(
+                "marked ({MARK_TAG}): {marked} after {} ({} from now) if still idle; tag {} to keep it",
+                rfc3339(at),
+                human(at - now),
+                super::config::KEEP_TAG
+            ),
+        )),
+        _ => Some(Decision::Mark {
+            acts_after: rfc3339(now.saturating_add(grace)),
+        }),
+    }
+}
+
+/// A mark on a resource this plan neither acts on, marks, nor holds in its grace period or behind the
+/// cap (in use again, kept, or no longer picked at all) is cleared, so that a later idle spell starts a
+/// new grace period with a new notice rather than acting on an old one. Only resources in scope: the
+/// role may tag no others.
+fn clear_stale_marks(resources: &[Resource], config: &CleanupConfig, out: &mut Plan) {
+    let holding: BTreeSet<(ResourceKind, &str)> = out
+        .items
+        .iter()
+        .filter(|i| match &i.decision {
+            Decision::Act | Decision::Mark { .. } => true,
+            Decision::Skip { why, .. } => matches!(why, SkipReason::InGrace | SkipReason::CapReached),
+            Decision::Report => false,
+        })
+        .map(|i| (i.kind, i.id.as_str()))
+        .collect();
+    let stale: Vec<PlanItem> = resources
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ResourceKind::Endpoint
+                    | ResourceKind::NotebookInstance
+                    | ResourceKind::StudioApp
+                    | ResourceKind::EndpointConfig
+                    | ResourceKind::Model
+            )
+        })
+        .filter(|r| config.scope == super::config::Scope::All || config.is_managed(&r.tags))
+        .filter(|r| !holding.contains(&(r.kind, r.id.as_str())))
+        .filter_map(|r| {
+            let mark = r.tags.get(MARK_TAG)?;
+            let why = match config.keep_tag(&r.tags) {
+                Some(tag) => format!("opted out (tagged {tag})"),
+                None => "no longer picked (in use again, or its rule no longer applies)".to_string(),
+            };
+            Some(PlanItem {
+                kind: r.kind,
+                id: r.id.clone(),
+                arn: r.arn.clone(),
+                action: Action::ClearMark,
+                reason: format!("marked {mark:?} but {why}: the mark is removed"),
+                decision: Decision::Act,
+                avoided_per_day: None,
+            })
+        })
+        .collect();
+    out.items.extend(stale);
 }
 
 fn skip(why: SkipReason, detail: String) -> Decision {

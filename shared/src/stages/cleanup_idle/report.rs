@@ -25,6 +25,14 @@ pub enum Outcome {
     },
     /// A finding with nothing to change.
     Reported,
+    /// Grace period: tagged with the planned action and time, and notified.
+    Marked {
+        acts_after: String,
+    },
+    /// Dry run: this would have been marked.
+    WouldMark {
+        acts_after: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +59,12 @@ impl ActionRecord {
             Decision::Act if dry_run => Outcome::DryRun,
             Decision::Act => Outcome::Done,
             Decision::Report => Outcome::Reported,
+            Decision::Mark { acts_after } if dry_run => Outcome::WouldMark {
+                acts_after: acts_after.clone(),
+            },
+            Decision::Mark { acts_after } => Outcome::Marked {
+                acts_after: acts_after.clone(),
+            },
             Decision::Skip { why, detail } => Outcome::Skipped {
                 why: *why,
                 detail: detail.clone(),
@@ -82,6 +96,11 @@ pub struct Totals {
     pub too_young: usize,
     pub cap_reached: usize,
     pub reported: usize,
+    /// Marked for a later run (grace period), or would be in a dry run.
+    pub marked: usize,
+    pub would_mark: usize,
+    /// Marked earlier, grace period not over.
+    pub in_grace: usize,
     /// Picked by a rule but not managed by greenpipe: left alone, not listed.
     pub unmanaged: usize,
 }
@@ -97,6 +116,9 @@ pub struct CleanupReport {
     pub totals: Totals,
     /// Sum over done (or, in a dry run, would-be) actions: what stopping those resources avoids per day.
     pub avoided_per_day: Avoided,
+    /// The grace-period notices sent (SNS, EventBridge), or why they were not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
     /// Listings that failed (the rest of the run went on).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inventory_errors: Vec<String>,
@@ -137,10 +159,13 @@ impl CleanupReport {
                 }
                 Outcome::Failed { .. } => totals.failed += 1,
                 Outcome::Reported => totals.reported += 1,
+                Outcome::Marked { .. } => totals.marked += 1,
+                Outcome::WouldMark { .. } => totals.would_mark += 1,
                 Outcome::Skipped { why, .. } => match why {
                     SkipReason::Kept => totals.kept += 1,
                     SkipReason::TooYoung => totals.too_young += 1,
                     SkipReason::CapReached => totals.cap_reached += 1,
+                    SkipReason::InGrace => totals.in_grace += 1,
                 },
             }
         }
@@ -152,6 +177,7 @@ impl CleanupReport {
             actions,
             totals,
             avoided_per_day: avoided,
+            notices: Vec::new(),
             inventory_errors: Vec::new(),
             listing_pages: Default::default(),
             report_uri: None,
@@ -171,6 +197,8 @@ impl CleanupReport {
                 "ActionsSkipped",
                 self.totals.kept + self.totals.too_young + self.totals.cap_reached,
             ),
+            ("Marked", self.totals.marked + self.totals.would_mark),
+            ("InGrace", self.totals.in_grace),
         ];
         let count_metrics: Vec<EmfMetric<'_>> = counts
             .iter()
@@ -212,9 +240,12 @@ impl CleanupReport {
                         SkipReason::Kept => detail.clone(),
                         SkipReason::TooYoung => "too young".into(),
                         SkipReason::CapReached => "cap reached".into(),
+                        SkipReason::InGrace => detail.clone(),
                     }
                 ),
                 Outcome::Reported => "reported".to_string(),
+                Outcome::Marked { acts_after } => format!("marked: acts after {acts_after}"),
+                Outcome::WouldMark { acts_after } => format!("would mark: acts after {acts_after}"),
             };
             let mut reason = a.reason.clone();
             if let Outcome::Failed { message, .. } = &a.outcome {
@@ -246,6 +277,15 @@ impl CleanupReport {
             if self.dry_run { "dry-run" } else { "act" },
             t.examined, t.picked, t.done, t.would_do, t.failed, t.kept, t.too_young, t.cap_reached, t.reported, t.unmanaged
         ));
+        if t.marked + t.would_mark + t.in_grace > 0 {
+            out.push_str(&format!(
+                "grace period: {} marked, {} would mark, {} waiting out an earlier mark\n",
+                t.marked, t.would_mark, t.in_grace
+            ));
+        }
+        for n in &self.notices {
+            out.push_str(&format!("notice: {n}\n"));
+        }
         out.push_str(&format!(
             "avoided per day: {:.1} instance-hours, ${:.2}, {:.3} kWh, {:.3} kgCO2e\n",
             a.instance_hours, a.footprint.usd, a.footprint.kwh, a.footprint.kg_co2e

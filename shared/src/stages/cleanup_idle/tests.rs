@@ -60,11 +60,155 @@ fn decisions(p: &Plan) -> Vec<(String, Action, String)> {
             let d = match &i.decision {
                 Decision::Act => "act".to_string(),
                 Decision::Report => "report".to_string(),
+                Decision::Mark { acts_after } => format!("mark {acts_after}"),
                 Decision::Skip { why, .. } => format!("{why:?}"),
             };
             (i.id.clone(), i.action, d)
         })
         .collect()
+}
+
+#[test]
+fn grace_period_marks_first_acts_after_and_clears_stale_marks() {
+    let c = CleanupConfig {
+        grace: Duration::from_secs(24 * 3600),
+        ..config()
+    };
+    let at = |t: Epoch| super::plan::mark_value(Action::DeleteEndpoint, t);
+    let marked = |name: &str, value: &str, calls: f64| {
+        endpoint(name, 3 * DAY, with(managed(), MARK_TAG, value), &[calls])
+    };
+    let inv = Inventory {
+        resources: vec![
+            endpoint("fresh", 3 * DAY, managed(), &[0.0]),
+            marked("waiting", &at(NOW + HOUR), 0.0),
+            marked("due", &at(NOW - HOUR), 0.0),
+            marked("due-but-busy", &at(NOW - HOUR), 4.0),
+            // A mark for another action, or one that is not a mark: marked anew.
+            marked(
+                "other-action",
+                &super::plan::mark_value(Action::StopNotebookInstance, NOW - DAY),
+                0.0,
+            ),
+            marked("garbled", "soon", 0.0),
+            endpoint(
+                "opted-out",
+                3 * DAY,
+                with(
+                    with(managed(), MARK_TAG, &at(NOW - HOUR)),
+                    "greenpipe:keep",
+                    "true",
+                ),
+                &[0.0],
+            ),
+            // Outside the scope: never tagged (the role may not), never acted on.
+            endpoint(
+                "unmanaged",
+                3 * DAY,
+                with(BTreeMap::new(), MARK_TAG, &at(NOW - HOUR)),
+                &[0.0],
+            ),
+        ],
+        ..Inventory::default()
+    };
+    let p = plan(&inv, &c, NOW, "us-east-1");
+    let next = "mark 2027-01-16T08:00:00Z".to_string();
+    assert_eq!(
+        decisions(&p),
+        vec![
+            ("due".into(), Action::DeleteEndpoint, "act".into()),
+            ("fresh".into(), Action::DeleteEndpoint, next.clone()),
+            ("garbled".into(), Action::DeleteEndpoint, next.clone()),
+            ("opted-out".into(), Action::DeleteEndpoint, "Kept".into()),
+            ("other-action".into(), Action::DeleteEndpoint, next),
+            ("waiting".into(), Action::DeleteEndpoint, "InGrace".into()),
+            ("due-but-busy".into(), Action::ClearMark, "act".into()),
+            ("opted-out".into(), Action::ClearMark, "act".into()),
+        ],
+    );
+    assert_eq!(super::handler::rfc3339(NOW + DAY), "2027-01-16T08:00:00Z");
+    let waiting = p.items.iter().find(|i| i.id == "waiting").unwrap();
+    assert!(
+        matches!(&waiting.decision, Decision::Skip { detail, .. } if detail.contains("after 2027-01-15T09:00:00Z (60 min from now)")),
+        "{waiting:?}"
+    );
+    // Marks cost no action from the cap; a due action does.
+    let capped = plan(
+        &inv,
+        &CleanupConfig {
+            max_actions: 0,
+            ..c.clone()
+        },
+        NOW,
+        "us-east-1",
+    );
+    assert_eq!(
+        capped
+            .items
+            .iter()
+            .filter(|i| matches!(i.decision, Decision::Mark { .. }))
+            .count(),
+        3
+    );
+    let due = capped.items.iter().find(|i| i.id == "due").unwrap();
+    assert!(matches!(
+        due.decision,
+        Decision::Skip {
+            why: SkipReason::CapReached,
+            ..
+        }
+    ));
+    // Held by the cap, its mark stays.
+    assert!(!capped
+        .items
+        .iter()
+        .any(|i| i.id == "due" && i.action == Action::ClearMark));
+
+    // Jobs over their budget, settings and objects never wait; without a grace period nothing does.
+    assert!(!Action::StopJob.graced() && !Action::DeleteObject.graced() && !Action::SetLogRetention.graced());
+    let at_once = plan(&inv, &config(), NOW, "us-east-1");
+    assert!(at_once
+        .items
+        .iter()
+        .filter(|i| i.action == Action::DeleteEndpoint)
+        .all(|i| matches!(
+            i.decision,
+            Decision::Act
+                | Decision::Skip {
+                    why: SkipReason::Kept,
+                    ..
+                }
+        )));
+
+    // In the report and its table.
+    let records: Vec<ActionRecord> = p.items.iter().map(|i| ActionRecord::pending(i, false)).collect();
+    let report = CleanupReport::new("r".into(), "t".into(), false, "us-east-1".into(), &p, records);
+    assert_eq!(
+        (report.totals.marked, report.totals.in_grace, report.totals.done),
+        (3, 1, 3)
+    );
+    let table = report.table();
+    assert!(
+        table.contains("marked: acts after 2027-01-16T08:00:00Z"),
+        "{table}"
+    );
+    assert!(
+        table.contains("grace period: 3 marked, 0 would mark, 1 waiting out an earlier mark"),
+        "{table}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["actions"][1]["outcome"], "marked");
+    assert_eq!(json["actions"][1]["acts_after"], "2027-01-16T08:00:00Z");
+}
+
+#[test]
+fn marks_round_trip() {
+    let v = super::plan::mark_value(Action::DeleteModel, NOW);
+    assert_eq!(v, "delete-model@2027-01-15T08:00:00Z");
+    assert_eq!(super::plan::parse_mark(&v), Some(("delete-model", NOW)));
+    for bad in ["", "delete-model", "delete-model@", "delete-model@yesterday", "@"] {
+        assert_eq!(super::plan::parse_mark(bad), None, "{bad}");
+    }
 }
 
 #[test]
@@ -679,6 +823,8 @@ proptest! {
         all_scope in any::<bool>(),
         put_lifecycle in any::<bool>(),
         studio_minutes in prop::option::of(60i32..600),
+        grace_hours in prop::option::of(1u64..72),
+        marks in prop::collection::vec((0usize..60, 0usize..3, -100i64..100), 0..20),
     ) {
         let c = CleanupConfig {
             max_actions,
@@ -692,16 +838,37 @@ proptest! {
             endpoint_idle: Duration::from_secs(6 * 3600),
             orphan_age: Duration::from_secs(2 * 86_400),
             retention: Duration::from_secs(7 * 86_400),
+            grace: Duration::from_secs(grace_hours.unwrap_or(0) * 3600),
             ..CleanupConfig::default()
         };
         let mut unique = std::collections::HashSet::new();
-        let resources: Vec<Resource> = resources.into_iter().filter(|r| unique.insert((r.kind, r.id.clone()))).collect();
+        let mut resources: Vec<Resource> = resources.into_iter().filter(|r| unique.insert((r.kind, r.id.clone()))).collect();
+        // Earlier runs' marks: some for the action a rule picks, some for another, some garbled; due
+        // (in the past) or not.
+        let actions = [Action::DeleteEndpoint, Action::StopNotebookInstance, Action::DeleteStudioApp];
+        let n = resources.len();
+        for (i, which, hours) in marks {
+            if n == 0 { break; }
+            let value = match which {
+                2 => "garbled".to_string(),
+                _ => super::plan::mark_value(actions[(i + which) % 3], NOW + hours * HOUR),
+            };
+            resources[i % n].tags.insert(MARK_TAG.into(), value);
+        }
         let inv = Inventory { resources: resources.clone(), ..Inventory::default() };
         let p = plan(&inv, &c, NOW, "us-east-1");
         let by_id: HashMap<(ResourceKind, &str), &Resource> = resources.iter().map(|r| ((r.kind, r.id.as_str()), r)).collect();
         let (mut actions, mut objects) = (0u32, 0u32);
         for item in p.acting() {
             let r = by_id[&(item.kind, item.id.as_str())];
+            // A mark is cleared only where nothing is planned.
+            if item.action == Action::ClearMark {
+                prop_assert!(r.tags.contains_key(MARK_TAG));
+                let planned = p.items.iter().any(|o| o.id == item.id && o.kind == item.kind && o.action != Action::ClearMark
+                    && matches!(o.decision, Decision::Act | Decision::Mark { .. }));
+                prop_assert!(!planned, "cleared the mark of {:?}, which is planned", item);
+                continue;
+            }
             let kept = r.tags.get("greenpipe:keep").is_some_and(|v| v != "false") || r.tags.contains_key("team:keep");
             prop_assert!(!kept, "acted on kept {item:?}");
             let created = r.created;
@@ -710,6 +877,14 @@ proptest! {
                 prop_assert!(r.tags.get("greenpipe:managed").map(String::as_str) == Some("true"), "acted on unmanaged {item:?}");
             }
             prop_assert!(item.action != Action::ReportOnly);
+            // Nothing inside its grace period: with one, a graced action needs a due mark for itself.
+            if grace_hours.is_some() && item.action.graced() {
+                let mark = r.tags.get(MARK_TAG).and_then(|v| super::plan::parse_mark(v));
+                prop_assert!(
+                    mark.is_some_and(|(a, t)| a == item.action.name() && t <= NOW),
+                    "acted inside the grace period {:?} (mark {:?})", item, r.tags.get(MARK_TAG)
+                );
+            }
             // Nothing busy: every variant (shadow ones too) quiet, no recent Jupyter or user activity.
             let secs = |d: Duration| d.as_secs() as i64;
             match &r.detail {
