@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::config::{CleanupConfig, KEEP_TAG, MARK_TAG};
 use super::handler::Deps;
-use super::plan::{mark_value, parse_mark, Decision, Plan, PlanItem};
+use super::plan::{mark_value, Decision, Plan, PlanItem};
 use super::{ActionRecord, Outcome};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
@@ -32,12 +32,9 @@ fn arn_of(item: &PlanItem) -> Result<&str> {
 /// Tag the resource with the planned action and the time after which it may be taken.
 pub async fn mark(deps: &Deps, item: &PlanItem, acts_after: &str) -> Result<()> {
     let arn = arn_of(item)?;
-    let at = parse_mark(&format!("x@{acts_after}"))
-        .map(|(_, t)| t)
-        .ok_or_else(|| Error::Config(format!("not an RFC 3339 time: {acts_after}")))?;
     let tag = Tag::builder()
         .key(MARK_TAG)
-        .value(mark_value(item.action, at))
+        .value(mark_value(item.action, acts_after))
         .build();
     deps.sagemaker
         .add_tags()

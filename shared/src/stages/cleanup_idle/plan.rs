@@ -78,9 +78,10 @@ impl Action {
     }
 }
 
-/// A mark's value: `<action>@<RFC 3339 time after which it may be taken>`.
-pub fn mark_value(action: Action, acts_after: Epoch) -> String {
-    format!("{}@{}", action.name(), rfc3339(acts_after))
+/// A mark's value: `<action>@<RFC 3339 time after which it may be taken>` (`acts_after`, as
+/// [`Decision::Mark`] holds it).
+pub fn mark_value(action: Action, acts_after: &str) -> String {
+    format!("{}@{acts_after}", action.name())
 }
 
 /// A mark's action name and time; `None` when the value is not one.

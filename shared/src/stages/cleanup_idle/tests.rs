@@ -74,7 +74,7 @@ fn grace_period_marks_first_acts_after_and_clears_stale_marks() {
         grace: Duration::from_secs(24 * 3600),
         ..config()
     };
-    let at = |t: Epoch| super::plan::mark_value(Action::DeleteEndpoint, t);
+    let at = |t: Epoch| super::plan::mark_value(Action::DeleteEndpoint, &super::handler::rfc3339(t));
     let marked = |name: &str, value: &str, calls: f64| {
         endpoint(name, 3 * DAY, with(managed(), MARK_TAG, value), &[calls])
     };
@@ -87,7 +87,7 @@ fn grace_period_marks_first_acts_after_and_clears_stale_marks() {
             // A mark for another action, or one that is not a mark: marked anew.
             marked(
                 "other-action",
-                &super::plan::mark_value(Action::StopNotebookInstance, NOW - DAY),
+                &super::plan::mark_value(Action::StopNotebookInstance, &super::handler::rfc3339(NOW - DAY)),
                 0.0,
             ),
             marked("garbled", "soon", 0.0),
@@ -203,7 +203,7 @@ fn grace_period_marks_first_acts_after_and_clears_stale_marks() {
 
 #[test]
 fn marks_round_trip() {
-    let v = super::plan::mark_value(Action::DeleteModel, NOW);
+    let v = super::plan::mark_value(Action::DeleteModel, &super::handler::rfc3339(NOW));
     assert_eq!(v, "delete-model@2027-01-15T08:00:00Z");
     assert_eq!(super::plan::parse_mark(&v), Some(("delete-model", NOW)));
     for bad in ["", "delete-model", "delete-model@", "delete-model@yesterday", "@"] {
@@ -851,7 +851,7 @@ proptest! {
             if n == 0 { break; }
             let value = match which {
                 2 => "garbled".to_string(),
-                _ => super::plan::mark_value(actions[(i + which) % 3], NOW + hours * HOUR),
+                _ => super::plan::mark_value(actions[(i + which) % 3], &super::handler::rfc3339(NOW + hours * HOUR)),
             };
             resources[i % n].tags.insert(MARK_TAG.into(), value);
         }
