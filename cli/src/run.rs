@@ -507,6 +507,8 @@ async fn execution_input(s3: &aws_sdk_s3::Client, outcome: &Value) -> Result<Val
         report_key: Some(report_key.to_string()),
         fingerprint: text(&outcome["fingerprint"]),
         rows: outcome["rows"].as_u64(),
+        size: outcome["size"].as_u64(),
+        validation: serde_json::from_value(outcome["measured"].clone()).ok(),
         contract: serde_json::from_value(report["contract"].clone())
             .map_err(|e| format!("validation report {report_key}: contract: {e}"))?,
         valid: (!valid).then_some(false),
@@ -652,6 +654,9 @@ fn print_run(
             }
         }
     }
+    if let Some(report) = execution.output.as_ref().map(|o| &o["report"]) {
+        print_footprint(&mut out, report);
+    }
     let _ = writeln!(out);
     match (report_uri, local_report) {
         (Some(uri), Some(file)) => {
@@ -675,6 +680,61 @@ fn print_run(
         );
     }
     let _ = out.flush();
+}
+
+/// The run report's lines in brief (report-run's output): each stage's measured duration and
+/// footprint, and the totals with what they leave out.
+fn print_footprint(out: &mut impl Write, report: &Value) {
+    let Some(stages) = report["stages"].as_array() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\nFootprint (run report; Lambda durations as each function measured itself):"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<14} {:<10} {:>10}  {:<9} {:>12} {:>12}",
+        "stage", "status", "duration", "measured", "USD", "kgCO2e"
+    );
+    for s in stages {
+        let duration = s["seconds"]
+            .as_f64()
+            .map_or_else(|| "-".to_string(), |v| format!("{:.1}ms", v * 1000.0));
+        let measured = match s["measured"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "nominal",
+            None => "-",
+        };
+        let money = |v: &Value| v.as_f64().map_or_else(|| "-".to_string(), |x| format!("{x:.3e}"));
+        let _ = writeln!(
+            out,
+            "  {:<14} {:<10} {:>10}  {:<9} {:>12} {:>12}{}",
+            s["stage"].as_str().unwrap_or_default(),
+            s["status"].as_str().unwrap_or_default(),
+            duration,
+            measured,
+            money(&s["usd"]),
+            money(&s["kgco2e"]),
+            s["unmodelled"]
+                .as_str()
+                .map(|w| format!("  unmodelled: {w}"))
+                .unwrap_or_default()
+        );
+    }
+    let t = &report["totals"];
+    let number = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let _ = writeln!(
+        out,
+        "  total: ${:.4}, {:.3e} kWh, {:.3e} kgCO2e operational + {:.3e} kgCO2e embodied",
+        number(&t["usd"]),
+        number(&t["kwh"]),
+        number(&t["kgco2e"]),
+        number(&t["embodiedKgco2e"])
+    );
+    for e in t["excludes"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  not in the totals: {}", e.as_str().unwrap_or_default());
+    }
 }
 
 #[cfg(test)]

@@ -260,6 +260,8 @@ pub struct Tasks {
     planned: Mutex<Vec<Planned>>,
     /// Run each stage as deployed: its role's credentials, its environment from the template.
     deployed: Option<Arc<Deployment>>,
+    /// Each stage's memory in the built-in template, for stages run here without a deployment.
+    memory: BTreeMap<Stage, u32>,
 }
 
 impl Tasks {
@@ -305,6 +307,7 @@ impl Tasks {
             planning: false,
             planned: Mutex::new(Vec::new()),
             deployed: None,
+            memory: crate::deployed::deployed_memory(),
         }
     }
 
@@ -392,11 +395,15 @@ impl Tasks {
     }
 
     /// The stage's environment: the template's variables for it when running as deployed, else this
-    /// process's.
+    /// process's, with the memory the template gives the function (as Lambda sets it).
     fn env(&self, stage: Stage) -> impl Fn(&str) -> Option<String> + '_ {
         move |name| match &self.deployed {
             Some(d) => d.stage(stage).environment.get(name).cloned(),
-            None => std::env::var(name).ok(),
+            None => std::env::var(name).ok().or_else(|| {
+                (name == greenpipe::stages::MEMORY_VARIABLE)
+                    .then(|| self.memory.get(&stage).map(u32::to_string))
+                    .flatten()
+            }),
         }
     }
 

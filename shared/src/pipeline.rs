@@ -25,9 +25,9 @@ pub enum Status {
 
 /// The dataset a pipeline execution is about: the one type that passes between the stages.
 ///
-/// validate-dataset starts the execution with it, every field set but `valid` and `status`, built only
-/// from the object's identity and its report, so a duplicate event produces the identical input (Step
-/// Functions then returns the running execution instead of starting another). The state machine keeps
+/// validate-dataset starts the execution with it, every field set but `valid` and `status`, named only
+/// from the object's identity, so a duplicate event asks for the same execution name (Step Functions
+/// then answers with the running execution, or `ExecutionAlreadyExists`, instead of starting another). The state machine keeps
 /// it at `$.dataset`; register-catalog and write-features take it as their input (write-features with
 /// its own options beside it), plan-training, plan-transform and report-run read it from `dataset`. A
 /// stage invoked by hand may get less: `bucket` and `key` are always required, and a stage that needs
@@ -52,6 +52,13 @@ pub struct Dataset {
     pub fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u64>,
+    /// The object's size in bytes (the run report's data-transfer line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// What validate-dataset measured of its own work on this object, up to starting the execution:
+    /// the run report's validate-dataset line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Measured>,
     /// The contract the data was validated against; later stages read theirs from `contract.source`
     /// rather than searching the contracts prefix again. validate-dataset's outcome names it by its
     /// source alone (`"contract": "s3://..."`), which is read as `{source}`.
@@ -67,6 +74,30 @@ pub struct Dataset {
     pub valid: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+}
+
+/// What a function measured of its own invocation: every stage adds it to its output as `invocation`
+/// ([`crate::stages::StageFunction::REPORTS_INVOCATION`]), validate-dataset passes its own in the
+/// execution input (`dataset.validation`), and report-run turns them into each Lambda stage's measured
+/// line of the run report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Measured {
+    /// Handler time, milliseconds (summed over `count` invocations).
+    pub duration_ms: f64,
+    /// The function's configured memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
+    /// A cold start's initialisation before this invocation, milliseconds (Lambda bills it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_ms: Option<f64>,
+    /// How many invocations `duration_ms` covers.
+    #[serde(default = "one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// `contract`: `{name?, version?, source}`, or the source URI alone.
@@ -222,6 +253,13 @@ mod tests {
             report_key: Some("greenpipe/reports/sales/x.csv/e.json".into()),
             fingerprint: Some("blake3:00".into()),
             rows: Some(3),
+            size: Some(120),
+            validation: Some(Measured {
+                duration_ms: 12.5,
+                memory_mb: Some(1024),
+                init_ms: None,
+                count: 1,
+            }),
             contract: Some(ContractInfo {
                 name: "sales".into(),
                 version: Some("1".into()),
@@ -230,11 +268,11 @@ mod tests {
             valid: None,
             status: None,
         };
-        // What validate-dataset has always started executions with: the same bytes for the same
-        // object, so a duplicate event still finds its execution.
+        // What validate-dataset starts executions with: the object's identity, its report, its size and
+        // validate-dataset's own measurement (a duplicate event's differs; the execution name does not).
         assert_eq!(
             serde_json::to_string(&dataset).unwrap(),
-            r#"{"bucket":"b","key":"sales/x.csv","versionId":null,"etag":"e","reportKey":"greenpipe/reports/sales/x.csv/e.json","fingerprint":"blake3:00","rows":3,"contract":{"name":"sales","version":"1","source":"s3://b/contracts/sales.yaml"}}"#
+            r#"{"bucket":"b","key":"sales/x.csv","versionId":null,"etag":"e","reportKey":"greenpipe/reports/sales/x.csv/e.json","fingerprint":"blake3:00","rows":3,"size":120,"validation":{"durationMs":12.5,"memoryMb":1024,"count":1},"contract":{"name":"sales","version":"1","source":"s3://b/contracts/sales.yaml"}}"#
         );
         let back: Dataset = serde_json::from_value(serde_json::to_value(&dataset).unwrap()).unwrap();
         assert_eq!(back, dataset);

@@ -8,7 +8,9 @@
 //! store, the training job was created as planned (managed spot, MaxWait ≥ MaxRuntime, checkpoints),
 //! the model and the transform job exist, the run report is in S3; a second run over unchanged data
 //! skips training; a run over invalid data takes the failure path, writes its report, and starts nothing
-//! downstream.
+//! downstream. The run report has every Lambda stage's own measured duration at the memory the template
+//! gives it; a training instance type the footprint table does not know leaves the run SUCCEEDED with an
+//! unmodelled line.
 
 use std::collections::BTreeMap;
 use std::process::Output;
@@ -35,9 +37,14 @@ const DOWNSTREAM: [&str; 7] = [
 ];
 
 fn contract(group: &str, database: &str) -> String {
+    contract_named("orders", group, database, "")
+}
+
+/// The contract under another `name`, with `training_extra` added to its training section.
+fn contract_named(name: &str, group: &str, database: &str, training_extra: &str) -> String {
     format!(
         r#"
-name: orders
+name: {name}
 format: {{ type: csv, header: true }}
 columns:
   - {{ name: order_id, type: int, nullable: false, unique: true, min: 1 }}
@@ -57,7 +64,7 @@ training:
   role_arn: {ROLE}
   max_runtime_seconds: 1800
   hyperparameters: {{ num_round: 50 }}
-"#
+{training_extra}"#
     )
 }
 
@@ -371,6 +378,43 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
         text.contains(transform_name),
         "report names the transform job: {report:#}"
     );
+    // Every Lambda stage measured itself, at the memory infra/template.yaml gives its function.
+    for (stage, memory_mb) in [
+        ("validation", 1024.0),
+        ("catalog", 128.0),
+        ("features", 256.0),
+        ("plan", 128.0),
+        ("transformPlan", 128.0),
+        ("report", 128.0),
+    ] {
+        let line = stage_line(&report, stage);
+        assert_eq!(line["measured"], true, "{stage}: {line:#}");
+        assert_eq!(line["invocations"], 1, "{stage}: {line:#}");
+        let seconds = line["durationSeconds"].as_f64().unwrap_or(-1.0);
+        assert!(seconds > 0.0 && seconds < 60.0, "{stage}: {line:#}");
+        assert_eq!(
+            line["basis"]["compute"]["memory_gb"].as_f64(),
+            Some(memory_mb / 1024.0),
+            "{stage}: {line:#}"
+        );
+    }
+    // Training and transform: instance-hours with their embodied share (moto's jobs take no time, so
+    // the share is zero here; the unit tests compute it); data read within the region.
+    for job in ["training", "transform"] {
+        let basis = &stage_line(&report, job)["basis"]["embodied"];
+        assert!(
+            basis["host_kg_co2e"].as_f64().is_some_and(|kg| kg > 1000.0),
+            "{job}: {report:#}"
+        );
+    }
+    assert!(report["totals"]["embodiedKgco2e"].is_number(), "{report:#}");
+    assert!(report["totals"].get("excludes").is_none(), "{report:#}");
+    assert!(
+        report["usage"][0]["quantity"]
+            .as_str()
+            .is_some_and(|q| q.contains("read by 4 (validation, features, training, transform)")),
+        "{report:#}"
+    );
 
     // ---- Run 2, same data: training is skipped, no new training job.
     let out = w.run("orders/dt=2026-11-27/").await;
@@ -435,4 +479,66 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
     assert_eq!(w.store.online_len(&w.group), ROWS);
     assert!(w.store.record(&w.group, "901").is_none());
     assert_eq!(w.training_jobs().await, jobs, "no training job for invalid data");
+
+    // ---- Run 4, a training instance type the footprint table does not know: SUCCEEDED all the same,
+    // the training line unmodelled with the reason, the totals saying what they leave out, the marker
+    // written.
+    w.aws
+        .put(
+            &w.bucket,
+            "contracts/ordersm7i.yaml",
+            contract_named(
+                "ordersm7i",
+                &w.group,
+                &w.database,
+                "  instance_type: ml.m7i.xlarge\n",
+            ),
+        )
+        .await;
+    w.aws
+        .put(&w.bucket, "ordersm7i/dt=2026-11-29/part-0.csv", csv(salt + 1))
+        .await;
+    let out = w.run("ordersm7i/dt=2026-11-29/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let unknown = only_run(&out);
+    assert_eq!(unknown["status"], "SUCCEEDED", "{unknown:#}");
+    assert_outcome(&unknown, "Train", "ran");
+    assert_eq!(
+        unknown["output"]["plan"]["request"]["ResourceConfig"]["InstanceType"],
+        "ml.m7i.xlarge"
+    );
+    let uri = unknown["reportUri"].as_str().expect("report uri");
+    let key = uri
+        .strip_prefix(&format!("s3://{}/", w.bucket))
+        .expect("in the bucket");
+    let report: Value =
+        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let training = stage_line(&report, "training");
+    assert_eq!(training["status"], "succeeded", "{training:#}");
+    assert!(training.get("footprint").is_none(), "{training:#}");
+    assert!(
+        training["unmodelled"]
+            .as_str()
+            .is_some_and(|u| u.contains("ml.m7i.xlarge")),
+        "{training:#}"
+    );
+    let excludes = report["totals"]["excludes"].as_array().expect("excludes");
+    assert_eq!(excludes.len(), 1, "{report:#}");
+    assert!(excludes[0].as_str().is_some_and(|e| e.starts_with("training: ")));
+    assert!(
+        stage_line(&report, "transform").get("footprint").is_some(),
+        "{report:#}"
+    );
+    assert!(
+        unknown["output"]["report"]["markerUri"].is_string(),
+        "{unknown:#}"
+    );
+}
+
+/// The run report's line for `stage`.
+fn stage_line<'a>(report: &'a Value, stage: &str) -> &'a Value {
+    report["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|l| l["stage"] == stage))
+        .unwrap_or_else(|| panic!("no {stage} line: {report:#}"))
 }

@@ -110,6 +110,10 @@ impl Deployment {
                 environment.entry(k.clone()).or_insert_with(|| v.clone());
             }
             let timeout = function_timeout(&template, &stage.function_id())?;
+            // Lambda tells a function its memory in this variable; the stage reports it in its output.
+            environment
+                .entry(greenpipe::stages::MEMORY_VARIABLE.to_string())
+                .or_insert(function_memory(&template, &stage.function_id())?.to_string());
             stages.insert(
                 stage,
                 StageRun {
@@ -166,6 +170,18 @@ fn function_timeout(template: &Template, logical_id: &str) -> Result<Duration, S
     let global = template.globals("Function")?;
     let seconds = own.as_u64().or_else(|| global["Timeout"].as_u64()).unwrap_or(3);
     Ok(Duration::from_secs(seconds))
+}
+
+/// A function's `MemorySize` in MB, its own or the Globals' (Lambda's default, 128 MB, without either).
+pub fn function_memory(template: &Template, logical_id: &str) -> Result<u32, String> {
+    let own = template
+        .resolve(&template.resource(logical_id).ok_or("no such function")?["Properties"]["MemorySize"])?;
+    let global = template.globals("Function")?;
+    let mb = own
+        .as_u64()
+        .or_else(|| global["MemorySize"].as_u64())
+        .unwrap_or(128);
+    u32::try_from(mb).map_err(|_| format!("{logical_id}: MemorySize {mb} is out of range"))
 }
 
 /// SDK configuration with `credentials`, the region, and the endpoint from the standard chain

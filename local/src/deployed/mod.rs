@@ -17,6 +17,21 @@ pub use template::{Stack, Template};
 /// The stack name local runs deploy as (function and state machine names follow from it).
 pub const STACK_NAME: &str = "greenpipe";
 
+/// The repository's template (`infra/template.yaml`), as built into this binary.
+pub const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+
+/// Each stage's memory as the built-in template deploys it: what a local run's stages report as
+/// their memory (Lambda's `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`). Empty if the template does not read.
+pub fn deployed_memory() -> BTreeMap<greenpipe::stages::Stage, u32> {
+    let Ok(template) = Template::parse(TEMPLATE, stack("us-east-1", "123456789012", "local")) else {
+        return BTreeMap::new();
+    };
+    greenpipe::stages::Stage::ALL
+        .into_iter()
+        .filter_map(|s| Some((s, emulator::function_memory(&template, &s.function_id()).ok()?)))
+        .collect()
+}
+
 /// Read `path` as the stack `stack` would deploy it.
 pub fn load(path: &Path, stack: Stack) -> Result<Template, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -39,6 +39,8 @@ pub struct Coefficients {
     pub sagemaker: SageMakerPrices,
     pub lambda: LambdaPrices,
     pub step_functions: StepFunctionsPrices,
+    pub embodied: Embodied,
+    pub storage: StorageEnergy,
     pub s3: S3Prices,
 }
 
@@ -155,6 +157,41 @@ pub struct S3Prices {
     pub usd_per_get_request: f64,
 }
 
+/// Manufacturing emissions of the hosts behind SageMaker instance families (CCF's embodied emissions).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Embodied {
+    pub source: String,
+    /// Expected server lifespan (CCF: 4 years).
+    pub lifespan_hours: f64,
+    /// By instance family (`m5` for `ml.m5.xlarge`).
+    pub families: BTreeMap<String, HostEmbodied>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostEmbodied {
+    /// Total manufacturing emissions of one host, kgCO2e.
+    pub host_kg_co2e: f64,
+    /// vCPUs of the whole host, among which its emissions are shared.
+    pub host_vcpus: u32,
+    /// How a figure not in CCF's table was derived.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Energy of stored and moved data (CCF's storage and networking coefficients).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageEnergy {
+    pub source: String,
+    pub s3_wh_per_tb_hour: f64,
+    pub s3_replication_factor: f64,
+    pub hours_per_month: f64,
+    pub network_kwh_per_gb: f64,
+    pub inter_region_usd_per_gb: f64,
+}
+
 /// Mean min/max watts of a group of processor families, with a label for reports.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CpuWatts {
@@ -179,6 +216,15 @@ impl Coefficients {
             .instance_types
             .get(name)
             .ok_or_else(|| FootprintError::UnknownInstanceType(name.to_string()))
+    }
+
+    /// The embodied-emissions entry of an instance type's family (`ml.m5.xlarge` → `m5`), if listed.
+    pub fn embodied_family(&self, instance_type: &str) -> Option<(&str, &HostEmbodied)> {
+        let family = instance_type.strip_prefix("ml.")?.split('.').next()?;
+        self.embodied
+            .families
+            .get_key_value(family)
+            .map(|(k, v)| (k.as_str(), v))
     }
 
     pub fn gpu(&self, model: &str) -> Result<&Watts, FootprintError> {
@@ -274,6 +320,31 @@ impl Coefficients {
                 }
             }
         }
+        positive("embodied.lifespan_hours", self.embodied.lifespan_hours)?;
+        for (family, host) in &self.embodied.families {
+            positive(&format!("embodied {family} host_kg_co2e"), host.host_kg_co2e)?;
+            if host.host_vcpus == 0 {
+                return Err(format!("embodied {family}: host_vcpus must be > 0"));
+            }
+        }
+        for (name, t) in &self.sagemaker.instance_types {
+            match self.embodied_family(name) {
+                Some((family, host)) if host.host_vcpus < t.vcpus => {
+                    return Err(format!(
+                        "{name}: more vCPUs than its host ({family}: {})",
+                        host.host_vcpus
+                    ))
+                }
+                Some(_) => {}
+                None => return Err(format!("{name}: no embodied-emissions entry for its family")),
+            }
+        }
+        let st = &self.storage;
+        positive("storage.s3_wh_per_tb_hour", st.s3_wh_per_tb_hour)?;
+        positive("storage.s3_replication_factor", st.s3_replication_factor)?;
+        positive("storage.hours_per_month", st.hours_per_month)?;
+        positive("storage.network_kwh_per_gb", st.network_kwh_per_gb)?;
+        positive("storage.inter_region_usd_per_gb", st.inter_region_usd_per_gb)?;
         positive("lambda.mb_per_vcpu", self.lambda.mb_per_vcpu)?;
         positive("lambda.usd_per_request", self.lambda.usd_per_request)?;
         positive(

@@ -24,6 +24,8 @@ pub const METRIC_COST: &str = "CostUSD";
 pub const METRIC_ENERGY: &str = "EnergyKWh";
 pub const METRIC_CARBON: &str = "EmissionsKgCO2e";
 pub const METRIC_INSTANCE_HOURS: &str = "InstanceHours";
+/// The hardware's manufacturing share (instances only; sent only when not zero).
+pub const METRIC_EMBODIED: &str = "EmbodiedKgCO2e";
 
 // Limits from the EMF specification and CloudWatch's PutMetricData.
 const MAX_DIMENSIONS: usize = 30;
@@ -139,8 +141,14 @@ pub fn footprint_emf_line(
     instance_hours: Option<f64>,
     timestamp_ms: u64,
 ) -> Result<String, FootprintError> {
-    let names =
-        [METRIC_COST, METRIC_ENERGY, METRIC_CARBON, METRIC_INSTANCE_HOURS].map(|n| format!("{prefix}{n}"));
+    let names = [
+        METRIC_COST,
+        METRIC_ENERGY,
+        METRIC_CARBON,
+        METRIC_INSTANCE_HOURS,
+        METRIC_EMBODIED,
+    ]
+    .map(|n| format!("{prefix}{n}"));
     let mut metrics = vec![
         EmfMetric {
             name: &names[0],
@@ -158,6 +166,13 @@ pub fn footprint_emf_line(
             unit: EmfUnit::None,
         },
     ];
+    if footprint.embodied_kg_co2e > 0.0 {
+        metrics.push(EmfMetric {
+            name: &names[4],
+            value: footprint.embodied_kg_co2e,
+            unit: EmfUnit::None,
+        });
+    }
     if let Some(hours) = instance_hours {
         metrics.push(EmfMetric {
             name: &names[3],

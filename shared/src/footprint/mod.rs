@@ -12,6 +12,11 @@
 //! ```
 //!
 //! with u the CPU utilisation (CCF's default 50 % unless the caller measured it; GPUs use the same u).
+//!
+//! Beyond compute, also after CCF: the embodied share of an instance's host (`host kgCO2e × instance-hours
+//! / 4 years × vCPUs / host vCPUs`, kept apart from operational emissions), S3 storage (0.65 Wh per
+//! TB-hour, HDD, three replicas) and data moved between regions (0.001 kWh per GB; zero within a
+//! region).
 //! One deliberate simplification: CCF adds memory energy for AWS instances only above the memory its
 //! SPECpower rows already include; we count all configured memory (and Lambda memory, which CCF leaves
 //! out), so our figures are a little higher than CCF's. Lambda vCPUs are memory MB / 1769 (AWS's figure;
@@ -29,12 +34,13 @@ use std::ops::{Add, AddAssign};
 use serde::{Deserialize, Serialize};
 
 pub use coefficients::{
-    coefficients, Coefficients, EnergyCoefficients, GpuSpec, Gpus, Grid, InstanceType, LambdaArchPrice,
-    LambdaPrices, Processors, S3Prices, SageMakerPrices, StepFunctionsPrices, Watts,
+    coefficients, Coefficients, Embodied, EnergyCoefficients, GpuSpec, Gpus, Grid, HostEmbodied,
+    InstanceType, LambdaArchPrice, LambdaPrices, Processors, S3Prices, SageMakerPrices, StepFunctionsPrices,
+    StorageEnergy, Watts,
 };
 pub use emf::{
     emf_line, footprint_emf_line, unix_millis_now, EmfMetric, EmfUnit, METRIC_CARBON, METRIC_COST,
-    METRIC_ENERGY, METRIC_INSTANCE_HOURS, NAMESPACE,
+    METRIC_EMBODIED, METRIC_ENERGY, METRIC_INSTANCE_HOURS, NAMESPACE,
 };
 
 use coefficients::CpuWatts;
@@ -64,11 +70,19 @@ impl From<FootprintError> for crate::Error {
 type Result<T, E = FootprintError> = std::result::Result<T, E>;
 
 /// Cost, energy and emissions of something that ran. Add them up for a stage or a whole run.
+/// `kg_co2e` is operational (the energy times the grid factor); `embodied_kg_co2e` is the share of the
+/// hardware's manufacturing emissions (instances only), kept apart as CCF and the GHG Protocol do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Footprint {
     pub usd: f64,
     pub kwh: f64,
     pub kg_co2e: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub embodied_kg_co2e: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Add for Footprint {
@@ -78,6 +92,7 @@ impl Add for Footprint {
             usd: self.usd + o.usd,
             kwh: self.kwh + o.kwh,
             kg_co2e: self.kg_co2e + o.kg_co2e,
+            embodied_kg_co2e: self.embodied_kg_co2e + o.embodied_kg_co2e,
         }
     }
 }
@@ -128,9 +143,29 @@ pub struct Basis {
     /// Energy model inputs; `None` where energy is not modelled (Step Functions, S3 requests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compute: Option<ComputeBasis>,
+    /// How the embodied share was computed (instances only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embodied: Option<EmbodiedBasis>,
     /// Stand-ins, unmodelled hardware and other caveats.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// CCF's `M = TE × (TR / EL) × (RR / total)` with its inputs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmbodiedBasis {
+    /// Instance family whose host it is.
+    pub family: String,
+    /// TE: manufacturing emissions of one host, kgCO2e.
+    pub host_kg_co2e: f64,
+    /// Total resources: the host's vCPUs.
+    pub host_vcpus: u32,
+    /// RR: the instance's vCPUs.
+    pub vcpus: u32,
+    /// TR: instance-hours.
+    pub hours: f64,
+    /// EL: expected lifespan, hours.
+    pub lifespan_hours: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,6 +292,7 @@ pub fn lambda_invocations(
                 c.lambda.usd_per_request, price.usd_per_gb_second, c.price_region
             ),
             compute: Some(compute),
+            embodied: None,
             notes,
         },
     })
@@ -371,9 +407,26 @@ pub fn instance_usage(
         instance_hours,
     )?;
     compute.instance_count = Some(instance_count);
+    let embodied = c
+        .embodied_family(instance_type)
+        .map(|(family, host)| EmbodiedBasis {
+            family: family.to_string(),
+            host_kg_co2e: host.host_kg_co2e,
+            host_vcpus: host.host_vcpus,
+            vcpus: t.vcpus,
+            hours: instance_hours,
+            lifespan_hours: c.embodied.lifespan_hours,
+        });
+    if let Some(note) = c
+        .embodied_family(instance_type)
+        .and_then(|(_, h)| h.note.as_ref())
+    {
+        notes.push(format!("embodied: {note}"));
+    }
     Ok(Estimate {
         footprint: Footprint {
             usd: t.usd_per_hour * billed_hours,
+            embodied_kg_co2e: embodied.as_ref().map_or(0.0, EmbodiedBasis::kg_co2e),
             ..energy
         },
         basis: Basis {
@@ -384,7 +437,91 @@ pub fn instance_usage(
                 t.usd_per_hour, c.price_region
             ),
             compute: Some(compute),
+            embodied,
             notes,
+        },
+    })
+}
+
+impl EmbodiedBasis {
+    /// `TE × (TR / EL) × (RR / total)`.
+    pub fn kg_co2e(&self) -> f64 {
+        self.host_kg_co2e * (self.hours / self.lifespan_hours) * f64::from(self.vcpus)
+            / f64::from(self.host_vcpus)
+    }
+}
+
+/// Keeping `gb_months` of objects in S3 Standard in `region`: price, and CCF's storage energy (HDD,
+/// replicated three times, with PUE). One GB-month is one GB kept for a month (730 hours).
+pub fn s3_storage(gb_months: f64, region: &str) -> Result<Estimate> {
+    non_negative("GB-months", gb_months)?;
+    let c = coefficients()?;
+    let st = &c.storage;
+    let grid = c.grid_factor(region)?;
+    let tb_hours = gb_months / 1000.0 * st.hours_per_month;
+    let kwh = tb_hours * st.s3_wh_per_tb_hour / 1000.0 * st.s3_replication_factor * c.energy.pue;
+    let mut notes = vec![format!(
+        "{tb_hours} TB-hours x {} Wh per TB-hour (HDD) x replication {} x PUE {}",
+        st.s3_wh_per_tb_hour, st.s3_replication_factor, c.energy.pue
+    )];
+    notes.extend(price_region_note(c, region));
+    Ok(Estimate {
+        footprint: Footprint {
+            usd: gb_months * c.s3.standard_usd_per_gb_month,
+            kwh,
+            kg_co2e: kwh * grid,
+            embodied_kg_co2e: 0.0,
+        },
+        basis: Basis {
+            coefficients_version: c.version.clone(),
+            subject: format!("S3 Standard: {gb_months} GB-months in {region}"),
+            price: format!(
+                "${} per GB-month ({} list price)",
+                c.s3.standard_usd_per_gb_month, c.price_region
+            ),
+            compute: None,
+            embodied: None,
+            notes,
+        },
+    })
+}
+
+/// `gb` moved from `from_region` to `to_region`. CCF counts networking energy only between regions:
+/// within one region (S3 to Lambda or SageMaker in the same region) this is zero in energy and price.
+/// Carbon uses the sending region's grid factor.
+pub fn data_transfer(gb: f64, from_region: &str, to_region: &str) -> Result<Estimate> {
+    non_negative("GB transferred", gb)?;
+    let c = coefficients()?;
+    let st = &c.storage;
+    let grid = c.grid_factor(from_region)?;
+    let between = from_region != to_region;
+    let counted = if between { gb } else { 0.0 };
+    let kwh = counted * st.network_kwh_per_gb * c.energy.pue;
+    let note = if between {
+        format!(
+            "{gb} GB x {} kWh per GB (CCF, between regions) x PUE {}",
+            st.network_kwh_per_gb, c.energy.pue
+        )
+    } else {
+        "within one region: CCF counts no networking energy and AWS charges nothing".to_string()
+    };
+    Ok(Estimate {
+        footprint: Footprint {
+            usd: counted * st.inter_region_usd_per_gb,
+            kwh,
+            kg_co2e: kwh * grid,
+            embodied_kg_co2e: 0.0,
+        },
+        basis: Basis {
+            coefficients_version: c.version.clone(),
+            subject: format!("data transfer: {gb} GB from {from_region} to {to_region}"),
+            price: format!(
+                "${} per GB between regions, $0 within one",
+                st.inter_region_usd_per_gb
+            ),
+            compute: None,
+            embodied: None,
+            notes: vec![note],
         },
     })
 }
@@ -431,6 +568,7 @@ fn price_only(c: &Coefficients, subject: String, usd: f64, price: String) -> Est
             subject,
             price,
             compute: None,
+            embodied: None,
             notes: vec!["energy not modelled: managed service without published hardware".into()],
         },
     }
@@ -484,6 +622,7 @@ fn compute_energy(
         usd: 0.0,
         kwh,
         kg_co2e: kwh * grid,
+        embodied_kg_co2e: 0.0,
     };
     Ok((basis, footprint))
 }

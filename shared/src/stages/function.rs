@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
+use std::sync::{Mutex, OnceLock};
 use std::task::Poll;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -18,7 +19,11 @@ use serde_json::Value;
 
 use super::Stage;
 use crate::aws::access::Call;
+use crate::pipeline::Measured;
 use crate::{Error, Result};
+
+/// Lambda's variable for the function's configured memory.
+pub const MEMORY_VARIABLE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 
 /// A function's settings by name: the process environment when deployed, a deployed function's
 /// variables in `greenpipe exec` and the role checks.
@@ -50,6 +55,10 @@ pub trait StageFunction {
     type Response: Serialize + Send;
     /// The request's shape in words, for the `InvalidEvent` message.
     const EXPECTS: &'static str;
+    /// Whether a response that is a JSON object gets the invocation's measurement as `invocation`
+    /// ([`Measured`]: handler time, memory, cold start), which report-run reads. validate-dataset
+    /// passes its own in the execution input instead.
+    const REPORTS_INVOCATION: bool = true;
 
     /// One invocation: the parsed request, and the invocation's deadline if known.
     fn handle(
@@ -59,18 +68,71 @@ pub trait StageFunction {
     ) -> impl Future<Output = Result<Self::Response>> + Send;
 }
 
+/// What a function knows of where it runs, for the [`Measured`] it adds to its responses: its
+/// configured memory and, until the first invocation reports it, its cold start.
+#[derive(Debug, Default)]
+pub struct Host {
+    memory_mb: Option<u32>,
+    init_ms: Mutex<Option<f64>>,
+}
+
+impl Host {
+    /// Memory from the function's settings (Lambda sets `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`).
+    pub fn from_env(env: Lookup<'_>) -> Host {
+        Host {
+            memory_mb: env(MEMORY_VARIABLE).and_then(|m| m.trim().parse().ok()),
+            init_ms: Mutex::new(None),
+        }
+    }
+
+    /// This process's host: [`serve`] sets it with the cold start; elsewhere it is read from the
+    /// process environment on first use.
+    pub fn process() -> &'static Host {
+        PROCESS_HOST.get_or_init(|| Host::from_env(&|name| std::env::var(name).ok()))
+    }
+
+    /// The measurement of an invocation that started at `started`; the cold start goes to the first.
+    pub fn measure(&self, started: Instant) -> Measured {
+        Measured {
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            memory_mb: self.memory_mb,
+            init_ms: self.init_ms.lock().ok().and_then(|mut i| i.take()),
+            count: 1,
+        }
+    }
+}
+
+static PROCESS_HOST: OnceLock<Host> = OnceLock::new();
+
 /// One invocation of `F` from the JSON the runtime (or a local run) hands over: the payload parsed into
-/// `F::Request`, the handler, its response as JSON. A panic is `InternalError` ([`catch_panic`]).
+/// `F::Request`, the handler, its response as JSON with the invocation's [`Measured`] when it is an
+/// object. A panic is `InternalError` ([`catch_panic`]).
 pub async fn invoke<F: StageFunction>(
     deps: &F::Deps,
     payload: Value,
     deadline: Option<SystemTime>,
 ) -> Result<Value> {
+    invoke_on::<F>(Host::process(), deps, payload, deadline).await
+}
+
+async fn invoke_on<F: StageFunction>(
+    host: &Host,
+    deps: &F::Deps,
+    payload: Value,
+    deadline: Option<SystemTime>,
+) -> Result<Value> {
+    let started = Instant::now();
     catch_panic(F::STAGE.name(), async move {
         let request = serde_json::from_value::<F::Request>(payload)
             .map_err(|e| Error::InvalidEvent(format!("{} expects {}: {e}", F::STAGE.name(), F::EXPECTS)))?;
         let response = F::handle(deps, request, deadline).await?;
-        serde_json::to_value(&response).map_err(Error::serialize("the response"))
+        let mut value = serde_json::to_value(&response).map_err(Error::serialize("the response"))?;
+        if let (true, Value::Object(fields)) = (F::REPORTS_INVOCATION, &mut value) {
+            let measured = serde_json::to_value(host.measure(started))
+                .map_err(Error::serialize("the invocation's measurement"))?;
+            fields.insert("invocation".into(), measured);
+        }
+        Ok(value)
     })
     .await
 }
@@ -92,9 +154,16 @@ pub async fn function_handler<F: StageFunction>(
 /// The function's process: its dependencies from the environment and the standard AWS configuration
 /// chain, then the Lambda runtime loop, one invocation at a time.
 pub async fn serve<F: StageFunction>() -> std::result::Result<(), lambda_runtime::Error> {
+    let started = Instant::now();
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = crate::aws::load_sdk_config().await;
-    let deps = F::deps(&|name| std::env::var(name).ok(), &sdk)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let deps = F::deps(&env, &sdk)?;
+    let host = Host::from_env(&env);
+    if let Ok(mut init) = host.init_ms.lock() {
+        *init = Some(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = PROCESS_HOST.set(host);
     lambda_runtime::run(lambda_runtime::service_fn(|event: LambdaEvent<Value>| {
         function_handler::<F>(&deps, event)
     }))
@@ -131,7 +200,7 @@ pub trait LocalFunction: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + '_>>;
 }
 
-struct Local<F: StageFunction>(F::Deps);
+struct Local<F: StageFunction>(F::Deps, Host);
 
 impl<F: StageFunction> LocalFunction for Local<F> {
     fn invoke(
@@ -139,15 +208,16 @@ impl<F: StageFunction> LocalFunction for Local<F> {
         event: Value,
         deadline: Option<SystemTime>,
     ) -> Pin<Box<dyn Future<Output = Result<Value>> + Send + '_>> {
-        Box::pin(invoke::<F>(&self.0, event, deadline))
+        Box::pin(invoke_on::<F>(&self.1, &self.0, event, deadline))
     }
 }
 
+/// `F` in this process, with the dependencies and memory its settings (`env`) give.
 pub(super) fn local<F: StageFunction + 'static>(
     env: Lookup<'_>,
     sdk: &SdkConfig,
 ) -> Result<Box<dyn LocalFunction>> {
-    Ok(Box::new(Local::<F>(F::deps(env, sdk)?)))
+    Ok(Box::new(Local::<F>(F::deps(env, sdk)?, Host::from_env(env))))
 }
 
 #[cfg(test)]
@@ -227,6 +297,34 @@ mod tests {
 
         // The same function still answers the next invocation.
         let ok = function_handler::<Panicking>(&(), event(serde_json::json!({"where": "nowhere"}))).await;
-        assert_eq!(ok.unwrap(), serde_json::json!({"where": "nowhere"}));
+        assert_eq!(ok.unwrap()["where"], "nowhere");
+    }
+
+    #[tokio::test]
+    async fn an_object_response_carries_its_measurement_and_the_cold_start_goes_to_the_first() {
+        let host = Host::from_env(&|name| (name == MEMORY_VARIABLE).then(|| "512".to_string()));
+        *host.init_ms.lock().unwrap() = Some(42.0);
+        let first = invoke_on::<Panicking>(&host, &(), serde_json::json!({"where": "nowhere"}), None)
+            .await
+            .unwrap();
+        let measured: Measured = serde_json::from_value(first["invocation"].clone()).unwrap();
+        assert_eq!(measured.memory_mb, Some(512));
+        assert_eq!(measured.init_ms, Some(42.0));
+        assert_eq!(measured.count, 1);
+        assert!(measured.duration_ms >= 0.0 && measured.duration_ms < 60_000.0);
+        let second = invoke_on::<Panicking>(&host, &(), serde_json::json!({"where": "nowhere"}), None)
+            .await
+            .unwrap();
+        assert!(second["invocation"].get("initMs").is_none(), "{second}");
+        // A response that is not an object is left as it is.
+        let scalar = invoke_on::<Panicking>(
+            &host,
+            &(),
+            serde_json::json!({"where": "handler", "index": 1}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(scalar, serde_json::json!(2));
     }
 }

@@ -32,7 +32,9 @@ pub mod report_run;
 pub mod validate_dataset;
 pub mod write_features;
 
-pub use function::{deadline_of, function_handler, invoke, serve, LocalFunction, Lookup, StageFunction};
+pub use function::{
+    deadline_of, function_handler, invoke, serve, Host, LocalFunction, Lookup, StageFunction, MEMORY_VARIABLE,
+};
 
 /// A deployed Lambda function of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

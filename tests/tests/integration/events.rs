@@ -437,6 +437,16 @@ async fn plan_training_plan_transform_and_report_run_take_their_task_inputs() {
             "SUCCEEDED"
         };
         assert_eq!(report["status"], want, "{file}: {report:#}");
+        if want == "SUCCEEDED" {
+            // The sample carries each function's own measurement, as a real run's state does.
+            for stage in ["validation", "catalog", "features"] {
+                let line = report["stages"]
+                    .as_array()
+                    .and_then(|s| s.iter().find(|l| l["stage"] == stage))
+                    .unwrap_or_else(|| panic!("{file}: no {stage} line"));
+                assert_eq!(line["measured"], true, "{file}: {line:#}");
+            }
+        }
     }
 }
 

@@ -7,21 +7,23 @@
 //! `s3://<artifacts bucket>/<reports prefix>runs/<execution name>.json`; logs it and prints one EMF line
 //! per stage and one for the total (CloudWatch turns them into metrics); and, when the run trained and
 //! created a model, writes the "last trained" marker plan-training reads next time. Output:
-//! `{"reportUri", "status", "totals": {"usd", "kwh", "kgco2e"}, "markerUri"?}`.
+//! `{"reportUri", "status", "totals": {"usd", "kwh", "kgco2e", "embodiedKgco2e", "excludes"?},
+//! "stages": [{"stage", "status", "seconds"?, "measured"?, "usd"?, "kgco2e"?, "unmodelled"?}],
+//! "markerUri"?}`: the report's lines in brief, for whoever started the run.
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::Client as S3Client;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::run_report::{build, emf_lines, last_trained, ReportSettings};
 use crate::aws::access::{need, need_because, Call, MARKER_OBJECT, RUN_REPORT_OBJECT};
 use crate::aws::s3::{put_json, s3_uri};
 use crate::footprint::unix_millis_now;
-use crate::pipeline::Dataset;
+use crate::pipeline::{Dataset, Measured};
 use crate::stages::plan::handler::PlanConfig;
-use crate::stages::{Lookup, Stage, StageFunction};
+use crate::stages::{Lookup, Stage, StageFunction, MEMORY_VARIABLE};
 use crate::{Error, Result};
 
 /// Everything an invocation needs, built once per cold start: S3 only (the report is built from the
@@ -31,6 +33,8 @@ pub struct Deps {
     pub s3: S3Client,
     /// Region of the SDK configuration (the footprint's grid factor).
     pub region: String,
+    /// The function's configured memory (its own line of the report).
+    pub memory_mb: Option<u32>,
 }
 
 impl Deps {
@@ -42,15 +46,22 @@ impl Deps {
                 .region()
                 .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
             config,
+            memory_mb: None,
         }
     }
 
-    fn report_settings(&self) -> ReportSettings {
+    fn report_settings(&self, started: Instant) -> ReportSettings {
         ReportSettings {
             region: self.region.clone(),
             nominal_lambda_ms: self.config.nominal_lambda_ms,
             nominal_lambda_memory_mb: self.config.nominal_lambda_memory_mb,
             lambda_arch: self.config.lambda_arch,
+            own: Some(Measured {
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                memory_mb: self.memory_mb,
+                init_ms: None,
+                count: 1,
+            }),
         }
     }
 }
@@ -62,6 +73,7 @@ pub async fn report_run_handler(deps: &Deps, event: Value) -> Result<Value> {
 }
 
 pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Value> {
+    let started = Instant::now();
     if !state.is_object() {
         return Err(Error::InvalidEvent(
             "report-run expects the execution's state object".into(),
@@ -79,7 +91,7 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
             ))
         }
     };
-    let report = build(&state, &deps.report_settings(), now_ms)?;
+    let report = build(&state, &deps.report_settings(started), now_ms)?;
     let pipeline = dataset.as_ref().and_then(Dataset::name).unwrap_or_default();
 
     let key = deps.config.run_report_key(&report.execution);
@@ -111,10 +123,41 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         skips = report.skips.len(),
         "run report written"
     );
+    let stages: Vec<Value> = report
+        .stages
+        .iter()
+        .map(|s| {
+            let mut line = json!({"stage": s.stage, "status": s.status});
+            if let Some(seconds) = s.duration_seconds {
+                line["seconds"] = json!(seconds);
+            }
+            if let Some(measured) = s.measured {
+                line["measured"] = json!(measured);
+            }
+            if let Some(f) = &s.footprint {
+                line["usd"] = json!(f.usd);
+                line["kgco2e"] = json!(f.kg_co2e + f.embodied_kg_co2e);
+            }
+            if let Some(why) = &s.unmodelled {
+                line["unmodelled"] = json!(why);
+            }
+            line
+        })
+        .collect();
+    let mut totals = json!({
+        "usd": report.totals.usd,
+        "kwh": report.totals.kwh,
+        "kgco2e": report.totals.kgco2e,
+        "embodiedKgco2e": report.totals.embodied_kgco2e,
+    });
+    if !report.totals.excludes.is_empty() {
+        totals["excludes"] = json!(report.totals.excludes);
+    }
     let mut out = json!({
         "reportUri": report_uri,
         "status": report.status,
-        "totals": {"usd": report.totals.usd, "kwh": report.totals.kwh, "kgco2e": report.totals.kgco2e},
+        "totals": totals,
+        "stages": stages,
     });
     if let Some(uri) = marker_uri {
         out["markerUri"] = json!(uri);
@@ -145,7 +188,9 @@ impl StageFunction for ReportRun {
     const EXPECTS: &'static str = "the execution's state object";
 
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
-        Ok(Deps::new(PlanConfig::from_lookup(env)?, sdk))
+        let mut deps = Deps::new(PlanConfig::from_lookup(env)?, sdk);
+        deps.memory_mb = env(MEMORY_VARIABLE).and_then(|m| m.trim().parse().ok());
+        Ok(deps)
     }
 
     fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {

@@ -7,15 +7,27 @@
 //!   `Cause`): instance type and count, `TrainingTimeInSeconds` for energy and `BillableTimeInSeconds`
 //!   for cost, so managed spot savings show; without them (emulators), the start/end timestamps;
 //! - transform: `DescribeTransformJob`: instance type and count, `TransformEndTime − TransformStartTime`;
-//! - Lambda stages: `durationMs` / `memoryMb` when the stage output carries them, else a nominal
-//!   invocation (configurable), marked `"measured": false`;
+//! - Lambda stages: what each function measured of itself ([`Measured`]: handler time, configured
+//!   memory, a cold start's initialisation, which Lambda bills): its output's `invocation`
+//!   (write-features: its `totals`, summed over the invocations of a run), validate-dataset's from the
+//!   execution input (`dataset.validation`), report-run's own up to building the report. Chosen over
+//!   the execution history: no extra call or permission, the same figures locally and in AWS, and the
+//!   history's task times include Lambda's queueing, which is not billed. A stage without one (an older
+//!   function, a stand-in) gets a nominal invocation (configurable), marked `"measured": false`;
+//! - embodied emissions (CCF) for the instance-hours, apart from the operational ones;
+//! - data moved: the dataset's bytes read by each stage that reads it, all within the region (S3
+//!   event notifications reach functions of the bucket's region; the SDK clients do not cross
+//!   regions), which CCF and AWS count as zero, and the report says so;
+//! - an instance type or region the coefficients do not cover never fails the run: the line is
+//!   `unmodelled` with the reason (an unknown region keeps cost and energy, which do not depend on the
+//!   grid, and drops only carbon), and `totals.excludes` lists what the totals leave out;
 //! - the state machine's own transitions and S3 requests are not counted (cents per thousand runs).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::footprint::{self, footprint_emf_line, Arch, Estimate, Footprint};
-use crate::pipeline::LastTrained;
+use crate::footprint::{self, footprint_emf_line, Arch, Estimate, Footprint, FootprintError};
+use crate::pipeline::{LastTrained, Measured};
 use crate::validate::values::{format_timestamp, parse_timestamp};
 use crate::{Error, Result};
 
@@ -36,6 +48,8 @@ pub struct ReportSettings {
     pub nominal_lambda_ms: u64,
     pub nominal_lambda_memory_mb: u32,
     pub lambda_arch: Arch,
+    /// report-run's own measurement, from the start of its invocation to building the report.
+    pub own: Option<Measured>,
 }
 
 /// A stage's line in the report.
@@ -46,7 +60,8 @@ pub struct StageReport {
     pub stage: String,
     /// Function or service call behind it.
     pub resource: String,
-    /// `succeeded`, `failed`, `skipped` or `not run`.
+    /// `succeeded`, `failed`, `stopped`, `skipped`, `not run`, or `planned` (a local run's stand-in
+    /// for a stage it did not send).
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -68,6 +83,16 @@ pub struct StageReport {
     /// Whether the footprint comes from measured durations (false: a nominal Lambda invocation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured: Option<bool>,
+    /// Lambda stages: invocations counted (write-features may continue across several).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocations: Option<u64>,
+    /// Lambda stages: a cold start's initialisation, milliseconds (billed with the invocation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_ms: Option<f64>,
+    /// Why the footprint is missing or partial (an instance type or region the coefficients do not
+    /// cover); the totals leave it out and say so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spot: Option<SpotSavings>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,12 +108,34 @@ pub struct SpotSavings {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub usd: f64,
     pub kwh: f64,
+    /// Operational emissions (energy × grid factor).
     pub kgco2e: f64,
-    #[serde(rename = "instanceHours")]
+    /// The instances' share of their hosts' manufacturing emissions (CCF), not in `kgco2e`.
+    #[serde(default)]
+    pub embodied_kgco2e: f64,
     pub instance_hours: f64,
+    /// What the totals leave out: `<line>: <reason>` for each unmodelled line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+}
+
+/// A line of the run's footprint that is not a stage: data moved (and, later, data stored).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageLine {
+    pub usage: String,
+    /// What was counted, in words (`0.0021 GB read by 4 stages within us-east-1`).
+    pub quantity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<Footprint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<footprint::Basis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,6 +153,8 @@ pub struct RunReport {
     pub region: String,
     pub coefficients_version: String,
     pub stages: Vec<StageReport>,
+    /// Footprint lines that are not stages (data transfer).
+    pub usage: Vec<UsageLine>,
     /// Stages deliberately not run, with the reason (`training: fingerprint unchanged since ...`).
     pub skips: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,8 +190,9 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
 
     let mut stages = Vec::new();
     let mut skips = Vec::new();
+    stages.push(validate_stage(state, settings));
     for (key, function) in LAMBDA_STAGES.iter().take(3) {
-        stages.push(lambda_stage(state, key, function, settings)?);
+        stages.push(lambda_stage(state, key, function, settings));
     }
 
     // Training and model.
@@ -155,7 +205,7 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         ("training", "sagemaker:createTrainingJob.sync"),
         plan,
         train_planned,
-        training_desc.map(|d| training_stage(d, settings)).transpose()?,
+        training_desc.map(|d| training_stage(d, settings)),
         &mut skips,
     ));
     match state.get("model").filter(|m| m.is_object()) {
@@ -171,7 +221,7 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         None => stages.push(not_run("model", "sagemaker:createModel")),
     }
 
-    stages.push(lambda_stage(state, "transformPlan", "plan-transform", settings)?);
+    stages.push(lambda_stage(state, "transformPlan", "plan-transform", settings));
     let transform_plan = state.get("transformPlan").filter(|p| p.is_object());
     let transform_planned = transform_plan
         .and_then(|p| p.get("transform"))
@@ -183,22 +233,33 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         ("transform", "sagemaker:createTransformJob.sync"),
         transform_plan,
         transform_planned,
-        transform_desc.map(|d| transform_stage(d, settings)).transpose()?,
+        transform_desc.map(|d| transform_stage(d, settings)),
         &mut skips,
     ));
-    // report-run itself: nominal, it cannot time its own invocation before it ends.
-    let mut own = lambda_stage(&json!({"report": {}}), "report", "report-run", settings)?;
+    // report-run itself: measured up to building this report (what follows is one PutObject or two).
+    let own_output = json!({"report": {"invocation": settings.own}});
+    let mut own = lambda_stage(&own_output, "report", "report-run", settings);
     own.status = "succeeded".into();
     stages.push(own);
 
+    let usage = vec![transfer_line(state, &stages, settings)];
     let mut totals = Totals::default();
     for s in &stages {
         if let Some(f) = s.footprint {
-            totals.usd += f.usd;
-            totals.kwh += f.kwh;
-            totals.kgco2e += f.kg_co2e;
+            totals.add(&f);
         }
         totals.instance_hours += s.instance_hours.unwrap_or(0.0);
+        if let Some(why) = &s.unmodelled {
+            totals.excludes.push(format!("{}: {why}", s.stage));
+        }
+    }
+    for u in &usage {
+        if let Some(f) = u.footprint {
+            totals.add(&f);
+        }
+        if let Some(why) = &u.unmodelled {
+            totals.excludes.push(format!("{}: {why}", u.usage));
+        }
     }
     let records_written = stages.iter().find_map(|s| s.records_written);
     Ok(RunReport {
@@ -211,11 +272,21 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         region: settings.region.clone(),
         coefficients_version: coefficients.version.clone(),
         stages,
+        usage,
         skips,
         records_written,
         error,
         totals,
     })
+}
+
+impl Totals {
+    fn add(&mut self, f: &Footprint) {
+        self.usd += f.usd;
+        self.kwh += f.kwh;
+        self.kgco2e += f.kg_co2e;
+        self.embodied_kgco2e += f.embodied_kg_co2e;
+    }
 }
 
 /// The marker to record after this run, when it trained and created a model (whether or not a later
@@ -267,6 +338,7 @@ pub fn emf_lines(report: &RunReport, pipeline: &str, now_ms: u64) -> Result<Vec<
         usd: report.totals.usd,
         kwh: report.totals.kwh,
         kg_co2e: report.totals.kgco2e,
+        embodied_kg_co2e: report.totals.embodied_kgco2e,
     };
     lines.push(footprint_emf_line(
         "",
@@ -292,6 +364,9 @@ fn base(stage: &str, resource: &str, status: &str) -> StageReport {
         footprint: None,
         instance_hours: None,
         measured: None,
+        invocations: None,
+        init_ms: None,
+        unmodelled: None,
         spot: None,
         basis: None,
     }
@@ -330,28 +405,181 @@ fn skipped(stage: &str, resource: &str, reason: &str) -> StageReport {
     s
 }
 
-fn lambda_stage(state: &Value, key: &str, function: &str, settings: &ReportSettings) -> Result<StageReport> {
+/// A Lambda stage's line from its output (`state[key]`): its measurement, else a nominal invocation.
+fn lambda_stage(state: &Value, key: &str, function: &str, settings: &ReportSettings) -> StageReport {
     let Some(output) = state.get(key).filter(|v| !v.is_null()) else {
-        return Ok(not_run(key, function));
+        return not_run(key, function);
     };
+    let reason = output.get("reason").and_then(Value::as_str).map(str::to_string);
+    if output.get("planned").and_then(Value::as_bool) == Some(true) {
+        // A local run's stand-in for a stage it only planned: nothing ran, nothing to count.
+        let mut s = base(key, function, "planned");
+        s.reason = reason;
+        return s;
+    }
     let mut s = base(key, function, "succeeded");
-    let measured_ms = output
-        .get("durationMs")
-        .and_then(Value::as_f64)
-        .filter(|v| *v >= 0.0);
-    let memory = output
-        .get("memoryMb")
-        .and_then(Value::as_u64)
-        .and_then(|m| u32::try_from(m).ok())
-        .unwrap_or(settings.nominal_lambda_memory_mb);
-    let ms = measured_ms.map_or(settings.nominal_lambda_ms, |v| v.ceil() as u64);
-    let estimate = footprint::lambda_invocation(settings.lambda_arch, memory, ms, &settings.region)?;
-    s.duration_seconds = measured_ms.map(|v| v / 1000.0);
-    s.measured = Some(measured_ms.is_some());
     s.records_written = records_written(output);
-    s.reason = output.get("reason").and_then(Value::as_str).map(str::to_string);
-    set_estimate(&mut s, estimate);
-    Ok(s)
+    s.reason = reason;
+    lambda_footprint(&mut s, measured(output), settings);
+    s
+}
+
+/// validate-dataset's line: it ran before the execution started and passed its measurement in
+/// `dataset.validation`.
+fn validate_stage(state: &Value, settings: &ReportSettings) -> StageReport {
+    let function = "validate-dataset";
+    let Some(dataset) = state.get("dataset").filter(|d| d.is_object()) else {
+        return not_run("validation", function);
+    };
+    let mut s = base("validation", function, "succeeded");
+    let m = dataset
+        .get("validation")
+        .and_then(|v| serde_json::from_value::<Measured>(v.clone()).ok());
+    lambda_footprint(&mut s, m, settings);
+    s
+}
+
+/// What a stage's output says it measured: its `invocation` (write-features' `totals` sum the
+/// invocations of a run), or the older top-level `durationMs` / `memoryMb`.
+fn measured(output: &Value) -> Option<Measured> {
+    let mut m = output
+        .get("invocation")
+        .and_then(|v| serde_json::from_value::<Measured>(v.clone()).ok())
+        .or_else(|| {
+            let duration_ms = output.get("durationMs").and_then(Value::as_f64)?;
+            Some(Measured {
+                duration_ms,
+                memory_mb: output
+                    .get("memoryMb")
+                    .and_then(Value::as_u64)
+                    .and_then(|m| u32::try_from(m).ok()),
+                init_ms: None,
+                count: 1,
+            })
+        })?;
+    let totals = output.get("totals");
+    if let (Some(n), Some(ms)) = (
+        totals.and_then(|t| t.get("invocations")).and_then(Value::as_u64),
+        totals.and_then(|t| t.get("durationMs")).and_then(Value::as_f64),
+    ) {
+        if n > 0 {
+            m.count = n;
+            m.duration_ms = ms;
+        }
+    }
+    Some(m).filter(|m| m.duration_ms.is_finite() && m.duration_ms >= 0.0)
+}
+
+/// The Lambda footprint of a measurement (billed: handler time and a cold start's initialisation,
+/// each invocation rounded up to the millisecond), or of one nominal invocation.
+fn lambda_footprint(s: &mut StageReport, m: Option<Measured>, settings: &ReportSettings) {
+    let memory = m
+        .and_then(|m| m.memory_mb)
+        .unwrap_or(settings.nominal_lambda_memory_mb);
+    let (count, billed_ms) = match m {
+        Some(m) => {
+            let count = m.count.max(1);
+            let init = m.init_ms.unwrap_or(0.0);
+            // Rounded up per invocation, as Lambda bills: at most one millisecond each.
+            let billed = (m.duration_ms + init).ceil() as u64 + count - 1;
+            (count, billed)
+        }
+        None => (1, settings.nominal_lambda_ms),
+    };
+    s.duration_seconds = m.map(|m| m.duration_ms / 1000.0);
+    s.measured = Some(m.is_some());
+    s.invocations = Some(count);
+    s.init_ms = m.and_then(|m| m.init_ms);
+    let estimate = modelled(settings, |region| {
+        footprint::lambda_invocations(settings.lambda_arch, memory, count, billed_ms, region)
+    });
+    set_modelled(s, estimate);
+    if let (Some(basis), Some(m)) = (s.basis.as_mut(), m) {
+        if m.memory_mb.is_none() {
+            basis.notes.push(format!(
+                "duration measured; memory nominal ({memory} MB): the function did not report its own"
+            ));
+        }
+    }
+}
+
+/// `estimate(region)`; with a region the coefficients do not cover, the same estimate for the price
+/// region with its carbon dropped (cost and energy do not depend on the grid); any other gap leaves the
+/// line unmodelled. Never an error: a report must not fail the run it reports.
+fn modelled(
+    settings: &ReportSettings,
+    mut estimate: impl FnMut(&str) -> Result<Estimate, FootprintError>,
+) -> (Option<Estimate>, Option<String>) {
+    match estimate(&settings.region) {
+        Ok(e) => (Some(e), None),
+        Err(FootprintError::UnknownRegion(region)) => {
+            let fallback = footprint::coefficients()
+                .map_err(|e| e.to_string())
+                .and_then(|c| estimate(&c.price_region).map_err(|e| e.to_string()));
+            match fallback {
+                Ok(mut e) => {
+                    e.footprint.kg_co2e = 0.0;
+                    if let Some(c) = e.basis.compute.as_mut() {
+                        c.region = region.clone();
+                        c.grid_kg_co2e_per_kwh = 0.0;
+                    }
+                    let why = format!(
+                        "no grid emission factor for region {region}: cost and energy counted, carbon not"
+                    );
+                    e.basis.notes.push(why.clone());
+                    (Some(e), Some(why))
+                }
+                Err(e) => (None, Some(e)),
+            }
+        }
+        Err(e) => (None, Some(e.to_string())),
+    }
+}
+
+fn set_modelled(s: &mut StageReport, (estimate, unmodelled): (Option<Estimate>, Option<String>)) {
+    if let Some(e) = estimate {
+        set_estimate(s, e);
+    }
+    s.unmodelled = unmodelled;
+}
+
+/// The dataset's bytes read by each stage that read it (validate-dataset, write-features, training,
+/// transform), all within the run's region.
+fn transfer_line(state: &Value, stages: &[StageReport], settings: &ReportSettings) -> UsageLine {
+    let bytes = state.pointer("/dataset/size").and_then(Value::as_u64);
+    let readers: Vec<&str> = stages
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.stage.as_str(),
+                "validation" | "features" | "training" | "transform"
+            ) && matches!(s.status.as_str(), "succeeded" | "failed" | "stopped")
+        })
+        .map(|s| s.stage.as_str())
+        .collect();
+    let Some(bytes) = bytes else {
+        return UsageLine {
+            usage: "transfer".into(),
+            quantity: "unknown: the execution input has no dataset size".into(),
+            footprint: None,
+            basis: None,
+            unmodelled: Some("the dataset's size is unknown".into()),
+        };
+    };
+    let gb = bytes as f64 * readers.len() as f64 / 1e9;
+    let (estimate, unmodelled) = modelled(settings, |region| footprint::data_transfer(gb, region, region));
+    UsageLine {
+        usage: "transfer".into(),
+        quantity: format!(
+            "{gb} GB: {bytes} bytes read by {} ({}) within {}",
+            readers.len(),
+            readers.join(", "),
+            settings.region
+        ),
+        footprint: estimate.as_ref().map(|e| e.footprint),
+        basis: estimate.map(|e| e.basis),
+        unmodelled,
+    }
 }
 
 /// Records written by write-features, under the names its output may use.
@@ -366,7 +594,7 @@ fn records_written(output: &Value) -> Option<u64> {
     .find_map(|p| output.pointer(p).and_then(Value::as_u64))
 }
 
-fn training_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport> {
+fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
     let status = desc
         .get("TrainingJobStatus")
         .and_then(Value::as_str)
@@ -376,7 +604,6 @@ fn training_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport
         "sagemaker:createTrainingJob.sync",
         &job_status(status),
     );
-    let (instance_type, count) = resources(desc, "/ResourceConfig")?;
     let start = desc.get("TrainingStartTime").and_then(timestamp_ms);
     let end = desc.get("TrainingEndTime").and_then(timestamp_ms);
     let wall = span_seconds(start, end);
@@ -411,17 +638,27 @@ fn training_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport
         ],
     ));
     s.measured = Some(true);
-    let t = footprint::training_job(&instance_type, count, trained, billed, &settings.region, None)?;
-    s.spot = Some(SpotSavings {
-        on_demand_usd: t.on_demand_usd,
-        savings_usd: t.spot_savings_usd,
-        savings_fraction: t.spot_savings_fraction,
+    let Some((instance_type, count)) = resources(desc, "/ResourceConfig") else {
+        s.unmodelled = Some("the job description has no ResourceConfig.InstanceType".into());
+        return s;
+    };
+    let mut spot = None;
+    let estimate = modelled(settings, |region| {
+        footprint::training_job(&instance_type, count, trained, billed, region, None).map(|t| {
+            spot = Some(SpotSavings {
+                on_demand_usd: t.on_demand_usd,
+                savings_usd: t.spot_savings_usd,
+                savings_fraction: t.spot_savings_fraction,
+            });
+            t.estimate
+        })
     });
-    set_estimate(&mut s, t.estimate);
-    Ok(s)
+    s.spot = spot;
+    set_modelled(&mut s, estimate);
+    s
 }
 
-fn transform_stage(desc: &Value, settings: &ReportSettings) -> Result<StageReport> {
+fn transform_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
     let status = desc
         .get("TransformJobStatus")
         .and_then(Value::as_str)
@@ -431,7 +668,6 @@ fn transform_stage(desc: &Value, settings: &ReportSettings) -> Result<StageRepor
         "sagemaker:createTransformJob.sync",
         &job_status(status),
     );
-    let (instance_type, count) = resources(desc, "/TransformResources")?;
     let start = desc.get("TransformStartTime").and_then(timestamp_ms);
     let end = desc.get("TransformEndTime").and_then(timestamp_ms);
     let seconds = span_seconds(start, end).unwrap_or(0.0);
@@ -454,11 +690,15 @@ fn transform_stage(desc: &Value, settings: &ReportSettings) -> Result<StageRepor
         ],
     ));
     s.measured = Some(true);
-    set_estimate(
-        &mut s,
-        footprint::transform_job(&instance_type, count, seconds, &settings.region)?,
-    );
-    Ok(s)
+    let Some((instance_type, count)) = resources(desc, "/TransformResources") else {
+        s.unmodelled = Some("the job description has no TransformResources.InstanceType".into());
+        return s;
+    };
+    let estimate = modelled(settings, |region| {
+        footprint::transform_job(&instance_type, count, seconds, region)
+    });
+    set_modelled(&mut s, estimate);
+    s
 }
 
 fn set_estimate(s: &mut StageReport, estimate: Estimate) {
@@ -476,18 +716,15 @@ fn job_status(sagemaker: &str) -> String {
     }
 }
 
-fn resources(desc: &Value, pointer: &str) -> Result<(String, u32)> {
+fn resources(desc: &Value, pointer: &str) -> Option<(String, u32)> {
     let r = desc.pointer(pointer);
-    let instance_type = r
-        .and_then(|r| r.get("InstanceType"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::InvalidEvent(format!("job description without {pointer}/InstanceType")))?;
+    let instance_type = r.and_then(|r| r.get("InstanceType")).and_then(Value::as_str)?;
     let count = r
         .and_then(|r| r.get("InstanceCount"))
         .and_then(Value::as_u64)
         .and_then(|c| u32::try_from(c).ok())
         .unwrap_or(1);
-    Ok((instance_type.to_string(), count))
+    Some((instance_type.to_string(), count))
 }
 
 fn job_facts(desc: &Value, keys: &[&str]) -> Value {
@@ -546,12 +783,13 @@ mod tests {
             nominal_lambda_ms: 1000,
             nominal_lambda_memory_mb: 512,
             lambda_arch: Arch::Arm64,
+            own: None,
         }
     }
 
     fn state() -> Value {
         json!({
-            "dataset": {"bucket": "b", "key": "sales/x.csv", "fingerprint": "blake3:ab", "contract": {"name": "sales", "source": "s3://b/contracts/sales.yaml"}},
+            "dataset": {"bucket": "b", "key": "sales/x.csv", "fingerprint": "blake3:ab", "size": 2000000, "contract": {"name": "sales", "source": "s3://b/contracts/sales.yaml"}},
             "execution": {"Name": "run-1", "StartTime": "2026-11-27T10:00:00Z"},
             "status": "SUCCEEDED",
             "catalog": {"action": "created"},
@@ -656,6 +894,159 @@ mod tests {
             "not run"
         );
         assert!(last_trained(&s, NOW).is_none());
+    }
+
+    #[test]
+    fn every_lambda_stage_is_measured_and_write_features_sums_its_invocations() {
+        let mut s = state();
+        s["dataset"]["size"] = json!(2_000_000);
+        s["dataset"]["validation"] = json!({"durationMs": 812.4, "memoryMb": 1024, "count": 1});
+        s["catalog"]["invocation"] = json!({"durationMs": 95.2, "memoryMb": 256, "initMs": 48.5, "count": 1});
+        s["features"] = json!({"written": 200, "invocation": {"durationMs": 900.0, "memoryMb": 256, "count": 1},
+                               "totals": {"read": 200, "written": 200, "failed": 0, "invocations": 3, "durationMs": 2700}});
+        s["plan"]["invocation"] = json!({"durationMs": 30.0, "memoryMb": 256});
+        s["transformPlan"]["invocation"] = json!({"durationMs": 20.0, "memoryMb": 256});
+        let mut settings = settings();
+        settings.own = Some(Measured {
+            duration_ms: 4.2,
+            memory_mb: Some(256),
+            init_ms: None,
+            count: 1,
+        });
+        let r = build(&s, &settings, NOW).unwrap();
+        let lambda: Vec<&StageReport> = r
+            .stages
+            .iter()
+            .filter(|s| !s.resource.starts_with("sagemaker:"))
+            .collect();
+        assert_eq!(
+            lambda.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(),
+            [
+                "validation",
+                "catalog",
+                "features",
+                "plan",
+                "transformPlan",
+                "report"
+            ]
+        );
+        for stage in &lambda {
+            assert_eq!(stage.measured, Some(true), "{stage:?}");
+        }
+        let line = |name: &str| r.stages.iter().find(|s| s.stage == name).unwrap();
+        // register-catalog: 95.2 ms + 48.5 ms cold start → 144 ms billed at 256 MB:
+        // $0.0000002 + 0.25 GB × 0.144 s × $0.0000133334 = $6.800024e-7
+        let catalog = line("catalog");
+        assert_eq!(catalog.init_ms, Some(48.5));
+        assert!(
+            (catalog.footprint.unwrap().usd - 6.800024e-7).abs() < 1e-15,
+            "{catalog:?}"
+        );
+        // write-features: three invocations, 2,700 ms in all (+2 ms rounding), three request charges.
+        let features = line("features");
+        assert_eq!(features.invocations, Some(3));
+        assert_eq!(features.duration_seconds, Some(2.7));
+        let want = footprint::lambda_invocations(Arch::Arm64, 256, 3, 2702, "us-east-1").unwrap();
+        assert_eq!(features.footprint, Some(want.footprint));
+        // validate-dataset from the execution input, at its own memory.
+        let validation = line("validation");
+        assert_eq!(validation.duration_seconds, Some(0.8124));
+        assert_eq!(
+            validation
+                .basis
+                .as_ref()
+                .unwrap()
+                .compute
+                .as_ref()
+                .unwrap()
+                .memory_gb,
+            1.0
+        );
+        assert!((line("report").duration_seconds.unwrap() - 0.0042).abs() < 1e-15);
+        // The dataset read by validation, features, training and transform, within the region: zero.
+        let transfer = &r.usage[0];
+        assert!(
+            transfer
+                .quantity
+                .contains("by 4 (validation, features, training, transform)"),
+            "{transfer:?}"
+        );
+        assert_eq!(transfer.footprint, Some(Footprint::default()));
+        // Embodied: 1 instance-hour of ml.m5.xlarge (training) + 1 of ml.m5.large (transform):
+        // 1610.79 / 35040 × (4 + 2) / 96 = 0.00287313 kg.
+        assert!((r.totals.embodied_kgco2e - 1610.79 / 35040.0 * 6.0 / 96.0).abs() < 1e-12);
+        assert!(r.totals.excludes.is_empty(), "{:?}", r.totals.excludes);
+    }
+
+    #[test]
+    fn an_unknown_instance_type_is_an_unmodelled_line_not_a_failed_run() {
+        let mut s = state();
+        s["training"]["ResourceConfig"]["InstanceType"] = json!("ml.m7i.48xlarge");
+        let r = build(&s, &settings(), NOW).unwrap();
+        assert_eq!(r.status, "SUCCEEDED");
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert_eq!(t.status, "succeeded");
+        assert!(t.footprint.is_none());
+        assert!(
+            t.unmodelled.as_deref().unwrap().contains("ml.m7i.48xlarge"),
+            "{t:?}"
+        );
+        assert_eq!(r.totals.excludes.len(), 1);
+        assert!(r.totals.excludes[0].starts_with("training: unknown SageMaker instance type"));
+        // The rest is still counted; the marker is still written.
+        let transform = r.stages.iter().find(|s| s.stage == "transform").unwrap();
+        assert!(
+            (r.totals.usd
+                - r.stages
+                    .iter()
+                    .filter_map(|s| s.footprint)
+                    .map(|f| f.usd)
+                    .sum::<f64>())
+            .abs()
+                < 1e-12
+        );
+        assert!(transform.footprint.is_some());
+        assert!(last_trained(&s, NOW).is_some());
+        // A job description without its instance type is unmodelled too.
+        s["training"].as_object_mut().unwrap().remove("ResourceConfig");
+        let r = build(&s, &settings(), NOW).unwrap();
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert!(t.unmodelled.as_deref().unwrap().contains("ResourceConfig"));
+        assert!(emf_lines(&r, "sales", NOW).is_ok());
+    }
+
+    #[test]
+    fn a_stage_a_local_run_only_planned_is_not_counted() {
+        let mut s = state();
+        s["catalog"] =
+            json!({"function": "register-catalog", "planned": true, "reason": "not run: it needs Glue"});
+        let r = build(&s, &settings(), NOW).unwrap();
+        let catalog = r.stages.iter().find(|s| s.stage == "catalog").unwrap();
+        assert_eq!(catalog.status, "planned");
+        assert!(catalog.footprint.is_none() && catalog.measured.is_none());
+        assert_eq!(catalog.reason.as_deref(), Some("not run: it needs Glue"));
+    }
+
+    #[test]
+    fn an_unknown_region_keeps_cost_and_energy_and_drops_only_carbon() {
+        let mut settings = settings();
+        settings.region = "xx-nowhere-1".into();
+        let r = build(&state(), &settings, NOW).unwrap();
+        let known = build(&state(), &self::settings(), NOW).unwrap();
+        assert_eq!(r.totals.usd, known.totals.usd);
+        assert_eq!(r.totals.kwh, known.totals.kwh);
+        assert_eq!(r.totals.kgco2e, 0.0);
+        assert_eq!(r.totals.embodied_kgco2e, known.totals.embodied_kgco2e);
+        assert!(r
+            .totals
+            .excludes
+            .iter()
+            .all(|e| e.contains("no grid emission factor for region xx-nowhere-1")));
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert_eq!(
+            t.basis.as_ref().unwrap().compute.as_ref().unwrap().region,
+            "xx-nowhere-1"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
@@ -36,8 +36,8 @@ use crate::aws::contracts::ContractStore;
 use crate::aws::s3::{s3_uri, S3Object};
 use crate::aws::{copy_source, sdk_error, Config};
 use crate::events::{parse_invocation, Invocation, ObjectRef};
-use crate::pipeline::{execution_name, quarantine_key, report_key, Dataset, Status};
-use crate::stages::{Lookup, Stage, StageFunction};
+use crate::pipeline::{execution_name, quarantine_key, report_key, Dataset, Measured, Status};
+use crate::stages::{Lookup, Stage, StageFunction, MEMORY_VARIABLE};
 use crate::validate::report::ValidationReport;
 use crate::{Error, Result};
 
@@ -53,6 +53,8 @@ pub struct Deps {
     pub s3: S3Client,
     pub sfn: SfnClient,
     contracts: ContractStore,
+    /// The function's configured memory, for the measurement passed to the run report.
+    pub memory_mb: Option<u32>,
 }
 
 impl Deps {
@@ -64,6 +66,7 @@ impl Deps {
             sfn: crate::guarded_client!(aws_sdk_sfn, Stage::ValidateDataset, sdk),
             contracts: ContractStore::new(config.contracts_cache_ttl),
             config,
+            memory_mb: None,
         }
     }
 }
@@ -105,6 +108,13 @@ pub struct Outcome {
     /// Why the object is invalid or was ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The object's size in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// This object's share of the invocation, up to starting its execution (the same figure the
+    /// execution input carries as `dataset.validation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
 }
 
 /// The Lambda handler: parse the invocation and process the objects it names.
@@ -169,6 +179,7 @@ async fn process_all(deps: &Deps, objects: &[ObjectRef]) -> Result<()> {
 /// Validate one object (see the module docs for the steps).
 #[tracing::instrument(skip(deps), fields(bucket = %object.bucket, key = %object.key))]
 pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bool) -> Result<Outcome> {
+    let started = Instant::now();
     let config = &deps.config;
     let mut outcome = Outcome {
         status: Status::Ignored,
@@ -186,6 +197,8 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
         fingerprint: None,
         contract: None,
         reason: None,
+        size: None,
+        measured: None,
     };
     if config.is_own_key(&object.key) {
         tracing::info!("ignored: under greenpipe's own prefixes");
@@ -212,6 +225,7 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
     let report_key = report_key(&config.reports_prefix, &object.key, source.identity());
     outcome.version_id = source.version_id().map(str::to_string);
     outcome.etag = Some(source.e_tag_unquoted().to_string());
+    outcome.size = Some(source.len_bytes());
     outcome.report_key = Some(report_key.clone());
 
     let quarantine_key = quarantine_key(&config.quarantine_prefix, &object.key, source.identity());
@@ -236,6 +250,12 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
     outcome.violation_count = Some(report.violation_count);
     outcome.fingerprint = Some(report.fingerprint.clone());
     outcome.contract = Some(report.contract.source.clone());
+    outcome.measured = Some(Measured {
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        memory_mb: deps.memory_mb,
+        init_ms: None,
+        count: 1,
+    });
     if !report.valid {
         outcome.status = Status::Invalid;
         outcome.quarantine_key = Some(quarantine_key);
@@ -253,6 +273,9 @@ pub async fn process_object(deps: &Deps, object: &ObjectRef, start_execution: bo
             report_key: Some(report_key),
             fingerprint: Some(report.fingerprint.clone()),
             rows: Some(report.rows),
+            size: Some(source.len_bytes()),
+            // Up to the start of the execution: what follows (one request) is not counted.
+            validation: outcome.measured,
             contract: Some(report.contract.clone()),
             valid: None,
             status: None,
@@ -680,8 +703,13 @@ impl StageFunction for ValidateDataset {
     type Response = Value;
     const EXPECTS: &'static str = "an S3, EventBridge, SQS or SNS event, or {bucket, key}";
 
+    /// Its measurement goes into the execution input (`dataset.validation`), not its response.
+    const REPORTS_INVOCATION: bool = false;
+
     fn deps(env: Lookup<'_>, sdk: &SdkConfig) -> Result<Deps> {
-        Ok(Deps::new(Config::from_lookup(env)?, sdk))
+        let mut deps = Deps::new(Config::from_lookup(env)?, sdk);
+        deps.memory_mb = env(MEMORY_VARIABLE).and_then(|m| m.trim().parse().ok());
+        Ok(deps)
     }
 
     fn placeholders(env: Lookup<'_>, bucket: &str) -> Result<BTreeMap<&'static str, String>> {

@@ -354,10 +354,17 @@ pub enum Mode {
 
 /// Counts over every invocation of one object so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub read: u64,
     pub written: u64,
     pub failed: u64,
+    /// Invocations so far and their time in [`write`], milliseconds: the run report's measured
+    /// write-features line covers every part of a run, not only the last.
+    #[serde(default)]
+    pub invocations: u64,
+    #[serde(default)]
+    pub duration_ms: u64,
 }
 
 /// Where the next invocation resumes; pass it back as the input's `continuation`.
@@ -665,6 +672,7 @@ async fn flush(
 /// Write one object's features (see the module docs).
 #[tracing::instrument(skip(deps, deadline), fields(bucket = %request.dataset.bucket, key = %request.dataset.key))]
 pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>) -> Result<Response> {
+    let started = Instant::now();
     let config = &deps.config;
     if request.dataset.bucket.is_empty() || request.dataset.key.is_empty() {
         return Err(Error::InvalidEvent("bucket and key must not be empty".into()));
@@ -802,6 +810,9 @@ pub async fn write(deps: &Deps, request: &Request, deadline: Option<SystemTime>)
         read: before.read + w.read,
         written: before.written + w.written,
         failed: before.failed + w.failed,
+        invocations: before.invocations + 1,
+        // Up to here: the failure report and the response that follow take a request or two.
+        duration_ms: before.duration_ms + started.elapsed().as_millis() as u64,
     };
     if w.failed > 0 {
         let key = if resume.next_row == 0 {
