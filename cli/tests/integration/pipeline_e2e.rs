@@ -410,7 +410,7 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
     assert!(report["totals"]["embodiedKgco2e"].is_number(), "{report:#}");
     assert!(report["totals"].get("excludes").is_none(), "{report:#}");
     assert!(
-        report["usage"][0]["quantity"]
+        report["usage"][1]["quantity"]
             .as_str()
             .is_some_and(|q| q.contains("read by 4 (validation, features, training, transform)")),
         "{report:#}"

@@ -181,6 +181,7 @@ impl World {
             "TrainingStartTime": 1_795_390_000_000i64, "TrainingEndTime": 1_795_390_600_000i64,
             "TrainingTimeInSeconds": 600, "BillableTimeInSeconds": 240,
             "ModelArtifacts": {"S3ModelArtifacts": artifacts},
+            "OutputDataConfig": r["OutputDataConfig"], "CheckpointConfig": r["CheckpointConfig"],
         });
         (training, json!({"ModelArn": created.model_arn()}))
     }
@@ -301,14 +302,50 @@ async fn run_report_has_footprint_totals() {
         .unwrap()
         .contains("the model this run trained"));
     let execution = unique_name("exec");
+    let transform_output = transform_plan["request"]["TransformOutput"]["S3OutputPath"]
+        .as_str()
+        .expect("transform output path")
+        .to_string();
     let state = json!({
         "dataset": w.dataset(fp), "execution": {"Name": execution, "StartTime": "2026-11-27T10:00:00Z"},
         "status": "SUCCEEDED", "catalog": {"action": "created"}, "features": {"written": 3},
         "plan": plan, "training": training, "model": model, "transformPlan": transform_plan,
         "transform": {"TransformJobName": transform_plan["transformJobName"], "TransformJobStatus": "Completed",
                       "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                      "TransformOutput": {"S3OutputPath": transform_output},
                       "TransformStartTime": 1_795_391_000, "TransformEndTime": 1_795_391_300},
     });
+    // What SageMaker would have left: the model artifact under <output path>/<job>/, two transform
+    // output parts; and a sibling job's artifact, which is not this run's.
+    let key_of = |uri: &str| {
+        uri.splitn(4, '/')
+            .nth(3)
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let job = training["TrainingJobName"].as_str().unwrap();
+    let models = key_of(training["OutputDataConfig"]["S3OutputPath"].as_str().unwrap());
+    w.aws
+        .put(
+            &w.bucket,
+            &format!("{models}/{job}/output/model.tar.gz"),
+            vec![7u8; 5000],
+        )
+        .await;
+    w.aws
+        .put(
+            &w.bucket,
+            &format!("{models}/{job}-other/output/model.tar.gz"),
+            vec![7u8; 999],
+        )
+        .await;
+    let outputs = key_of(&transform_output);
+    for part in ["part-0.csv.out", "part-1.csv.out"] {
+        w.aws
+            .put(&w.bucket, &format!("{outputs}/{part}"), vec![b'1'; 150])
+            .await;
+    }
     let out = report_run_at(&w.report, state, NOW).await.unwrap();
     let key = format!("greenpipe/reports/runs/{execution}.json");
     assert_eq!(out["reportUri"], format!("s3://{}/{key}", w.bucket));
@@ -332,12 +369,44 @@ async fn run_report_has_footprint_totals() {
     assert!((t["spot"]["savingsFraction"].as_f64().unwrap() - 0.6).abs() < 1e-9);
     assert_eq!(stage("transform")["durationSeconds"], 300.0);
     assert_eq!(stage("catalog")["measured"], false);
-    // Totals add up the stages, and the output carries them.
+    // What the run left, listed under the role's ListBucket: one month of 5,300 bytes of S3 Standard.
+    let stored: Vec<(String, u64, u64)> = report["stored"]
+        .as_array()
+        .expect("stored")
+        .iter()
+        .map(|s| {
+            (
+                s["what"].as_str().unwrap().to_string(),
+                s["objects"].as_u64().unwrap(),
+                s["bytes"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(what, ..)| what != "checkpoints")
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("training output".to_string(), 1, 5000),
+            ("transform output".to_string(), 2, 300)
+        ],
+        "{report:#}"
+    );
+    let storage = report["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["usage"] == "storage")
+        .expect("storage line");
+    let usd = storage["footprint"]["usd"].as_f64().unwrap();
+    assert!(
+        (usd - 5300.0 / (1u64 << 30) as f64 * 0.023).abs() < 1e-15,
+        "{storage:#}"
+    );
+    // Totals add up the stages and the usage lines, and the output carries them.
     let sum = |field: &str| -> f64 {
-        report["stages"]
-            .as_array()
-            .unwrap()
+        ["stages", "usage"]
             .iter()
+            .flat_map(|list| report[*list].as_array().unwrap().iter())
             .filter_map(|s| s["footprint"][field].as_f64())
             .sum()
     };

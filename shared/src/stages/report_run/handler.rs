@@ -1,4 +1,6 @@
 //! The report-run stage: the last state of every execution, on success and on the failure path.
+//! It lists what the run left in the artifacts bucket (the jobs' output and checkpoints) for the
+//! report's storage line.
 //!
 //! Input: the whole state (`$`) plus `{"status": "SUCCEEDED" | "FAILED", "execution": {"Name",
 //! "StartTime"}}` (`$.error` set on the failure path). It builds the run report
@@ -17,9 +19,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
-use super::run_report::{build, emf_lines, last_trained, ReportSettings};
-use crate::aws::access::{need, need_because, Call, MARKER_OBJECT, RUN_REPORT_OBJECT};
+use super::run_report::{build, emf_lines, last_trained, written_prefixes, ReportSettings, Stored};
+use crate::aws::access::{need, need_because, Call, ARTIFACTS_BUCKET, MARKER_OBJECT, RUN_REPORT_OBJECT};
 use crate::aws::s3::{put_json, s3_uri};
+use crate::aws::sdk_error;
 use crate::footprint::unix_millis_now;
 use crate::pipeline::{Dataset, Measured};
 use crate::stages::plan::handler::PlanConfig;
@@ -27,7 +30,7 @@ use crate::stages::{Lookup, Stage, StageFunction, MEMORY_VARIABLE};
 use crate::{Error, Result};
 
 /// Everything an invocation needs, built once per cold start: S3 only (the report is built from the
-/// state the state machine passes in; nothing is looked up).
+/// state the state machine passes in, and the listing of what the run wrote).
 pub struct Deps {
     pub config: PlanConfig,
     pub s3: S3Client,
@@ -50,7 +53,7 @@ impl Deps {
         }
     }
 
-    fn report_settings(&self, started: Instant) -> ReportSettings {
+    fn report_settings(&self, started: Instant, stored: Vec<Stored>) -> ReportSettings {
         ReportSettings {
             region: self.region.clone(),
             nominal_lambda_ms: self.config.nominal_lambda_ms,
@@ -62,6 +65,7 @@ impl Deps {
                 init_ms: None,
                 count: 1,
             }),
+            stored,
         }
     }
 }
@@ -91,7 +95,8 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
             ))
         }
     };
-    let report = build(&state, &deps.report_settings(started), now_ms)?;
+    let stored = list_written(&deps.s3, &bucket, &state).await?;
+    let report = build(&state, &deps.report_settings(started, stored), now_ms)?;
     let pipeline = dataset.as_ref().and_then(Dataset::name).unwrap_or_default();
 
     let key = deps.config.run_report_key(&report.execution);
@@ -165,14 +170,68 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
     Ok(out)
 }
 
+/// The objects and bytes under each prefix the run wrote to ([`written_prefixes`]) in the artifacts
+/// bucket, following pagination. Prefixes elsewhere are not the planner's and are left out.
+async fn list_written(s3: &S3Client, artifacts_bucket: &str, state: &Value) -> Result<Vec<Stored>> {
+    let mut stored = Vec::new();
+    for (what, uri) in written_prefixes(state) {
+        let Some((bucket, prefix)) = uri.strip_prefix("s3://").and_then(|rest| rest.split_once('/')) else {
+            continue;
+        };
+        if bucket != artifacts_bucket {
+            tracing::warn!(
+                uri,
+                "not in the artifacts bucket: not counted as the run's storage"
+            );
+            continue;
+        }
+        let (mut objects, mut bytes, mut token) = (0u64, 0u64, None);
+        loop {
+            let page = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("ListObjectsV2 {uri}"), e))?;
+            for object in page.contents() {
+                objects += 1;
+                bytes += object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() || page.is_truncated() != Some(true) {
+                break;
+            }
+        }
+        stored.push(Stored {
+            what: what.to_string(),
+            uri,
+            objects,
+            bytes,
+        });
+    }
+    Ok(stored)
+}
+
 /// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
-const CALLS: &[Call] = &[Call {
-    operation: "s3:PutObject",
-    needs: &[
-        need("s3:PutObject", RUN_REPORT_OBJECT),
-        need_because("s3:PutObject", MARKER_OBJECT, "the last-trained marker"),
-    ],
-}];
+const CALLS: &[Call] = &[
+    Call {
+        operation: "s3:PutObject",
+        needs: &[
+            need("s3:PutObject", RUN_REPORT_OBJECT),
+            need_because("s3:PutObject", MARKER_OBJECT, "the last-trained marker"),
+        ],
+    },
+    Call {
+        operation: "s3:ListObjectsV2",
+        needs: &[need_because(
+            "s3:ListBucket",
+            ARTIFACTS_BUCKET,
+            "what the run left (jobs' output, checkpoints) for the storage line",
+        )],
+    },
+];
 
 /// report-run as a Lambda function (`functions/report-run`).
 pub struct ReportRun;

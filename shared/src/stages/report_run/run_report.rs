@@ -15,6 +15,10 @@
 //!   history's task times include Lambda's queueing, which is not billed. A stage without one (an older
 //!   function, a stand-in) gets a nominal invocation (configurable), marked `"measured": false`;
 //! - embodied emissions (CCF) for the instance-hours, apart from the operational ones;
+//! - data stored: what the run left in the artifacts bucket (the training job's output and
+//!   checkpoints, the transform's output), listed by report-run ([`written_prefixes`]) and counted as
+//!   one month of S3 Standard (the monthly cost of keeping it; lifecycle rules may expire it sooner);
+//!   reports and markers (kilobytes) and the feature store's offline files are not counted;
 //! - data moved: the dataset's bytes read by each stage that reads it, all within the region (S3
 //!   event notifications reach functions of the bucket's region; the SDK clients do not cross
 //!   regions), which CCF and AWS count as zero, and the report says so;
@@ -50,6 +54,19 @@ pub struct ReportSettings {
     pub lambda_arch: Arch,
     /// report-run's own measurement, from the start of its invocation to building the report.
     pub own: Option<Measured>,
+    /// What the run left in S3, as report-run listed it ([`written_prefixes`]).
+    pub stored: Vec<Stored>,
+}
+
+/// One prefix the run wrote under, as listed: its objects and their bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    /// `training output`, `checkpoints`, `transform output`.
+    pub what: String,
+    pub uri: String,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 /// A stage's line in the report.
@@ -123,7 +140,7 @@ pub struct Totals {
     pub excludes: Vec<String>,
 }
 
-/// A line of the run's footprint that is not a stage: data moved (and, later, data stored).
+/// A line of the run's footprint that is not a stage: data stored, data moved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageLine {
@@ -153,8 +170,11 @@ pub struct RunReport {
     pub region: String,
     pub coefficients_version: String,
     pub stages: Vec<StageReport>,
-    /// Footprint lines that are not stages (data transfer).
+    /// Footprint lines that are not stages (data stored, data moved).
     pub usage: Vec<UsageLine>,
+    /// The prefixes counted as data stored, with their objects and bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stored: Vec<Stored>,
     /// Stages deliberately not run, with the reason (`training: fingerprint unchanged since ...`).
     pub skips: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,7 +262,10 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
     own.status = "succeeded".into();
     stages.push(own);
 
-    let usage = vec![transfer_line(state, &stages, settings)];
+    let usage = vec![
+        storage_line(&settings.stored, settings),
+        transfer_line(state, &stages, settings),
+    ];
     let mut totals = Totals::default();
     for s in &stages {
         if let Some(f) = s.footprint {
@@ -273,6 +296,7 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         coefficients_version: coefficients.version.clone(),
         stages,
         usage,
+        stored: settings.stored.clone(),
         skips,
         records_written,
         error,
@@ -543,6 +567,75 @@ fn set_modelled(s: &mut StageReport, (estimate, unmodelled): (Option<Estimate>, 
     s.unmodelled = unmodelled;
 }
 
+/// Where the run wrote objects that outlive it: the training job's output (`<S3OutputPath>/<job>/`,
+/// the model artifact among them), its checkpoints, and the transform's output, from the job
+/// descriptions in the state (or the failed job's, in the Catch's `Cause`). (what, `s3://` prefix).
+pub fn written_prefixes(state: &Value) -> Vec<(&'static str, String)> {
+    let failed = state
+        .get("error")
+        .filter(|e| !e.is_null())
+        .and_then(failed_job_description);
+    let job = |key: &str, status: &str| {
+        state
+            .get(key)
+            .filter(|t| t.is_object())
+            .cloned()
+            .or_else(|| failed.clone().filter(|d| d.get(status).is_some()))
+    };
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let dir = |uri: String| {
+        if uri.ends_with('/') {
+            uri
+        } else {
+            format!("{uri}/")
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(t) = job("training", "TrainingJobStatus") {
+        if let (Some(path), Some(name)) = (
+            text(&t, "/OutputDataConfig/S3OutputPath"),
+            text(&t, "/TrainingJobName"),
+        ) {
+            out.push(("training output", format!("{}{name}/", dir(path))));
+        }
+        if let Some(uri) = text(&t, "/CheckpointConfig/S3Uri") {
+            out.push(("checkpoints", dir(uri)));
+        }
+    }
+    if let Some(t) = job("transform", "TransformJobStatus") {
+        if let Some(path) = text(&t, "/TransformOutput/S3OutputPath") {
+            out.push(("transform output", dir(path)));
+        }
+    }
+    out
+}
+
+/// One month of S3 Standard for what the run left behind (GB as S3 bills it: 2^30 bytes).
+fn storage_line(stored: &[Stored], settings: &ReportSettings) -> UsageLine {
+    let bytes: u64 = stored.iter().map(|s| s.bytes).sum();
+    let objects: u64 = stored.iter().map(|s| s.objects).sum();
+    let gb = bytes as f64 / (1u64 << 30) as f64;
+    let (estimate, unmodelled) = modelled(settings, |region| footprint::s3_storage(gb, region));
+    let listed: Vec<String> = stored
+        .iter()
+        .map(|s| format!("{}: {} objects, {} bytes", s.what, s.objects, s.bytes))
+        .collect();
+    UsageLine {
+        usage: "storage".into(),
+        quantity: format!(
+            "{gb} GB-month: {objects} objects, {bytes} bytes added, one month of S3 Standard{}",
+            if listed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", listed.join("; "))
+            }
+        ),
+        footprint: estimate.as_ref().map(|e| e.footprint),
+        basis: estimate.map(|e| e.basis),
+        unmodelled,
+    }
+}
+
 /// The dataset's bytes read by each stage that read it (validate-dataset, write-features, training,
 /// transform), all within the run's region.
 fn transfer_line(state: &Value, stages: &[StageReport], settings: &ReportSettings) -> UsageLine {
@@ -784,6 +877,7 @@ mod tests {
             nominal_lambda_memory_mb: 512,
             lambda_arch: Arch::Arm64,
             own: None,
+            stored: Vec::new(),
         }
     }
 
@@ -964,7 +1058,7 @@ mod tests {
         );
         assert!((line("report").duration_seconds.unwrap() - 0.0042).abs() < 1e-15);
         // The dataset read by validation, features, training and transform, within the region: zero.
-        let transfer = &r.usage[0];
+        let transfer = r.usage.iter().find(|u| u.usage == "transfer").unwrap();
         assert!(
             transfer
                 .quantity
@@ -1013,6 +1107,78 @@ mod tests {
         let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
         assert!(t.unmodelled.as_deref().unwrap().contains("ResourceConfig"));
         assert!(emf_lines(&r, "sales", NOW).is_ok());
+    }
+
+    #[test]
+    fn what_the_run_left_behind_is_one_month_of_storage() {
+        let mut s = state();
+        s["training"]["OutputDataConfig"] = json!({"S3OutputPath": "s3://art/greenpipe/models/sales"});
+        s["training"]["CheckpointConfig"] = json!({"S3Uri": "s3://art/greenpipe/checkpoints/sales/j/"});
+        s["transform"]["TransformOutput"] = json!({"S3OutputPath": "s3://art/greenpipe/transform/sales/t"});
+        assert_eq!(
+            written_prefixes(&s),
+            [
+                (
+                    "training output",
+                    "s3://art/greenpipe/models/sales/sales-ab-abc123/".to_string()
+                ),
+                (
+                    "checkpoints",
+                    "s3://art/greenpipe/checkpoints/sales/j/".to_string()
+                ),
+                (
+                    "transform output",
+                    "s3://art/greenpipe/transform/sales/t/".to_string()
+                ),
+            ]
+        );
+        let mut settings = settings();
+        settings.stored = vec![
+            Stored {
+                what: "training output".into(),
+                uri: "s3://art/greenpipe/models/sales/sales-ab-abc123/".into(),
+                objects: 1,
+                bytes: 3 << 30,
+            },
+            Stored {
+                what: "transform output".into(),
+                uri: "s3://art/greenpipe/transform/sales/t/".into(),
+                objects: 2,
+                bytes: 7 << 30,
+            },
+        ];
+        let r = build(&s, &settings, NOW).unwrap();
+        // 10 GiB for a month = 10 GB-months: $0.23, 0.0161567 kWh, 0.00612450 kg (footprint tests).
+        let storage = r.usage.iter().find(|u| u.usage == "storage").unwrap();
+        let f = storage.footprint.unwrap();
+        assert!((f.usd - 0.23).abs() < 1e-12, "{storage:?}");
+        assert!((f.kwh - 0.0161567).abs() < 1e-6);
+        assert!(
+            storage.quantity.starts_with("10 GB-month: 3 objects"),
+            "{}",
+            storage.quantity
+        );
+        assert_eq!(r.stored.len(), 2);
+        let sum: f64 = r
+            .stages
+            .iter()
+            .filter_map(|s| s.footprint)
+            .map(|f| f.usd)
+            .sum::<f64>()
+            + r.usage
+                .iter()
+                .filter_map(|u| u.footprint)
+                .map(|f| f.usd)
+                .sum::<f64>();
+        assert!((r.totals.usd - sum).abs() < 1e-12);
+        // A failed training job's prefixes come from its description in the Catch's Cause.
+        let failed = json!({"TrainingJobName": "j", "TrainingJobStatus": "Failed",
+            "OutputDataConfig": {"S3OutputPath": "s3://art/m/"}, "ResourceConfig": {"InstanceType": "ml.m5.xlarge"}});
+        let state = json!({"error": {"Error": "SageMaker.TrainingJobFailed", "Cause": failed.to_string()}});
+        assert_eq!(
+            written_prefixes(&state),
+            [("training output", "s3://art/m/j/".to_string())]
+        );
     }
 
     #[test]
