@@ -17,16 +17,19 @@
 # the check: raise the budget only with a reason. GREENPIPE_BOOTSTRAP_BUDGET_BYTES overrides them all.
 # Raised: cleanup-idle 11.5 -> 12.7 MB (2026-12-07), for the studio-settings area (11.25 -> 11.90 MB:
 # Studio domains, user profiles and spaces, with their settings types) and the grace period's notices
-# (11.90 -> 12.55 MB: the SNS and EventBridge clients).
+# (11.90 -> 12.55 MB: the SNS and EventBridge clients). report-run 8.05 -> 8.6 MB (2026-12-08): the
+# CloudWatch client for the training job's utilisation (GetMetricData) and the storage listing
+# (7.87 -> 8.03 -> 8.46 MB). plan-training 9.9 -> 10.05 MB (2026-12-08): sizing from that utilisation
+# reads the footprint table (9.75 -> 9.90 MB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/greenpipe/target}"
 declare -A budgets=(
     [cleanup-idle]=12700000
-    [plan-training]=9900000
+    [plan-training]=10050000
     [plan-transform]=9250000
     [register-catalog]=9900000
-    [report-run]=8050000
+    [report-run]=8600000
     [validate-dataset]=12400000
     [write-features]=13150000
 )

@@ -237,6 +237,39 @@ pub struct LastTrained {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<String>,
     pub trained_at: String,
+    /// What the job used of its instances, as report-run read it from CloudWatch after the job:
+    /// plan-training sizes the next job from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilisation: Option<Utilisation>,
+}
+
+/// A training job's use of its instances over its run (CloudWatch `/aws/sagemaker/TrainingJobs`, one
+/// series per host), each figure a share of one instance, 0–100 %: CPU divided by its vCPUs, GPU and
+/// GPU memory by its GPUs, as SageMaker reports them summed over cores and devices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Utilisation {
+    pub instance_type: String,
+    pub instance_count: u32,
+    /// The data the job trained on, bytes (to scale the figures to the next data's size).
+    pub data_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory: Option<Usage>,
+    /// One-minute data points behind the figures.
+    pub samples: u64,
+}
+
+/// Mean and peak of one metric over a job, percent of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub average: f64,
+    pub peak: f64,
 }
 
 #[cfg(test)]

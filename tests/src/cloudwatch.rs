@@ -3,8 +3,10 @@
 //! requests (`POST /service/GraniteServiceVersion20100801/operation/GetMetricData`,
 //! `smithy-protocol: rpc-v2-cbor`, CBOR body) cannot be served by it.
 //!
-//! Tests seed `Invocations` datapoints per (EndpointName, VariantName); every query is answered with its
-//! datapoints (none when unseeded: what CloudWatch answers for an endpoint nobody called). Results are
+//! Tests seed datapoints per series (namespace, metric, dimensions, statistic): `Invocations` per
+//! (EndpointName, VariantName), or any other ([`CloudWatch::set_series`], e.g. a training job's
+//! per-host utilisation); every query is answered with its series' datapoints (none when unseeded: what
+//! CloudWatch answers for a series nobody published). Results are
 //! paginated (`NextToken`) at a settable page size so the caller's paginator is exercised. Each request's
 //! queries are recorded for assertions. Other operations get an RPC v2 CBOR error
 //! (`UnknownOperationException`).
@@ -172,10 +174,22 @@ pub struct MetricRequest {
     pub next_token: Option<String>,
 }
 
+/// (namespace, metric, dimensions sorted by name, statistic).
+type SeriesKey = (String, String, Vec<(String, String)>, String);
+
+fn series_key(namespace: &str, metric: &str, dimensions: &[(&str, &str)], stat: &str) -> SeriesKey {
+    let mut dims: Vec<(String, String)> = dimensions
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    dims.sort();
+    (namespace.into(), metric.into(), dims, stat.into())
+}
+
 #[derive(Default)]
 struct State {
-    /// (endpoint, variant) → datapoint values.
-    invocations: HashMap<(String, String), Vec<f64>>,
+    /// Series → datapoint values.
+    series: HashMap<SeriesKey, Vec<f64>>,
     /// Results per response page (0: all).
     page_size: usize,
     requests: Vec<MetricRequest>,
@@ -223,9 +237,28 @@ impl CloudWatch {
 
     /// Seed the `Invocations` (Sum) datapoints of one endpoint variant.
     pub fn set_invocations(&self, endpoint: &str, variant: &str, datapoints: &[f64]) {
-        self.lock()
-            .invocations
-            .insert((endpoint.to_string(), variant.to_string()), datapoints.to_vec());
+        self.set_series(
+            "AWS/SageMaker",
+            "Invocations",
+            &[("EndpointName", endpoint), ("VariantName", variant)],
+            "Sum",
+            datapoints,
+        );
+    }
+
+    /// Seed the datapoints of any series: `stat` of `metric` in `namespace` with exactly `dimensions`.
+    pub fn set_series(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&str, &str)],
+        stat: &str,
+        datapoints: &[f64],
+    ) {
+        self.lock().series.insert(
+            series_key(namespace, metric, dimensions, stat),
+            datapoints.to_vec(),
+        );
     }
 
     /// Answer at most `n` query results per page (the rest behind `NextToken`).
@@ -361,24 +394,16 @@ fn get_metric_data(state: &Mutex<State>, request: MetricRequest) -> Response<Ful
         e.map(if end < request.queries.len() { 3 } else { 2 })?;
         e.str("MetricDataResults")?.array(slice.len() as u64)?;
         for q in slice {
-            let dims: HashMap<&str, &str> = q
+            let dims: Vec<(&str, &str)> = q
                 .dimensions
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let values =
-                if q.namespace == "AWS/SageMaker" && q.metric_name == "Invocations" && q.stat == "Sum" {
-                    match (dims.get("EndpointName"), dims.get("VariantName")) {
-                        (Some(ep), Some(v)) => s
-                            .invocations
-                            .get(&(ep.to_string(), v.to_string()))
-                            .cloned()
-                            .unwrap_or_default(),
-                        _ => Vec::new(),
-                    }
-                } else {
-                    Vec::new()
-                };
+            let values = s
+                .series
+                .get(&series_key(&q.namespace, &q.metric_name, &dims, &q.stat))
+                .cloned()
+                .unwrap_or_default();
             e.map(5)?;
             e.str("Id")?.str(&q.id)?;
             e.str("Label")?.str(&q.metric_name)?;

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::process::Output;
 
 use aws_sdk_sagemaker::types::FeatureType;
+use greenpipe_tests::cloudwatch::CloudWatch;
 use greenpipe_tests::featurestore::{create_feature_group, Faults, FeatureStore};
 use greenpipe_tests::{emulator, unique_name, Aws};
 use serde_json::Value;
@@ -97,6 +98,8 @@ struct World {
     sagemaker: aws_sdk_sagemaker::Client,
     glue: aws_sdk_glue::Client,
     store: FeatureStore,
+    /// CloudWatch (moto does not speak its current protocol): the training jobs' utilisation.
+    cw: CloudWatch,
 }
 
 impl World {
@@ -131,6 +134,7 @@ impl World {
             sagemaker,
             glue,
             store,
+            cw: CloudWatch::start().await,
         }
     }
 
@@ -144,6 +148,7 @@ impl World {
                 "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
                 self.store.endpoint(),
             )
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH", &self.cw.endpoint)
             .env("GREENPIPE_CONTRACTS_CACHE_SECONDS", "0")
             .env("GREENPIPE_ARTIFACTS_BUCKET", &self.bucket);
         // The loopback feature store is served by this test's runtime: wait off its worker threads.
@@ -398,6 +403,21 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
             "{stage}: {line:#}"
         );
     }
+    // report-run asked CloudWatch for the training job's per-host utilisation (none published here).
+    let training_line = stage_line(&report, "training");
+    assert!(
+        training_line.get("utilisationUnread").is_none(),
+        "{training_line:#}"
+    );
+    assert!(
+        w.cw.requests().iter().any(|r| r
+            .queries
+            .iter()
+            .any(|q| q.namespace == "/aws/sagemaker/TrainingJobs"
+                && q.dimensions == [("Host".to_string(), format!("{job_name}/algo-1"))])),
+        "{:?}",
+        w.cw.requests()
+    );
     // Training and transform: instance-hours with their embodied share (moto's jobs take no time, so
     // the share is zero here; the unit tests compute it); data read within the region.
     for job in ["training", "transform"] {

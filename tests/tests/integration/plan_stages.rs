@@ -17,6 +17,7 @@ use greenpipe::stages::plan::handler::{
 use greenpipe::stages::plan::limits::JobLimits;
 use greenpipe::stages::report_run::report_run_at;
 use greenpipe::stages::Stage;
+use greenpipe_tests::cloudwatch::CloudWatch;
 use greenpipe_tests::{unique_name, Aws};
 use serde_json::{json, Value};
 
@@ -176,7 +177,7 @@ impl World {
         let training = json!({
             "TrainingJobName": name,
             "TrainingJobStatus": d.training_job_status().unwrap().as_str(),
-            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "ResourceConfig": {"InstanceType": r["ResourceConfig"]["InstanceType"], "InstanceCount": 1, "VolumeSizeInGB": 10},
             "EnableManagedSpotTraining": true,
             "TrainingStartTime": 1_795_390_000_000i64, "TrainingEndTime": 1_795_390_600_000i64,
             "TrainingTimeInSeconds": 600, "BillableTimeInSeconds": 240,
@@ -282,6 +283,107 @@ async fn trains_then_skips_unchanged_data_then_warm_starts_on_new_data() {
         marker.model_data_url
     );
     assert_eq!(next["warmStart"], true);
+}
+
+/// SageMaker's per-minute series for `job`'s one host over ten minutes, as the CloudWatch loopback
+/// answers them: memory at `memory` % (peaking 5 points higher), CPU summed over cores at `cpu` %
+/// (peaking at 1.5 times).
+fn publish_utilisation(cw: &CloudWatch, job: &str, memory: f64, cpu: f64) {
+    let host = format!("{job}/algo-1");
+    for (metric, mean, peak) in [
+        ("MemoryUtilization", memory, memory + 5.0),
+        ("CPUUtilization", cpu, cpu * 1.5),
+    ] {
+        let dims = [("Host", host.as_str())];
+        let ns = "/aws/sagemaker/TrainingJobs";
+        cw.set_series(ns, metric, &dims, "Average", &[mean; 10]);
+        cw.set_series(ns, metric, &dims, "Maximum", &[peak; 10]);
+    }
+}
+
+#[tokio::test]
+async fn the_next_job_is_sized_from_the_last_jobs_measured_use() {
+    let mut w = World::new(TRAINING).await;
+    let cw = CloudWatch::start().await;
+    w.report.cloudwatch = cw.client(&w.aws.sdk);
+    let w = w;
+    let run = |fp: &'static str| {
+        let w = &w;
+        async move {
+            let plan = w.plan_training(fp).await;
+            assert_eq!(plan["train"], true, "{plan}");
+            plan
+        }
+    };
+    // Run 1: the table's choice for small data, and memory ran near full (95 % peak of 8 GiB).
+    let first = run("blake3:5555555555555555eeee").await;
+    assert_eq!(first["request"]["ResourceConfig"]["InstanceType"], "ml.m5.large");
+    let report = |plan: Value, training: Value, model: Value| {
+        let w = &w;
+        async move {
+            let execution = unique_name("exec");
+            let state = json!({
+                "dataset": w.dataset(plan["fingerprint"].as_str().unwrap()),
+                "execution": {"Name": execution, "StartTime": "2026-11-27T10:00:00Z"},
+                "status": "SUCCEEDED", "plan": plan, "training": training, "model": model,
+            });
+            report_run_at(&w.report, state, NOW).await.expect("report-run");
+            let key = format!("greenpipe/reports/runs/{execution}.json");
+            let report: Value =
+                serde_json::from_slice(&w.aws.get(&w.bucket, &key).await.expect("report")).unwrap();
+            report
+        }
+    };
+    let (training, model) = w.train(&first).await;
+    publish_utilisation(&cw, first["trainingJobName"].as_str().unwrap(), 90.0, 100.0);
+    let r = report(first.clone(), training, model).await;
+    let line = r["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "training")
+        .unwrap()
+        .clone();
+    // CPU: 100 % summed over ml.m5.large's 2 vCPUs = 50 %, peak 75 %; memory 90 %, peak 95 %.
+    assert_eq!(
+        line["utilisation"]["memory"],
+        json!({"average": 90.0, "peak": 95.0}),
+        "{line:#}"
+    );
+    assert_eq!(line["utilisation"]["cpu"], json!({"average": 50.0, "peak": 75.0}));
+    assert_eq!(line["utilisation"]["samples"], 10);
+    let marker = read_marker(&w.aws.s3, &w.bucket, &w.deps.config.marker_key(&w.name))
+        .await
+        .unwrap()
+        .expect("marker");
+    assert_eq!(marker.utilisation.as_ref().unwrap().instance_type, "ml.m5.large");
+
+    // Run 2, new data: up-sized from the evidence; the settings (and so the skip rule) unchanged.
+    let second = run("blake3:6666666666666666ffff").await;
+    assert_eq!(
+        second["request"]["ResourceConfig"]["InstanceType"],
+        "ml.m5.xlarge"
+    );
+    assert_eq!(second["settingsHash"], first["settingsHash"]);
+    let sizing = second["sizing"].as_str().unwrap_or_default();
+    assert!(
+        sizing.contains("up-sized from ml.m5.large to ml.m5.xlarge"),
+        "{second:#}"
+    );
+    // It used 10 % of its 16 GiB.
+    let (training, model) = w.train(&second).await;
+    publish_utilisation(&cw, second["trainingJobName"].as_str().unwrap(), 5.0, 40.0);
+    report(second.clone(), training, model).await;
+
+    // Run 3: down-sized again, with the reason in the plan.
+    let third = run("blake3:7777777777777777aaaa").await;
+    assert_eq!(third["request"]["ResourceConfig"]["InstanceType"], "ml.m5.large");
+    let sizing = third["sizing"].as_str().unwrap_or_default();
+    assert!(
+        sizing.contains("down-sized from ml.m5.xlarge to ml.m5.large")
+            && sizing.contains(second["trainingJobName"].as_str().unwrap()),
+        "{third:#}"
+    );
 }
 
 #[tokio::test]

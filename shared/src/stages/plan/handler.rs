@@ -388,6 +388,9 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
             models_uri: &models_uri,
             checkpoints_uri: &checkpoints_uri,
             previous_model_data_url: marker.as_ref().map(|m| m.model_data_url.as_str()),
+            last_utilisation: marker
+                .as_ref()
+                .and_then(|m| m.utilisation.as_ref().map(|u| (m.training_job_name.as_str(), u))),
         },
     )?;
     let r = &plan.request;
@@ -469,6 +472,7 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
                     trained_at: crate::validate::values::format_timestamp(
                         crate::footprint::unix_millis_now() as i64 * 1000,
                     ),
+                    utilisation: None,
                 };
                 put_json(&deps.s3, &bucket, &marker_key, &adopted).await?;
                 let reason =

@@ -9,6 +9,7 @@ use super::names::{fingerprint_hex, job_name, short_hash};
 use super::section::TrainingSection;
 use super::{managed_tags, sizing, DataSize, Tag};
 use crate::contract::{Compression, FormatSpec};
+use crate::pipeline::Utilisation;
 use crate::stages::cleanup_idle::BUDGET_TAG;
 use crate::{Error, Result};
 
@@ -132,6 +133,8 @@ pub struct TrainingInput<'a> {
     pub checkpoints_uri: &'a str,
     /// The last trained model's artifacts, for warm start.
     pub previous_model_data_url: Option<&'a str>,
+    /// The last training job's name and its use of its instances, to size this job from.
+    pub last_utilisation: Option<(&'a str, &'a Utilisation)>,
 }
 
 /// A planned training job: the requests, the names, and the facts behind them.
@@ -187,12 +190,22 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         })?
         .to_string();
     let compression = compression_type(input.compression, input.data_uri)?;
-    let (instance_type, sizing) = match &section.instance_type {
-        Some(t) => (t.clone(), format!("training: {t} from the contract")),
+    // `settings_type` enters the settings hash: the type the data alone calls for, so that sizing from
+    // the last run's evidence never makes unchanged data look like changed settings.
+    let (instance_type, settings_type, sizing) = match &section.instance_type {
+        Some(t) => (t.clone(), t.clone(), format!("training: {t} from the contract")),
         None => {
             let s =
                 sizing::training_instance(input.size.bytes, input.size.rows, input.format, input.compression);
-            (s.instance_type, s.reason)
+            match input
+                .last_utilisation
+                .and_then(|(job, u)| sizing::from_evidence(&s, job, u, input.size.bytes))
+            {
+                Some((evidence_type, why)) => {
+                    (evidence_type, s.instance_type, format!("{}; {why}", s.reason))
+                }
+                None => (s.instance_type.clone(), s.instance_type, s.reason),
+            }
         }
     };
     let volume = section
@@ -205,7 +218,7 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
     // Everything that shapes the model except the data (the fingerprint covers that) and the names.
     let settings = serde_json::json!({
         "image": image, "inferenceImage": inference_image, "role": role_arn,
-        "instanceType": instance_type, "instanceCount": section.instance_count, "volume": volume,
+        "instanceType": settings_type, "instanceCount": section.instance_count, "volume": volume,
         "maxRuntime": section.max_runtime_seconds, "spot": section.spot, "maxWait": section.max_wait(),
         "hyperparameters": hyperparameters, "warmStart": section.warm_start, "channel": section.channel,
         "inputMode": section.input_mode,
@@ -357,7 +370,58 @@ mod tests {
             models_uri: "s3://art/greenpipe/models/",
             checkpoints_uri: "s3://art/greenpipe/checkpoints/",
             previous_model_data_url: previous,
+            last_utilisation: None,
         }
+    }
+
+    #[test]
+    fn the_last_runs_utilisation_sizes_the_job_without_changing_its_settings() {
+        use crate::pipeline::{Usage, Utilisation};
+        let csv = FormatSpec::csv();
+        // 2 GiB of CSV: the table says ml.m5.xlarge (16 GiB).
+        let bytes = 2u64 << 30;
+        let s = section(json!({"image": "img:1"}));
+        let sized = plan_training(&s, &input(&csv, Compression::None, bytes, None)).unwrap();
+        assert_eq!(sized.request.resource_config.instance_type, "ml.m5.xlarge");
+        let light = Utilisation {
+            instance_type: "ml.m5.xlarge".into(),
+            instance_count: 1,
+            data_bytes: bytes,
+            cpu: Some(Usage {
+                average: 12.0,
+                peak: 30.0,
+            }),
+            memory: Some(Usage {
+                average: 15.0,
+                peak: 20.0,
+            }),
+            gpu: None,
+            gpu_memory: None,
+            samples: 42,
+        };
+        let mut i = input(&csv, Compression::None, bytes, None);
+        i.last_utilisation = Some(("sales-old", &light));
+        let down = plan_training(&s, &i).unwrap();
+        assert_eq!(down.request.resource_config.instance_type, "ml.m5.large");
+        assert!(
+            down.sizing
+                .contains("down-sized from ml.m5.xlarge to ml.m5.large"),
+            "{}",
+            down.sizing
+        );
+        assert!(down.sizing.contains("sales-old"), "{}", down.sizing);
+        // The same settings: unchanged data still finds its model.
+        assert_eq!(down.settings_hash, sized.settings_hash);
+        // A contract's own type is never overridden.
+        let fixed = section(json!({"image": "img:1", "instance_type": "ml.m5.2xlarge"}));
+        assert_eq!(
+            plan_training(&fixed, &i)
+                .unwrap()
+                .request
+                .resource_config
+                .instance_type,
+            "ml.m5.2xlarge"
+        );
     }
 
     #[test]

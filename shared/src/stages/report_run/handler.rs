@@ -1,6 +1,7 @@
 //! The report-run stage: the last state of every execution, on success and on the failure path.
 //! It lists what the run left in the artifacts bucket (the jobs' output and checkpoints) for the
-//! report's storage line.
+//! report's storage line, and reads a completed training job's use of its instances from CloudWatch
+//! ([`super::utilisation`]) into the report and the marker, for plan-training to size the next job.
 //!
 //! Input: the whole state (`$`) plus `{"status": "SUCCEEDED" | "FAILED", "execution": {"Name",
 //! "StartTime"}}` (`$.error` set on the failure path). It builds the run report
@@ -14,26 +15,31 @@
 //! "markerUri"?}`: the report's lines in brief, for whoever started the run.
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::Client as CloudWatchClient;
 use aws_sdk_s3::Client as S3Client;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime};
 
 use super::run_report::{build, emf_lines, last_trained, written_prefixes, ReportSettings, Stored};
-use crate::aws::access::{need, need_because, Call, ARTIFACTS_BUCKET, MARKER_OBJECT, RUN_REPORT_OBJECT};
+use super::utilisation;
+use crate::aws::access::{need, need_because, Call, ANY, ARTIFACTS_BUCKET, MARKER_OBJECT, RUN_REPORT_OBJECT};
 use crate::aws::s3::{put_json, s3_uri};
 use crate::aws::sdk_error;
 use crate::footprint::unix_millis_now;
-use crate::pipeline::{Dataset, Measured};
+use crate::pipeline::{Dataset, Measured, Utilisation};
 use crate::stages::plan::handler::PlanConfig;
 use crate::stages::{Lookup, Stage, StageFunction, MEMORY_VARIABLE};
 use crate::{Error, Result};
 
-/// Everything an invocation needs, built once per cold start: S3 only (the report is built from the
-/// state the state machine passes in, and the listing of what the run wrote).
+/// Everything an invocation needs, built once per cold start: S3 (the report, the marker, the listing
+/// of what the run wrote) and CloudWatch (the training job's utilisation).
 pub struct Deps {
     pub config: PlanConfig,
     pub s3: S3Client,
+    pub cloudwatch: CloudWatchClient,
     /// Region of the SDK configuration (the footprint's grid factor).
     pub region: String,
     /// The function's configured memory (its own line of the report).
@@ -45,6 +51,7 @@ impl Deps {
     pub fn new(config: PlanConfig, sdk: &SdkConfig) -> Deps {
         Deps {
             s3: config.base.stage_s3_client(Stage::ReportRun, sdk),
+            cloudwatch: crate::guarded_client!(aws_sdk_cloudwatch, Stage::ReportRun, sdk),
             region: sdk
                 .region()
                 .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
@@ -66,6 +73,8 @@ impl Deps {
                 count: 1,
             }),
             stored,
+            utilisation: None,
+            utilisation_unread: None,
         }
     }
 }
@@ -96,7 +105,18 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         }
     };
     let stored = list_written(&deps.s3, &bucket, &state).await?;
-    let report = build(&state, &deps.report_settings(started, stored), now_ms)?;
+    // Advisory: metrics that cannot be read leave the report without them, and say why.
+    let (utilisation, unread) = match training_utilisation(&deps.cloudwatch, &state).await {
+        Ok(u) => (u, None),
+        Err(e) => {
+            tracing::warn!(error = %e, "training utilisation not read");
+            (None, Some(e.to_string()))
+        }
+    };
+    let mut settings = deps.report_settings(started, stored);
+    settings.utilisation = utilisation.clone();
+    settings.utilisation_unread = unread;
+    let report = build(&state, &settings, now_ms)?;
     let pipeline = dataset.as_ref().and_then(Dataset::name).unwrap_or_default();
 
     let key = deps.config.run_report_key(&report.execution);
@@ -105,7 +125,8 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
 
     let mut marker_uri = None;
     let name = dataset.as_ref().and_then(Dataset::name);
-    if let (Some(marker), Some(name)) = (last_trained(&state, now_ms), name) {
+    if let (Some(mut marker), Some(name)) = (last_trained(&state, now_ms), name) {
+        marker.utilisation = utilisation;
         let marker_key = deps.config.marker_key(&name);
         put_json(&deps.s3, &bucket, &marker_key, &marker).await?;
         tracing::info!(
@@ -214,6 +235,82 @@ async fn list_written(s3: &S3Client, artifacts_bucket: &str, state: &Value) -> R
     Ok(stored)
 }
 
+/// A completed training job's use of its instances over its run, from the per-host series SageMaker
+/// publishes to CloudWatch; `None` when the run trained nothing or no data points came back.
+async fn training_utilisation(cloudwatch: &CloudWatchClient, state: &Value) -> Result<Option<Utilisation>> {
+    let Some(training) = state
+        .get("training")
+        .filter(|t| t.get("TrainingJobStatus").and_then(Value::as_str) == Some("Completed"))
+    else {
+        return Ok(None);
+    };
+    let text = |p: &str| training.pointer(p).and_then(Value::as_str);
+    let (Some(job), Some(instance_type), Some((start, end))) = (
+        text("/TrainingJobName"),
+        text("/ResourceConfig/InstanceType"),
+        utilisation::window(training),
+    ) else {
+        return Ok(None);
+    };
+    let count = training
+        .pointer("/ResourceConfig/InstanceCount")
+        .and_then(Value::as_u64)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(1);
+    let queries = utilisation::queries(job, count);
+    let requests: Vec<MetricDataQuery> = queries
+        .iter()
+        .map(|q| {
+            let metric = Metric::builder()
+                .namespace(utilisation::NAMESPACE)
+                .metric_name(q.metric)
+                .dimensions(Dimension::builder().name("Host").value(&q.host).build())
+                .build();
+            MetricDataQuery::builder()
+                .id(&q.id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric)
+                        .period(utilisation::PERIOD_SECONDS)
+                        .stat(q.stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        })
+        .collect();
+    let mut values: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut pages = cloudwatch
+        .get_metric_data()
+        .set_metric_data_queries(Some(requests))
+        .start_time(DateTime::from_millis(start))
+        .end_time(DateTime::from_millis(end))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error(&format!("GetMetricData for training job {job}"), e))?;
+        for result in page.metric_data_results() {
+            if let Some(id) = result.id() {
+                values
+                    .entry(id.to_string())
+                    .or_default()
+                    .extend_from_slice(result.values());
+            }
+        }
+    }
+    let data_bytes = state
+        .pointer("/dataset/size")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let summary = utilisation::summarise(instance_type, count, data_bytes, &queries, &values);
+    tracing::info!(
+        job,
+        samples = summary.as_ref().map_or(0, |u| u.samples),
+        "training utilisation"
+    );
+    Ok(summary)
+}
+
 /// Every SDK operation the stage sends, with what each needs from its role (see `aws::access`).
 const CALLS: &[Call] = &[
     Call {
@@ -222,6 +319,14 @@ const CALLS: &[Call] = &[
             need("s3:PutObject", RUN_REPORT_OBJECT),
             need_because("s3:PutObject", MARKER_OBJECT, "the last-trained marker"),
         ],
+    },
+    Call {
+        operation: "cloudwatch:GetMetricData",
+        needs: &[need_because(
+            "cloudwatch:GetMetricData",
+            ANY,
+            "the training job's utilisation (GetMetricData has no resource-level permissions)",
+        )],
     },
     Call {
         operation: "s3:ListObjectsV2",

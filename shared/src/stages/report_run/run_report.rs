@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::footprint::{self, footprint_emf_line, Arch, Estimate, Footprint, FootprintError};
-use crate::pipeline::{LastTrained, Measured};
+use crate::pipeline::{LastTrained, Measured, Utilisation};
 use crate::validate::values::{format_timestamp, parse_timestamp};
 use crate::{Error, Result};
 
@@ -56,6 +56,10 @@ pub struct ReportSettings {
     pub own: Option<Measured>,
     /// What the run left in S3, as report-run listed it ([`written_prefixes`]).
     pub stored: Vec<Stored>,
+    /// The training job's use of its instances, as report-run read it from CloudWatch.
+    pub utilisation: Option<Utilisation>,
+    /// Why it could not be read (the report goes on without it).
+    pub utilisation_unread: Option<String>,
 }
 
 /// One prefix the run wrote under, as listed: its objects and their bytes.
@@ -112,6 +116,12 @@ pub struct StageReport {
     pub unmodelled: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spot: Option<SpotSavings>,
+    /// Training: the job's use of its instances (CloudWatch), which the next plan sizes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation: Option<Utilisation>,
+    /// Training: why the utilisation could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation_unread: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<footprint::Basis>,
 }
@@ -336,6 +346,7 @@ pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
         role_arn: str_at(plan, "/modelRequest/ExecutionRoleArn"),
         execution: str_at(state, "/execution/Name"),
         trained_at: format_timestamp(now_ms as i64 * 1000),
+        utilisation: None,
     })
 }
 
@@ -392,6 +403,8 @@ fn base(stage: &str, resource: &str, status: &str) -> StageReport {
         init_ms: None,
         unmodelled: None,
         spot: None,
+        utilisation: None,
+        utilisation_unread: None,
         basis: None,
     }
 }
@@ -747,6 +760,8 @@ fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
         })
     });
     s.spot = spot;
+    s.utilisation = settings.utilisation.clone();
+    s.utilisation_unread = settings.utilisation_unread.clone();
     set_modelled(&mut s, estimate);
     s
 }
@@ -878,6 +893,8 @@ mod tests {
             lambda_arch: Arch::Arm64,
             own: None,
             stored: Vec::new(),
+            utilisation: None,
+            utilisation_unread: None,
         }
     }
 
