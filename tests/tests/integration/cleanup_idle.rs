@@ -211,6 +211,16 @@ impl Fixture {
             .expect("CreateEndpoint multi");
         self.cw
             .set_invocations(&self.name("busy"), "AllTraffic", &[5.0, 7.0]);
+        // busy is mostly unused: CPU summed over ml.m5.xlarge's 4 vCPUs peaks at 40 % (10 % of the
+        // instance), memory at 15 %.
+        let busy = self.name("busy");
+        let dims = [("EndpointName", busy.as_str()), ("VariantName", "AllTraffic")];
+        for (metric, average, peak) in [("CPUUtilization", 20.0, 40.0), ("MemoryUtilization", 10.0, 15.0)] {
+            self.cw
+                .set_series("/aws/sagemaker/Endpoints", metric, &dims, "Average", &[average]);
+            self.cw
+                .set_series("/aws/sagemaker/Endpoints", metric, &dims, "Maximum", &[peak]);
+        }
         self.cw.set_invocations(&self.name("multi"), "a", &[0.0]);
         self.cw.set_invocations(&self.name("multi"), "b", &[3.0]);
 
@@ -369,6 +379,7 @@ fn row(kind: &str, resource: &str, action: &str, outcome: &str) -> (String, Stri
 /// The expected records, with `outcome` for the ones acted on.
 fn expected(outcome: &str, lifecycle: (&str, &str)) -> Vec<(String, String, String, String)> {
     let mut rows = vec![
+        row("endpoint", "busy", "right-size", "reported"),
         row("endpoint", "idle", "delete-endpoint", outcome),
         row("endpoint", "serverless", "delete-endpoint", outcome),
         row("endpoint", "kept", "delete-endpoint", "skipped:Kept"),
@@ -464,7 +475,7 @@ async fn dry_run_then_act_then_restore() {
     let requests = f.cw.requests();
     let last: Vec<_> = requests
         .iter()
-        .rfind(|r| r.next_token.is_none())
+        .rfind(|r| r.next_token.is_none() && r.queries.iter().all(|q| q.metric_name == "Invocations"))
         .map(|r| r.queries.clone())
         .unwrap();
     let ours: Vec<(String, String)> = last
@@ -500,6 +511,26 @@ async fn dry_run_then_act_then_restore() {
         dry.avoided_per_day
     );
     assert!(dry.avoided_per_day.footprint.usd > 0.0 && dry.avoided_per_day.footprint.kg_co2e > 0.0);
+    // busy: its peak (10 % CPU, 15 % memory of a ml.m5.xlarge) fits a ml.m5.large at 20 % / 30 %:
+    // ($0.23 − $0.115) × 24 h = $2.76 a day, reported, not applied.
+    let right_size = dry
+        .actions
+        .iter()
+        .find(|a| a.action == cleanup_idle::Action::RightSize && a.resource == f.name("busy"))
+        .expect("busy is right-sized");
+    assert!(
+        right_size
+            .reason
+            .contains("1 × ml.m5.large (2 vCPUs, 8 GiB) would peak near 20 % / 30 %"),
+        "{}",
+        right_size.reason
+    );
+    assert!((dry.right_size_savings_per_day.footprint.usd - 2.76).abs() < 1e-9);
+    assert!(dry.right_size_savings_per_day.footprint.kg_co2e > 0.0);
+    assert!(f.cw.requests().iter().any(|r| r
+        .queries
+        .iter()
+        .any(|q| q.namespace == "/aws/sagemaker/Endpoints" && q.stat == "Maximum")));
 
     // 2. Act, with lifecycle rules for buckets that have none.
     let act = cleanup_idle::handle(&deps, serde_json::json!({"dryRun": false, "putLifecycle": true}))
@@ -626,6 +657,7 @@ async fn dry_run_then_act_then_restore() {
     assert_eq!(
         acting,
         vec![
+            row("endpoint", "busy", "right-size", "reported"),
             row(
                 "endpoint-config",
                 "idle-config",

@@ -212,7 +212,7 @@ async fn act(deps: &Deps, c: &CleanupConfig, item: &PlanItem, run_id: &str, at: 
         Action::PutLifecycle => put_lifecycle(deps, c, id).await?,
         Action::EnableStudioIdleShutdown => enable_idle_shutdown(deps, c, id).await?,
         Action::ClearMark => notice::clear(deps, item).await?,
-        Action::ReportOnly | Action::DeleteObject => {}
+        Action::ReportOnly | Action::RightSize | Action::DeleteObject => {}
     }
     Ok(Acted::Done { manifest: None })
 }

@@ -12,6 +12,7 @@ use aws_smithy_types::DateTime;
 
 use super::config::{Area, ACTIVITY_TAG};
 use super::handler::Deps;
+use super::inventory::{InstanceUse, Usage};
 use super::{CleanupConfig, Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
 use crate::aws::sdk_error;
 use crate::{Error, Result};
@@ -28,6 +29,9 @@ pub async fn collect(deps: &Deps, c: &CleanupConfig, now: Epoch) -> Inventory {
         if on(Area::Endpoints) {
             if let Err(e) = endpoint_invocations(deps, c, now, &mut inv).await {
                 inv.errors.push(format!("endpoint metrics: {e}"));
+            }
+            if let Err(e) = endpoint_utilisation(deps, c, now, &mut inv).await {
+                inv.errors.push(format!("endpoint utilisation: {e}"));
             }
         }
         if on(Area::Orphans) {
@@ -183,6 +187,7 @@ async fn describe_endpoint(
             serverless: v.serverless_config().is_some(),
             shadow,
             invocations: None,
+            utilisation: None,
         })
         .collect();
     let arn = arn.or(e.endpoint_arn()).unwrap_or_default().to_string();
@@ -282,6 +287,138 @@ async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &
             let v = seen.get(&i).map(|_| sums.get(&i).copied().unwrap_or(0.0));
             variants[*vi].invocations = v;
             *invocations = variants.iter().map(|v| v.invocations).sum();
+        }
+    }
+    Ok(())
+}
+
+/// The instance metrics SageMaker publishes per endpoint variant: (name, divided by vCPUs or GPUs).
+const VARIANT_METRICS: [(&str, Divisor); 3] = [
+    ("CPUUtilization", Divisor::Vcpus),
+    ("MemoryUtilization", Divisor::None),
+    ("GPUUtilization", Divisor::Gpus),
+];
+
+#[derive(Clone, Copy)]
+enum Divisor {
+    None,
+    Vcpus,
+    Gpus,
+}
+
+/// Each instance variant's use over the idle window (`/aws/sagemaker/Endpoints`, EndpointName +
+/// VariantName; the window's Average and Maximum, one period), as a share of one instance: what
+/// right-sizing judges.
+async fn endpoint_utilisation(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &mut Inventory) -> Result<()> {
+    let window = c.endpoint_idle.as_secs().max(60) as i64;
+    let period = (window + 59) / 60 * 60;
+    let table = crate::footprint::coefficients().ok();
+    // (resource, variant, metric, is maximum) per query id `u<n>`.
+    let mut targets: Vec<(usize, usize, usize, bool)> = Vec::new();
+    let mut queries = Vec::new();
+    for (ri, r) in inv.resources.iter().enumerate() {
+        let Detail::Endpoint { status, variants, .. } = &r.detail else {
+            continue;
+        };
+        if status != "InService" {
+            continue;
+        }
+        for (vi, v) in variants.iter().enumerate() {
+            if v.serverless || v.instance_type.is_none() {
+                continue;
+            }
+            for (mi, (metric, _)) in VARIANT_METRICS.iter().enumerate() {
+                for maximum in [false, true] {
+                    let m = Metric::builder()
+                        .namespace("/aws/sagemaker/Endpoints")
+                        .metric_name(*metric)
+                        .dimensions(Dimension::builder().name("EndpointName").value(&r.id).build())
+                        .dimensions(Dimension::builder().name("VariantName").value(&v.name).build())
+                        .build();
+                    queries.push(
+                        MetricDataQuery::builder()
+                            .id(format!("u{}", targets.len()))
+                            .metric_stat(
+                                MetricStat::builder()
+                                    .metric(m)
+                                    .period(period as i32)
+                                    .stat(if maximum { "Maximum" } else { "Average" })
+                                    .build(),
+                            )
+                            .return_data(true)
+                            .build(),
+                    );
+                    targets.push((ri, vi, mi, maximum));
+                }
+            }
+        }
+    }
+    let mut values: HashMap<usize, Vec<f64>> = HashMap::new();
+    for chunk in queries.chunks(MAX_QUERIES) {
+        let mut pages = deps
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(chunk.to_vec()))
+            .start_time(DateTime::from_secs(now - window))
+            .end_time(DateTime::from_secs(now))
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
+            page(inv, "cloudwatch:GetMetricData");
+            for result in p.metric_data_results() {
+                if let Some(i) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('u'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| *i < targets.len())
+                {
+                    values.entry(i).or_default().extend_from_slice(result.values());
+                }
+            }
+        }
+    }
+    for (i, (ri, vi, mi, maximum)) in targets.iter().enumerate() {
+        let Some(points) = values.get(&i).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let r = &mut inv.resources[*ri];
+        let Detail::Endpoint { variants, .. } = &mut r.detail else {
+            continue;
+        };
+        let v = &mut variants[*vi];
+        let t = v
+            .instance_type
+            .as_deref()
+            .and_then(|t| table.and_then(|c| c.instance_type(t).ok()));
+        let divisor = match VARIANT_METRICS[*mi].1 {
+            Divisor::None => Some(1.0),
+            Divisor::Vcpus => t.map(|t| f64::from(t.vcpus)),
+            Divisor::Gpus => t.and_then(|t| t.gpu.as_ref()).map(|g| f64::from(g.count)),
+        };
+        let Some(divisor) = divisor.filter(|d| *d > 0.0) else {
+            continue;
+        };
+        let value = if *maximum {
+            points.iter().copied().fold(0.0, f64::max)
+        } else {
+            points.iter().sum::<f64>() / points.len() as f64
+        };
+        let share = (value / divisor).clamp(0.0, 100.0);
+        let u = v.utilisation.get_or_insert_with(InstanceUse::default);
+        let slot = match *mi {
+            0 => &mut u.cpu,
+            1 => &mut u.memory,
+            _ => &mut u.gpu,
+        };
+        let usage = slot.get_or_insert(Usage {
+            average: share,
+            peak: share,
+        });
+        if *maximum {
+            usage.peak = share;
+        } else {
+            usage.average = share;
         }
     }
     Ok(())

@@ -40,6 +40,9 @@ pub enum Action {
     PutLifecycle,
     /// A finding without a change (a bucket without lifecycle rules when putting one is not enabled).
     ReportOnly,
+    /// A busy endpoint whose instances are mostly unused: a smaller type of the same family would hold
+    /// its peak. Reported with what it would save; applying it is the owner's call.
+    RightSize,
     DeleteObject,
     /// Remove a grace-period mark ([`MARK_TAG`]) from a resource no longer picked.
     ClearMark,
@@ -58,6 +61,7 @@ impl Action {
             Action::SetLogRetention => "set-log-retention",
             Action::PutLifecycle => "put-lifecycle",
             Action::ReportOnly => "report-only",
+            Action::RightSize => "right-size",
             Action::DeleteObject => "delete-object",
             Action::ClearMark => "clear-mark",
         }
@@ -187,7 +191,10 @@ pub fn plan(inventory: &Inventory, config: &CleanupConfig, now: Epoch, region: &
         .iter()
         .filter_map(|r| rule(r, config, now, region, &used_configs, &used_models))
         .map(|(r, action, reason)| {
-            let avoided = avoided_per_day(r, region);
+            let avoided = match action {
+                Action::RightSize => right_size(r, region).map(|(_, saving)| saving),
+                _ => avoided_per_day(r, region),
+            };
             (r, action, reason, avoided)
         })
         .collect();
@@ -210,7 +217,7 @@ pub fn plan(inventory: &Inventory, config: &CleanupConfig, now: Epoch, region: &
             skip(SkipReason::Kept, format!("tagged {tag}"))
         } else if let Some(young) = too_young(r, config, now) {
             skip(SkipReason::TooYoung, young)
-        } else if action == Action::ReportOnly {
+        } else if matches!(action, Action::ReportOnly | Action::RightSize) {
             Decision::Report
         } else if let Some(graced) = grace(r, action, config, now) {
             graced
@@ -343,7 +350,7 @@ fn rule<'a>(
     r: &'a Resource,
     c: &CleanupConfig,
     now: Epoch,
-    _region: &str,
+    region: &str,
     used_configs: &BTreeSet<&str>,
     used_models: &BTreeSet<&str>,
 ) -> Option<(&'a Resource, Action, String)> {
@@ -358,6 +365,16 @@ fn rule<'a>(
         } => {
             let window = secs(c.endpoint_idle);
             let idle = status == "InService" && *invocations == Some(0.0) && age.is_some_and(|a| a >= window);
+            if !idle {
+                // Busy (or not judged idle): right-sized when its instances' peak fits a smaller type.
+                return right_size(r, region).map(|(why, _)| {
+                    (
+                        r,
+                        Action::RightSize,
+                        format!("busy but under-used over {}: {why}", human(window)),
+                    )
+                });
+            }
             idle.then(|| {
                 let names: Vec<String> = variants
                     .iter()
@@ -588,6 +605,98 @@ fn avoided_per_day(r: &Resource, region: &str) -> Option<Avoided> {
     notes.dedup();
     total.note = (!notes.is_empty()).then(|| notes.join("; "));
     Some(total)
+}
+
+/// A variant is under-used when its instances' peaks stay below these shares (percent).
+const UNDER_USED_CPU: f64 = 30.0;
+const UNDER_USED_MEMORY: f64 = 40.0;
+/// The share of the smaller type the observed peak may fill.
+const RIGHT_SIZE_TARGET: f64 = 0.7;
+const MONTH_DAYS: f64 = 730.0 / 24.0;
+
+/// A smaller type for each under-used instance variant of an InService endpoint (same family, so the
+/// same processor architecture and image; CPU variants only), and what the switch saves per day; `None`
+/// when no variant has one. A variant without both its CPU and memory figures is not judged.
+fn right_size(r: &Resource, region: &str) -> Option<(String, Avoided)> {
+    let Detail::Endpoint { status, variants, .. } = &r.detail else {
+        return None;
+    };
+    if status != "InService" {
+        return None;
+    }
+    let c = footprint::coefficients().ok()?;
+    let mut reasons = Vec::new();
+    let mut saving = Avoided::default();
+    for v in variants.iter().filter(|v| !v.serverless) {
+        let (Some(current), Some(u)) = (v.instance_type.as_deref(), v.utilisation) else {
+            continue;
+        };
+        let (Some(cpu), Some(memory)) = (u.cpu, u.memory) else {
+            continue;
+        };
+        let Ok(now_type) = c.instance_type(current) else {
+            continue;
+        };
+        if now_type.gpu.is_some() || cpu.peak >= UNDER_USED_CPU || memory.peak >= UNDER_USED_MEMORY {
+            continue;
+        }
+        let family = current.rsplit_once('.').map_or(current, |(f, _)| f);
+        let need_vcpus = cpu.peak / 100.0 * f64::from(now_type.vcpus) / RIGHT_SIZE_TARGET;
+        let need_gib = memory.peak / 100.0 * now_type.memory_gib / RIGHT_SIZE_TARGET;
+        let Some((smaller, t)) = c
+            .sagemaker
+            .instance_types
+            .iter()
+            .filter(|(name, t)| {
+                name.rsplit_once('.').map_or(name.as_str(), |(f, _)| f) == family
+                    && t.gpu.is_none()
+                    && t.usd_per_hour < now_type.usd_per_hour
+                    && f64::from(t.vcpus) >= need_vcpus
+                    && t.memory_gib >= need_gib
+            })
+            .min_by(|a, b| a.1.usd_per_hour.total_cmp(&b.1.usd_per_hour))
+        else {
+            continue;
+        };
+        let count = v.instance_count.max(1);
+        let (Ok(before), Ok(after)) = (
+            footprint::endpoint_hours(current, count, DAY_HOURS, region),
+            footprint::endpoint_hours(smaller, count, DAY_HOURS, region),
+        ) else {
+            continue;
+        };
+        let day = Footprint {
+            usd: before.footprint.usd - after.footprint.usd,
+            kwh: before.footprint.kwh - after.footprint.kwh,
+            kg_co2e: before.footprint.kg_co2e - after.footprint.kg_co2e,
+            embodied_kg_co2e: before.footprint.embodied_kg_co2e - after.footprint.embodied_kg_co2e,
+        };
+        saving.footprint += day;
+        reasons.push(format!(
+            "{} on {count} × {current} peaked at {:.0} % CPU and {:.0} % memory ({} invocations): \
+             {count} × {smaller} ({} vCPUs, {} GiB) would peak near {:.0} % / {:.0} %, saving ${:.2}, \
+             {:.3} kWh and {:.4} kgCO2e a month",
+            v.name,
+            cpu.peak,
+            memory.peak,
+            v.invocations.map_or("?".to_string(), |n| format!("{n:.0}")),
+            t.vcpus,
+            t.memory_gib,
+            cpu.peak * f64::from(now_type.vcpus) / f64::from(t.vcpus),
+            memory.peak * now_type.memory_gib / t.memory_gib,
+            day.usd * MONTH_DAYS,
+            day.kwh * MONTH_DAYS,
+            (day.kg_co2e + day.embodied_kg_co2e) * MONTH_DAYS,
+        ));
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    saving.note = Some(
+        "per day, if switched (a new endpoint config and UpdateEndpoint, blue/green); not applied by cleanup"
+            .into(),
+    );
+    Some((reasons.join("; "), saving))
 }
 
 /// `90 s`, `5 min`, `3.2 h`, `4.5 d`.

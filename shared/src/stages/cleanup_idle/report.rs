@@ -116,6 +116,8 @@ pub struct CleanupReport {
     pub totals: Totals,
     /// Sum over done (or, in a dry run, would-be) actions: what stopping those resources avoids per day.
     pub avoided_per_day: Avoided,
+    /// Sum over the right-sizing recommendations: what switching those endpoints would save per day.
+    pub right_size_savings_per_day: Avoided,
     /// The grace-period notices sent (SNS, EventBridge), or why they were not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
@@ -144,7 +146,13 @@ impl CleanupReport {
             ..Totals::default()
         };
         let mut avoided = Avoided::default();
+        let mut right_size = Avoided::default();
         for a in &actions {
+            if let (Action::RightSize, Outcome::Reported, Some(x)) =
+                (a.action, &a.outcome, &a.avoided_per_day)
+            {
+                right_size.footprint += x.footprint;
+            }
             match &a.outcome {
                 Outcome::Done | Outcome::DryRun => {
                     if a.outcome == Outcome::Done {
@@ -177,6 +185,7 @@ impl CleanupReport {
             actions,
             totals,
             avoided_per_day: avoided,
+            right_size_savings_per_day: right_size,
             notices: Vec::new(),
             inventory_errors: Vec::new(),
             listing_pages: Default::default(),
@@ -290,6 +299,16 @@ impl CleanupReport {
             "avoided per day: {:.1} instance-hours, ${:.2}, {:.3} kWh, {:.3} kgCO2e\n",
             a.instance_hours, a.footprint.usd, a.footprint.kwh, a.footprint.kg_co2e
         ));
+        let r = &self.right_size_savings_per_day;
+        if r.footprint.usd > 0.0 {
+            out.push_str(&format!(
+                "right-sizing would save per day: ${:.2}, {:.3} kWh, {:.3} kgCO2e (${:.2} a month)\n",
+                r.footprint.usd,
+                r.footprint.kwh,
+                r.footprint.kg_co2e + r.footprint.embodied_kg_co2e,
+                r.footprint.usd * 730.0 / 24.0
+            ));
+        }
         for e in &self.inventory_errors {
             out.push_str(&format!("listing failed: {e}\n"));
         }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::footprint;
 
 const NOW: Epoch = 1_800_000_000;
 const HOUR: i64 = 3600;
@@ -29,6 +30,7 @@ fn endpoint(name: &str, age: i64, tags: BTreeMap<String, String>, per_variant: &
             serverless: false,
             shadow: false,
             invocations: Some(*n),
+            utilisation: None,
         })
         .collect();
     Resource {
@@ -273,6 +275,76 @@ fn endpoints_idle_over_all_variants() {
         "us-east-1",
     );
     assert!(p.items.is_empty());
+}
+
+#[test]
+fn busy_endpoints_that_use_little_of_their_instances_are_right_sized() {
+    use super::inventory::{InstanceUse, Usage};
+    let used = |cpu: f64, memory: f64| InstanceUse {
+        cpu: Some(Usage {
+            average: cpu / 2.0,
+            peak: cpu,
+        }),
+        memory: Some(Usage {
+            average: memory / 2.0,
+            peak: memory,
+        }),
+        gpu: None,
+    };
+    let with_use = |name: &str, u: Option<InstanceUse>| {
+        let mut e = endpoint(name, 3 * DAY, managed(), &[40.0]);
+        if let Detail::Endpoint { variants, .. } = &mut e.detail {
+            variants[0].utilisation = u;
+        }
+        e
+    };
+    let inv = Inventory {
+        resources: vec![
+            // ml.m5.xlarge (4 vCPUs, 16 GiB) peaking at 10 % CPU, 15 % memory: ml.m5.large holds it.
+            with_use("light", Some(used(10.0, 15.0))),
+            // Busy enough: left alone.
+            with_use("heavy", Some(used(55.0, 15.0))),
+            with_use("memory-bound", Some(used(10.0, 45.0))),
+            // Unread metrics: not judged.
+            with_use("unread", None),
+        ],
+        ..Inventory::default()
+    };
+    let p = plan(&inv, &config(), NOW, "us-east-1");
+    assert_eq!(
+        decisions(&p),
+        vec![("light".into(), Action::RightSize, "report".into())]
+    );
+    let item = &p.items[0];
+    assert!(
+        item.reason
+            .contains("v0 on 1 × ml.m5.xlarge peaked at 10 % CPU and 15 % memory (40 invocations)")
+            && item
+                .reason
+                .contains("1 × ml.m5.large (2 vCPUs, 8 GiB) would peak near 20 % / 30 %")
+            && item.reason.contains("saving $83.95"),
+        "{}",
+        item.reason
+    );
+    // Per day: ($0.23 − $0.115) × 24 = $2.76; the energy and carbon of the difference.
+    let saving = item.avoided_per_day.as_ref().unwrap();
+    assert!((saving.footprint.usd - 2.76).abs() < 1e-9, "{saving:?}");
+    let big = footprint::endpoint_hours("ml.m5.xlarge", 1, 24.0, "us-east-1").unwrap();
+    let small = footprint::endpoint_hours("ml.m5.large", 1, 24.0, "us-east-1").unwrap();
+    assert!((saving.footprint.kwh - (big.footprint.kwh - small.footprint.kwh)).abs() < 1e-12);
+    assert!(saving.footprint.embodied_kg_co2e > 0.0);
+    // Never acted on, whatever the mode: the report totals it apart.
+    let records: Vec<ActionRecord> = p.items.iter().map(|i| ActionRecord::pending(i, false)).collect();
+    let report = CleanupReport::new("r".into(), "t".into(), false, "us-east-1".into(), &p, records);
+    assert_eq!(report.totals.reported, 1);
+    assert_eq!(report.totals.done, 0);
+    assert!((report.right_size_savings_per_day.footprint.usd - 2.76).abs() < 1e-9);
+    assert_eq!(report.avoided_per_day.footprint.usd, 0.0);
+    assert!(
+        report.table().contains("right-sizing would save per day: $2.76"),
+        "{}",
+        report.table()
+    );
 }
 
 #[test]
@@ -720,6 +792,7 @@ fn arb_resource() -> impl Strategy<Value = Resource> {
                                 serverless: false,
                                 shadow: i == 1,
                                 invocations: Some(f64::from(n)),
+                                utilisation: None,
                             })
                             .collect(),
                     },
