@@ -52,10 +52,102 @@ pub struct CleanupArgs {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "The same judgement cleanup-idle reports as `right-size` for busy endpoints: each instance \
+                        variant's CPU (over its vCPUs) and memory peaks over the window, from CloudWatch \
+                        (/aws/sagemaker/Endpoints).\n\
+                        Exit codes: 0 judged (with or without a recommendation), 2 usage, configuration or AWS error."
+)]
+pub struct RightsizeArgs {
+    /// The endpoint's name.
+    #[arg(value_name = "ENDPOINT")]
+    endpoint: String,
+    /// The window to judge, in hours (default: cleanup's idle window, GREENPIPE_CLEANUP_ENDPOINT_IDLE_HOURS).
+    #[arg(long, value_name = "HOURS")]
+    window_hours: Option<f64>,
+    /// Print the verdicts as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Send every call to this endpoint (e.g. moto's server) instead of AWS.
+    #[arg(long, value_name = "URL")]
+    emulator: Option<String>,
+}
+
+#[derive(Args)]
 pub struct RestoreArgs {
     /// The restore manifest written by cleanup: a local file or s3://BUCKET/KEY.
     #[arg(value_name = "MANIFEST")]
     manifest: String,
+}
+
+/// `greenpipe rightsize ENDPOINT`: the endpoint's variants judged as cleanup judges them.
+pub fn rightsize(args: &RightsizeArgs) -> Result<()> {
+    if let Some(url) = &args.emulator {
+        std::env::set_var("AWS_ENDPOINT_URL", url);
+    }
+    let mut config = CleanupConfig::from_env()?;
+    if let Some(hours) = args.window_hours {
+        config.endpoint_idle = std::time::Duration::try_from_secs_f64(hours * 3600.0)
+            .ok()
+            .filter(|d| d.as_secs() >= 60)
+            .ok_or_else(|| Error::Config(format!("--window-hours {hours}: at least one minute, please")))?;
+    }
+    let (endpoint, verdicts, sdk_region) = runtime()?.block_on(async {
+        let sdk = greenpipe::aws::load_sdk_config().await;
+        let region = sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
+        let deps = Deps::new(config.clone(), &sdk, s3_client(&sdk)?);
+        let now = deps.clock.now();
+        let r = cleanup_idle::listing::one_endpoint(&deps, &config, &args.endpoint, now).await?;
+        let verdicts = cleanup_idle::right_sizing(&r, &region);
+        Ok::<_, Error>((r, verdicts, region))
+    })?;
+    if args.json {
+        let doc = serde_json::json!({
+            "endpoint": endpoint.id,
+            "windowHours": config.endpoint_idle.as_secs_f64() / 3600.0,
+            "variants": verdicts,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(());
+    }
+    let window = cleanup_idle::plan::human(config.endpoint_idle.as_secs() as i64);
+    println!(
+        "greenpipe rightsize: {} over {window} ({sdk_region})\n",
+        endpoint.id
+    );
+    if verdicts.is_empty() {
+        println!("  not InService: nothing to judge");
+    }
+    let mut month = 0.0;
+    for v in &verdicts {
+        let usage = |u: Option<cleanup_idle::inventory::Usage>| {
+            u.map_or("-".to_string(), |u| {
+                format!("{:.0} % avg, {:.0} % peak", u.average, u.peak)
+            })
+        };
+        println!(
+            "  {} ({} × {}): CPU {}, memory {}, GPU {}",
+            v.variant,
+            v.instance_count,
+            v.instance_type.as_deref().unwrap_or("serverless"),
+            usage(v.utilisation.and_then(|u| u.cpu)),
+            usage(v.utilisation.and_then(|u| u.memory)),
+            usage(v.utilisation.and_then(|u| u.gpu)),
+        );
+        match (&v.recommended, &v.saving_per_day) {
+            (Some(t), Some(day)) => {
+                month += day.usd * 730.0 / 24.0;
+                println!("    -> {t}: {}", v.verdict);
+            }
+            _ => println!("    keep: {}", v.verdict),
+        }
+    }
+    if month > 0.0 {
+        println!("\nSwitching saves about ${month:.2} a month: a new endpoint config, then UpdateEndpoint (blue/green).");
+    }
+    Ok(())
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

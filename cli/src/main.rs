@@ -75,6 +75,9 @@ enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Recreate an endpoint deleted by cleanup from its restore manifest (models, config, endpoint, tags).
     RestoreEndpoint(cleanup::RestoreArgs),
+    /// One endpoint's use of its instances over a window, and the smaller type that would hold it, with
+    /// what the switch saves ($, kWh, kgCO2e). Reads only; changes nothing.
+    Rightsize(cleanup::RightsizeArgs),
     /// Notebook instances: `attach NAME` gives one the stack's activity lifecycle configuration, which
     /// cleanup judges notebooks by (dry run with --dry-run).
     Notebooks(notebooks::NotebooksArgs),
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return run::run(&args),
         Command::Cleanup(args) => return cleanup::run(&args),
         Command::RestoreEndpoint(args) => cleanup::restore(&args),
+        Command::Rightsize(args) => cleanup::rightsize(&args).map(|()| true),
         Command::Notebooks(args) => notebooks::run(&args).map(|()| true),
     };
     match result {

@@ -152,3 +152,108 @@ async fn notebooks_attach_dry_run_and_refusals() {
         describe(&missing)
     );
 }
+
+/// `greenpipe rightsize ENDPOINT` on moto (the endpoint) and the CloudWatch loopback (its metrics: moto
+/// does not speak CloudWatch's current protocol): a called ml.m5.xlarge endpoint peaking at 10 % CPU
+/// and 15 % memory is told that a ml.m5.large holds it, and what that saves; one too busy is told to
+/// keep its type and why; an endpoint that does not exist is exit 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rightsize_names_the_smaller_type_and_its_saving() {
+    use aws_sdk_sagemaker::types::{ContainerDefinition, ProductionVariant, ProductionVariantInstanceType};
+    use greenpipe_tests::cloudwatch::CloudWatch;
+
+    let aws = Aws::new().await;
+    let sm = aws_sdk_sagemaker::Client::new(&aws.sdk);
+    let cw = CloudWatch::start().await;
+    let name = |n: &str| greenpipe_tests::unique_name(n);
+    let (light, busy) = (name("light"), name("busy"));
+    for endpoint in [&light, &busy] {
+        sm.create_model()
+            .model_name(endpoint)
+            .execution_role_arn("arn:aws:iam::123456789012:role/greenpipe-sagemaker")
+            .primary_container(ContainerDefinition::builder().image("img:1").build())
+            .send()
+            .await
+            .expect("CreateModel");
+        sm.create_endpoint_config()
+            .endpoint_config_name(endpoint)
+            .production_variants(
+                ProductionVariant::builder()
+                    .variant_name("AllTraffic")
+                    .model_name(endpoint)
+                    .instance_type(ProductionVariantInstanceType::MlM5Xlarge)
+                    .initial_instance_count(1)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateEndpointConfig");
+        sm.create_endpoint()
+            .endpoint_name(endpoint)
+            .endpoint_config_name(endpoint)
+            .send()
+            .await
+            .expect("CreateEndpoint");
+        cw.set_invocations(endpoint, "AllTraffic", &[120.0]);
+    }
+    let seed = |endpoint: &str, cpu_peak: f64, memory_peak: f64| {
+        let dims = [("EndpointName", endpoint), ("VariantName", "AllTraffic")];
+        for (metric, peak) in [("CPUUtilization", cpu_peak), ("MemoryUtilization", memory_peak)] {
+            cw.set_series(
+                "/aws/sagemaker/Endpoints",
+                metric,
+                &dims,
+                "Average",
+                &[peak / 2.0],
+            );
+            cw.set_series("/aws/sagemaker/Endpoints", metric, &dims, "Maximum", &[peak]);
+        }
+    };
+    // CPU summed over 4 vCPUs: 40 % is 10 % of the instance.
+    seed(&light, 40.0, 15.0);
+    seed(&busy, 280.0, 15.0);
+
+    let run = |args: Vec<String>| {
+        let mut command = greenpipe_on_emulator();
+        command
+            .args(args)
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH", &cw.endpoint);
+        // The loopback is served by this test's runtime: wait off its worker threads.
+        tokio::task::spawn_blocking(move || command.output().expect("run the greenpipe binary"))
+    };
+    let out = run(vec!["rightsize".into(), light.clone(), "--json".into()])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc = stdout_json(&out);
+    let v = &doc["variants"][0];
+    assert_eq!(v["recommended"], "ml.m5.large", "{doc:#}");
+    assert_eq!(v["utilisation"]["cpu"]["peak"], 10.0, "{doc:#}");
+    // ($0.23 − $0.115) × 24 h.
+    assert!(
+        (v["saving_per_day"]["usd"].as_f64().unwrap() - 2.76).abs() < 1e-9,
+        "{doc:#}"
+    );
+    assert!(v["saving_per_day"]["kg_co2e"].as_f64().unwrap() > 0.0);
+
+    let out = run(vec![
+        "rightsize".into(),
+        busy.clone(),
+        "--window-hours".into(),
+        "12".into(),
+    ])
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("keep: peaked at 70 % CPU and 15 % memory: not under-used")
+            && text.contains("over 12.0 h"),
+        "{text}"
+    );
+
+    let out = run(vec!["rightsize".into(), name("missing")])
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}

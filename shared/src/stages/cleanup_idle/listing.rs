@@ -292,6 +292,17 @@ async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &
     Ok(())
 }
 
+/// One endpoint as cleanup judges it (variants, invocations and instance use over the idle window):
+/// `greenpipe rightsize`.
+pub async fn one_endpoint(deps: &Deps, c: &CleanupConfig, name: &str, now: Epoch) -> Result<Resource> {
+    let mut inv = Inventory::default();
+    let r = describe_endpoint(deps, c, name, None, &mut inv).await?;
+    inv.resources.push(r);
+    endpoint_invocations(deps, c, now, &mut inv).await?;
+    endpoint_utilisation(deps, c, now, &mut inv).await?;
+    Ok(inv.resources.remove(0))
+}
+
 /// The instance metrics SageMaker publishes per endpoint variant: (name, divided by vCPUs or GPUs).
 const VARIANT_METRICS: [(&str, Divisor); 3] = [
     ("CPUUtilization", Divisor::Vcpus),

@@ -24,5 +24,5 @@ pub use config::{
 };
 pub use handler::{handle, run, CleanupIdle, Clock, Deps};
 pub use inventory::{Detail, Epoch, Inventory, Resource, ResourceKind, Variant};
-pub use plan::{plan, Action, Avoided, Decision, Plan, PlanItem, SkipReason};
+pub use plan::{plan, right_sizing, Action, Avoided, Decision, Plan, PlanItem, SkipReason, VariantSizing};
 pub use report::{ActionRecord, CleanupReport, Outcome, RestoreManifest, Totals};

@@ -608,86 +608,159 @@ fn avoided_per_day(r: &Resource, region: &str) -> Option<Avoided> {
 }
 
 /// A variant is under-used when its instances' peaks stay below these shares (percent).
-const UNDER_USED_CPU: f64 = 30.0;
-const UNDER_USED_MEMORY: f64 = 40.0;
+pub const UNDER_USED_CPU: f64 = 30.0;
+pub const UNDER_USED_MEMORY: f64 = 40.0;
 /// The share of the smaller type the observed peak may fill.
-const RIGHT_SIZE_TARGET: f64 = 0.7;
+pub const RIGHT_SIZE_TARGET: f64 = 0.7;
 const MONTH_DAYS: f64 = 730.0 / 24.0;
 
-/// A smaller type for each under-used instance variant of an InService endpoint (same family, so the
-/// same processor architecture and image; CPU variants only), and what the switch saves per day; `None`
-/// when no variant has one. A variant without both its CPU and memory figures is not judged.
-fn right_size(r: &Resource, region: &str) -> Option<(String, Avoided)> {
+/// One variant's right-sizing verdict: a smaller type and its saving per day, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantSizing {
+    pub variant: String,
+    /// `None` for a serverless variant.
+    pub instance_type: Option<String>,
+    pub instance_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocations: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation: Option<super::inventory::InstanceUse>,
+    /// The cheaper type of the same family that holds the peak, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended: Option<String>,
+    /// Per day, when switched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saving_per_day: Option<Footprint>,
+    /// The recommendation in words, or why there is none.
+    pub verdict: String,
+}
+
+/// Each variant of an InService endpoint judged for right-sizing: a CPU instance variant whose peaks
+/// stay under [`UNDER_USED_CPU`] and [`UNDER_USED_MEMORY`] gets the cheapest smaller type of the same
+/// family (same processor architecture, same image) that holds them at no more than
+/// [`RIGHT_SIZE_TARGET`]; every other variant says why not. Empty for an endpoint not InService.
+pub fn right_sizing(r: &Resource, region: &str) -> Vec<VariantSizing> {
     let Detail::Endpoint { status, variants, .. } = &r.detail else {
-        return None;
+        return Vec::new();
     };
     if status != "InService" {
-        return None;
+        return Vec::new();
     }
-    let c = footprint::coefficients().ok()?;
+    let table = footprint::coefficients().ok();
+    variants
+        .iter()
+        .map(|v| {
+            let mut out = VariantSizing {
+                variant: v.name.clone(),
+                instance_type: v.instance_type.clone(),
+                instance_count: v.instance_count,
+                invocations: v.invocations,
+                utilisation: v.utilisation,
+                recommended: None,
+                saving_per_day: None,
+                verdict: String::new(),
+            };
+            out.verdict = match judge(v, table, region) {
+                Ok((smaller, day, verdict)) => {
+                    out.recommended = Some(smaller);
+                    out.saving_per_day = Some(day);
+                    verdict
+                }
+                Err(why) => why,
+            };
+            out
+        })
+        .collect()
+}
+
+/// A variant's smaller type, its saving per day and the sentence saying so; or why there is none.
+fn judge(
+    v: &super::inventory::Variant,
+    table: Option<&footprint::Coefficients>,
+    region: &str,
+) -> Result<(String, Footprint, String), String> {
+    let current = match (&v.instance_type, v.serverless) {
+        (Some(t), false) => t.as_str(),
+        _ => return Err("serverless: billed per request, nothing to right-size".into()),
+    };
+    let u = v.utilisation.ok_or("no utilisation figures for the window")?;
+    let (Some(cpu), Some(memory)) = (u.cpu, u.memory) else {
+        return Err("CPU or memory utilisation not published for the window".into());
+    };
+    let c = table.ok_or("footprint table unavailable")?;
+    let now_type = c
+        .instance_type(current)
+        .map_err(|_| format!("{current} is not in the footprint table"))?;
+    if now_type.gpu.is_some() {
+        return Err(format!("{current} is a GPU type: not judged"));
+    }
+    if cpu.peak >= UNDER_USED_CPU || memory.peak >= UNDER_USED_MEMORY {
+        return Err(format!(
+            "peaked at {:.0} % CPU and {:.0} % memory: not under-used (thresholds {UNDER_USED_CPU:.0} % / {UNDER_USED_MEMORY:.0} %)",
+            cpu.peak, memory.peak
+        ));
+    }
+    let family = current.rsplit_once('.').map_or(current, |(f, _)| f);
+    let need_vcpus = cpu.peak / 100.0 * f64::from(now_type.vcpus) / RIGHT_SIZE_TARGET;
+    let need_gib = memory.peak / 100.0 * now_type.memory_gib / RIGHT_SIZE_TARGET;
+    let (smaller, t) = c
+        .sagemaker
+        .instance_types
+        .iter()
+        .filter(|(name, t)| {
+            name.rsplit_once('.').map_or(name.as_str(), |(f, _)| f) == family
+                && t.gpu.is_none()
+                && t.usd_per_hour < now_type.usd_per_hour
+                && f64::from(t.vcpus) >= need_vcpus
+                && t.memory_gib >= need_gib
+        })
+        .min_by(|a, b| a.1.usd_per_hour.total_cmp(&b.1.usd_per_hour))
+        .ok_or_else(|| {
+            format!(
+                "peaked at {:.0} % CPU and {:.0} % memory, but no cheaper {family} type holds that at {:.0} %",
+                cpu.peak,
+                memory.peak,
+                RIGHT_SIZE_TARGET * 100.0
+            )
+        })?;
+    let count = v.instance_count.max(1);
+    let before = footprint::endpoint_hours(current, count, DAY_HOURS, region).map_err(|e| e.to_string())?;
+    let after = footprint::endpoint_hours(smaller, count, DAY_HOURS, region).map_err(|e| e.to_string())?;
+    let day = Footprint {
+        usd: before.footprint.usd - after.footprint.usd,
+        kwh: before.footprint.kwh - after.footprint.kwh,
+        kg_co2e: before.footprint.kg_co2e - after.footprint.kg_co2e,
+        embodied_kg_co2e: before.footprint.embodied_kg_co2e - after.footprint.embodied_kg_co2e,
+    };
+    let verdict = format!(
+        "{} on {count} × {current} peaked at {:.0} % CPU and {:.0} % memory ({} invocations): \
+         {count} × {smaller} ({} vCPUs, {} GiB) would peak near {:.0} % / {:.0} %, saving ${:.2}, \
+         {:.3} kWh and {:.4} kgCO2e a month",
+        v.name,
+        cpu.peak,
+        memory.peak,
+        v.invocations.map_or("?".to_string(), |n| format!("{n:.0}")),
+        t.vcpus,
+        t.memory_gib,
+        cpu.peak * f64::from(now_type.vcpus) / f64::from(t.vcpus),
+        memory.peak * now_type.memory_gib / t.memory_gib,
+        day.usd * MONTH_DAYS,
+        day.kwh * MONTH_DAYS,
+        (day.kg_co2e + day.embodied_kg_co2e) * MONTH_DAYS,
+    );
+    Ok((smaller.clone(), day, verdict))
+}
+
+/// The endpoint's right-sizing as one plan item's reason and saving; `None` when no variant has a
+/// smaller type.
+fn right_size(r: &Resource, region: &str) -> Option<(String, Avoided)> {
     let mut reasons = Vec::new();
     let mut saving = Avoided::default();
-    for v in variants.iter().filter(|v| !v.serverless) {
-        let (Some(current), Some(u)) = (v.instance_type.as_deref(), v.utilisation) else {
-            continue;
-        };
-        let (Some(cpu), Some(memory)) = (u.cpu, u.memory) else {
-            continue;
-        };
-        let Ok(now_type) = c.instance_type(current) else {
-            continue;
-        };
-        if now_type.gpu.is_some() || cpu.peak >= UNDER_USED_CPU || memory.peak >= UNDER_USED_MEMORY {
-            continue;
+    for v in right_sizing(r, region) {
+        if let Some(day) = v.saving_per_day {
+            saving.footprint += day;
+            reasons.push(v.verdict);
         }
-        let family = current.rsplit_once('.').map_or(current, |(f, _)| f);
-        let need_vcpus = cpu.peak / 100.0 * f64::from(now_type.vcpus) / RIGHT_SIZE_TARGET;
-        let need_gib = memory.peak / 100.0 * now_type.memory_gib / RIGHT_SIZE_TARGET;
-        let Some((smaller, t)) = c
-            .sagemaker
-            .instance_types
-            .iter()
-            .filter(|(name, t)| {
-                name.rsplit_once('.').map_or(name.as_str(), |(f, _)| f) == family
-                    && t.gpu.is_none()
-                    && t.usd_per_hour < now_type.usd_per_hour
-                    && f64::from(t.vcpus) >= need_vcpus
-                    && t.memory_gib >= need_gib
-            })
-            .min_by(|a, b| a.1.usd_per_hour.total_cmp(&b.1.usd_per_hour))
-        else {
-            continue;
-        };
-        let count = v.instance_count.max(1);
-        let (Ok(before), Ok(after)) = (
-            footprint::endpoint_hours(current, count, DAY_HOURS, region),
-            footprint::endpoint_hours(smaller, count, DAY_HOURS, region),
-        ) else {
-            continue;
-        };
-        let day = Footprint {
-            usd: before.footprint.usd - after.footprint.usd,
-            kwh: before.footprint.kwh - after.footprint.kwh,
-            kg_co2e: before.footprint.kg_co2e - after.footprint.kg_co2e,
-            embodied_kg_co2e: before.footprint.embodied_kg_co2e - after.footprint.embodied_kg_co2e,
-        };
-        saving.footprint += day;
-        reasons.push(format!(
-            "{} on {count} × {current} peaked at {:.0} % CPU and {:.0} % memory ({} invocations): \
-             {count} × {smaller} ({} vCPUs, {} GiB) would peak near {:.0} % / {:.0} %, saving ${:.2}, \
-             {:.3} kWh and {:.4} kgCO2e a month",
-            v.name,
-            cpu.peak,
-            memory.peak,
-            v.invocations.map_or("?".to_string(), |n| format!("{n:.0}")),
-            t.vcpus,
-            t.memory_gib,
-            cpu.peak * f64::from(now_type.vcpus) / f64::from(t.vcpus),
-            memory.peak * now_type.memory_gib / t.memory_gib,
-            day.usd * MONTH_DAYS,
-            day.kwh * MONTH_DAYS,
-            (day.kg_co2e + day.embodied_kg_co2e) * MONTH_DAYS,
-        ));
     }
     if reasons.is_empty() {
         return None;
