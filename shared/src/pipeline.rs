@@ -253,19 +253,28 @@ pub struct Utilisation {
     pub instance_count: u32,
     /// The data the job trained on, bytes (to scale the figures to the next data's size).
     pub data_bytes: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<Usage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<Usage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<Usage>,
+    #[serde(flatten)]
+    pub used: InstanceUse,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_memory: Option<Usage>,
     /// One-minute data points behind the figures.
     pub samples: u64,
 }
 
-/// Mean and peak of one metric over a job, percent of one instance.
+/// An instance's use over a window (a training job's run, an endpoint's idle window), each a share of
+/// one instance, 0–100 %: CPU and GPU as SageMaker reports them (summed over cores and devices)
+/// divided by the instance's vCPUs and GPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceUse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<Usage>,
+}
+
+/// Mean and peak of one metric over a window, percent of one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     pub average: f64,

@@ -183,27 +183,11 @@ impl ContractStore {
 
 /// All keys (with ETags) under `prefix`, following pagination.
 async fn list(client: &Client, bucket: &str, prefix: &str) -> Result<HashMap<String, String>> {
-    let mut keys = HashMap::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("ListObjectsV2 s3://{bucket}/{prefix}"), e))?;
-        for object in page.contents() {
-            if let Some(key) = object.key() {
-                keys.insert(key.to_string(), object.e_tag().unwrap_or_default().to_string());
-            }
-        }
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() || page.is_truncated() != Some(true) {
-            break;
-        }
-    }
+    let keys: HashMap<String, String> = super::s3::list_all(client, bucket, prefix)
+        .await?
+        .iter()
+        .filter_map(|o| Some((o.key()?.to_string(), o.e_tag().unwrap_or_default().to_string())))
+        .collect();
     tracing::debug!(bucket, prefix, contracts = keys.len(), "listed contracts");
     Ok(keys)
 }

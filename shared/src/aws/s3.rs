@@ -206,6 +206,27 @@ pub fn s3_uri(bucket: &str, key: &str, version_id: Option<&str>) -> String {
 }
 
 /// PutObject of `value` as JSON.
+/// Every object under `prefix` in `bucket`, following pagination to the end.
+pub async fn list_all(s3: &Client, bucket: &str, prefix: &str) -> Result<Vec<aws_sdk_s3::types::Object>> {
+    let mut objects = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("ListObjectsV2 s3://{bucket}/{prefix}"), e))?;
+        objects.extend(page.contents().iter().cloned());
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() || page.is_truncated() != Some(true) {
+            return Ok(objects);
+        }
+    }
+}
+
 pub async fn put_json(s3: &Client, bucket: &str, key: &str, value: &impl serde::Serialize) -> Result<()> {
     let body = serde_json::to_vec_pretty(value).map_err(Error::serialize(key))?;
     s3.put_object()

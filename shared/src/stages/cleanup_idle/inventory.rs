@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::pipeline::Usage;
+pub use crate::pipeline::{InstanceUse, Usage};
 
 /// Seconds since the Unix epoch.
 pub type Epoch = i64;
@@ -153,22 +153,10 @@ pub struct Variant {
     /// Invocations of this variant over the window (`None`: not read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocations: Option<f64>,
-    /// Its instances' use over the window (`None`: not read, or serverless).
+    /// Its instances' use over the window (`/aws/sagemaker/Endpoints`; `None`: not read, or
+    /// serverless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilisation: Option<InstanceUse>,
-}
-
-/// An instance variant's use over the window (CloudWatch `/aws/sagemaker/Endpoints`), each a share of
-/// one instance, 0–100 %: CPU and GPU as SageMaker reports them (summed over cores and devices) divided
-/// by the instance's vCPUs and GPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct InstanceUse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<Usage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<Usage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<Usage>,
 }
 
 /// Everything listed in one run, plus the listings that failed (reported, never fatal).

@@ -224,57 +224,19 @@ async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &
                 continue;
             }
             for (vi, v) in variants.iter().enumerate() {
-                let metric = Metric::builder()
-                    .namespace("AWS/SageMaker")
-                    .metric_name("Invocations")
-                    .dimensions(Dimension::builder().name("EndpointName").value(&r.id).build())
-                    .dimensions(Dimension::builder().name("VariantName").value(&v.name).build())
-                    .build();
-                queries.push(
-                    MetricDataQuery::builder()
-                        .id(format!("q{}", targets.len()))
-                        .metric_stat(
-                            MetricStat::builder()
-                                .metric(metric)
-                                .period(period as i32)
-                                .stat("Sum")
-                                .build(),
-                        )
-                        .return_data(true)
-                        .build(),
-                );
+                queries.push(variant_query(
+                    "AWS/SageMaker",
+                    "Invocations",
+                    "Sum",
+                    &r.id,
+                    &v.name,
+                    period,
+                ));
                 targets.push((ri, vi));
             }
         }
     }
-    let mut sums: HashMap<usize, f64> = HashMap::new();
-    let mut seen: HashMap<usize, bool> = HashMap::new();
-    for (chunk_no, chunk) in queries.chunks(MAX_QUERIES).enumerate() {
-        let mut pages = deps
-            .cloudwatch
-            .get_metric_data()
-            .set_metric_data_queries(Some(chunk.to_vec()))
-            .start_time(DateTime::from_secs(now - window))
-            .end_time(DateTime::from_secs(now))
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
-            page(inv, "cloudwatch:GetMetricData");
-            for result in p.metric_data_results() {
-                let Some(i) = result
-                    .id()
-                    .and_then(|id| id.strip_prefix('q'))
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|i| i / MAX_QUERIES == chunk_no && *i < targets.len())
-                else {
-                    continue;
-                };
-                *sums.entry(i).or_default() += result.values().iter().sum::<f64>();
-                seen.insert(i, true);
-            }
-        }
-    }
+    let answered = metric_values(deps, inv, queries, now - window, now).await?;
     for (i, (ri, vi)) in targets.iter().enumerate() {
         if let Detail::Endpoint {
             variants,
@@ -284,12 +246,79 @@ async fn endpoint_invocations(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &
         {
             // Every query is answered (with no datapoints when there was no traffic); one that is not
             // leaves the endpoint un-judged.
-            let v = seen.get(&i).map(|_| sums.get(&i).copied().unwrap_or(0.0));
+            let v = answered.get(&i).map(|values| values.iter().sum::<f64>());
             variants[*vi].invocations = v;
             *invocations = variants.iter().map(|v| v.invocations).sum();
         }
     }
     Ok(())
+}
+
+/// One variant's `stat` of `metric` over `period` seconds; its id is filled in by [`metric_values`].
+fn variant_query(
+    namespace: &str,
+    metric: &str,
+    stat: &str,
+    endpoint: &str,
+    variant: &str,
+    period: i64,
+) -> MetricDataQuery {
+    let m = Metric::builder()
+        .namespace(namespace)
+        .metric_name(metric)
+        .dimensions(Dimension::builder().name("EndpointName").value(endpoint).build())
+        .dimensions(Dimension::builder().name("VariantName").value(variant).build())
+        .build();
+    MetricDataQuery::builder()
+        .metric_stat(
+            MetricStat::builder()
+                .metric(m)
+                .period(period as i32)
+                .stat(stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+/// Send `queries` (ids set to `q<index>`) in requests of at most 500, following pagination; the values
+/// each answered query returned, by its index. A query missing from the answer is missing here.
+async fn metric_values(
+    deps: &Deps,
+    inv: &mut Inventory,
+    mut queries: Vec<MetricDataQuery>,
+    start: Epoch,
+    end: Epoch,
+) -> Result<HashMap<usize, Vec<f64>>> {
+    for (i, q) in queries.iter_mut().enumerate() {
+        q.id = Some(format!("q{i}"));
+    }
+    let mut values: HashMap<usize, Vec<f64>> = HashMap::new();
+    for chunk in queries.chunks(MAX_QUERIES) {
+        let mut pages = deps
+            .cloudwatch
+            .get_metric_data()
+            .set_metric_data_queries(Some(chunk.to_vec()))
+            .start_time(DateTime::from_secs(start))
+            .end_time(DateTime::from_secs(end))
+            .into_paginator()
+            .send();
+        while let Some(p) = pages.next().await {
+            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
+            page(inv, "cloudwatch:GetMetricData");
+            for result in p.metric_data_results() {
+                if let Some(i) = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('q'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| *i < queries.len())
+                {
+                    values.entry(i).or_default().extend_from_slice(result.values());
+                }
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// One endpoint as cleanup judges it (variants, invocations and instance use over the idle window):
@@ -340,55 +369,16 @@ async fn endpoint_utilisation(deps: &Deps, c: &CleanupConfig, now: Epoch, inv: &
             }
             for (mi, (metric, _)) in VARIANT_METRICS.iter().enumerate() {
                 for maximum in [false, true] {
-                    let m = Metric::builder()
-                        .namespace("/aws/sagemaker/Endpoints")
-                        .metric_name(*metric)
-                        .dimensions(Dimension::builder().name("EndpointName").value(&r.id).build())
-                        .dimensions(Dimension::builder().name("VariantName").value(&v.name).build())
-                        .build();
-                    queries.push(
-                        MetricDataQuery::builder()
-                            .id(format!("u{}", targets.len()))
-                            .metric_stat(
-                                MetricStat::builder()
-                                    .metric(m)
-                                    .period(period as i32)
-                                    .stat(if maximum { "Maximum" } else { "Average" })
-                                    .build(),
-                            )
-                            .return_data(true)
-                            .build(),
-                    );
+                    let stat = if maximum { "Maximum" } else { "Average" };
+                    let query =
+                        variant_query("/aws/sagemaker/Endpoints", metric, stat, &r.id, &v.name, period);
+                    queries.push(query);
                     targets.push((ri, vi, mi, maximum));
                 }
             }
         }
     }
-    let mut values: HashMap<usize, Vec<f64>> = HashMap::new();
-    for chunk in queries.chunks(MAX_QUERIES) {
-        let mut pages = deps
-            .cloudwatch
-            .get_metric_data()
-            .set_metric_data_queries(Some(chunk.to_vec()))
-            .start_time(DateTime::from_secs(now - window))
-            .end_time(DateTime::from_secs(now))
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(|e| sdk_error("GetMetricData", e))?;
-            page(inv, "cloudwatch:GetMetricData");
-            for result in p.metric_data_results() {
-                if let Some(i) = result
-                    .id()
-                    .and_then(|id| id.strip_prefix('u'))
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .filter(|i| *i < targets.len())
-                {
-                    values.entry(i).or_default().extend_from_slice(result.values());
-                }
-            }
-        }
-    }
+    let values = metric_values(deps, inv, queries, now - window, now).await?;
     for (i, (ri, vi, mi, maximum)) in targets.iter().enumerate() {
         let Some(points) = values.get(&i).filter(|p| !p.is_empty()) else {
             continue;

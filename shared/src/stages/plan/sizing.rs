@@ -69,8 +69,8 @@ pub fn from_evidence(
     bytes: u64,
 ) -> Option<(String, String)> {
     let c = coefficients().ok()?;
-    let memory = last.memory?;
-    if last.gpu.is_some() {
+    let memory = last.used.memory?;
+    if last.used.gpu.is_some() {
         return None;
     }
     let rows: Vec<(&str, f64)> = TRAINING
@@ -89,7 +89,7 @@ pub fn from_evidence(
         .iter()
         .position(|(_, gib)| *gib >= need_gib)
         .unwrap_or(rows.len() - 1);
-    let cpu_bound = last.cpu.is_some_and(|u| u.peak >= CPU_BOUND);
+    let cpu_bound = last.used.cpu.is_some_and(|u| u.peak >= CPU_BOUND);
     let pick = if fits < last_at && cpu_bound {
         last_at
     } else {
@@ -105,6 +105,7 @@ pub fn from_evidence(
         std::cmp::Ordering::Equal => format!("kept {to}"),
     };
     let cpu = last
+        .used
         .cpu
         .map(|u| format!(", CPU peak {:.0} %", u.peak))
         .unwrap_or_default();
@@ -265,20 +266,22 @@ mod tests {
     }
 
     fn used(instance_type: &str, data_bytes: u64, cpu_peak: f64, memory_peak: f64) -> Utilisation {
-        use crate::pipeline::Usage;
+        use crate::pipeline::{InstanceUse, Usage};
         Utilisation {
             instance_type: instance_type.into(),
             instance_count: 1,
             data_bytes,
-            cpu: Some(Usage {
-                average: cpu_peak / 2.0,
-                peak: cpu_peak,
-            }),
-            memory: Some(Usage {
-                average: memory_peak / 2.0,
-                peak: memory_peak,
-            }),
-            gpu: None,
+            used: InstanceUse {
+                cpu: Some(Usage {
+                    average: cpu_peak / 2.0,
+                    peak: cpu_peak,
+                }),
+                memory: Some(Usage {
+                    average: memory_peak / 2.0,
+                    peak: memory_peak,
+                }),
+                gpu: None,
+            },
             gpu_memory: None,
             samples: 10,
         }
@@ -314,7 +317,7 @@ mod tests {
         assert!(why.contains("CPU-bound"), "{why}");
         // A GPU job, or a last type the table cannot size: left to the table.
         let mut gpu = used("ml.m5.xlarge", 2 * gib, 30.0, 20.0);
-        gpu.gpu = gpu.cpu;
+        gpu.used.gpu = gpu.used.cpu;
         assert!(from_evidence(&sized, "j1", &gpu, 2 * gib).is_none());
         assert!(from_evidence(&sized, "j1", &used("ml.m7i.xlarge", 2 * gib, 30.0, 20.0), 2 * gib).is_none());
     }

@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn the_last_runs_utilisation_sizes_the_job_without_changing_its_settings() {
-        use crate::pipeline::{Usage, Utilisation};
+        use crate::pipeline::{InstanceUse, Usage, Utilisation};
         let csv = FormatSpec::csv();
         // 2 GiB of CSV: the table says ml.m5.xlarge (16 GiB).
         let bytes = 2u64 << 30;
@@ -387,15 +387,17 @@ mod tests {
             instance_type: "ml.m5.xlarge".into(),
             instance_count: 1,
             data_bytes: bytes,
-            cpu: Some(Usage {
-                average: 12.0,
-                peak: 30.0,
-            }),
-            memory: Some(Usage {
-                average: 15.0,
-                peak: 20.0,
-            }),
-            gpu: None,
+            used: InstanceUse {
+                cpu: Some(Usage {
+                    average: 12.0,
+                    peak: 30.0,
+                }),
+                memory: Some(Usage {
+                    average: 15.0,
+                    peak: 20.0,
+                }),
+                gpu: None,
+            },
             gpu_memory: None,
             samples: 42,
         };

@@ -26,7 +26,7 @@ use std::time::{Instant, SystemTime};
 use super::run_report::{build, emf_lines, last_trained, written_prefixes, ReportSettings, Stored};
 use super::utilisation;
 use crate::aws::access::{need, need_because, Call, ANY, ARTIFACTS_BUCKET, MARKER_OBJECT, RUN_REPORT_OBJECT};
-use crate::aws::s3::{put_json, s3_uri};
+use crate::aws::s3::{list_all, put_json, s3_uri};
 use crate::aws::sdk_error;
 use crate::footprint::unix_millis_now;
 use crate::pipeline::{Dataset, Measured, Utilisation};
@@ -206,30 +206,15 @@ async fn list_written(s3: &S3Client, artifacts_bucket: &str, state: &Value) -> R
             );
             continue;
         }
-        let (mut objects, mut bytes, mut token) = (0u64, 0u64, None);
-        loop {
-            let page = s3
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&format!("ListObjectsV2 {uri}"), e))?;
-            for object in page.contents() {
-                objects += 1;
-                bytes += object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-            }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() || page.is_truncated() != Some(true) {
-                break;
-            }
-        }
+        let listed = list_all(s3, bucket, prefix).await?;
         stored.push(Stored {
             what: what.to_string(),
+            objects: listed.len() as u64,
+            bytes: listed
+                .iter()
+                .map(|o| o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
+                .sum(),
             uri,
-            objects,
-            bytes,
         });
     }
     Ok(stored)

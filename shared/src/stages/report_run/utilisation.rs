@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::run_report::timestamp_ms;
 use crate::footprint::coefficients;
-use crate::pipeline::{Usage, Utilisation};
+use crate::pipeline::{InstanceUse, Usage, Utilisation};
 
 pub const NAMESPACE: &str = "/aws/sagemaker/TrainingJobs";
 /// The instance metrics SageMaker publishes for training jobs. CPU, GPU and GPU memory are summed over
@@ -120,9 +120,7 @@ pub fn summarise(
         instance_type: instance_type.to_string(),
         instance_count,
         data_bytes,
-        cpu,
-        memory,
-        gpu,
+        used: InstanceUse { cpu, memory, gpu },
         gpu_memory,
         samples,
     })
@@ -171,25 +169,25 @@ mod tests {
         let u = summarise("ml.m5.xlarge", 2, 1000, &q, &values).unwrap();
         // CPU: mean of 80, 120, 100, 100 = 100 % of a core = 25 % of 4 vCPUs; peak 200 / 4 = 50 %.
         assert_eq!(
-            u.cpu,
+            u.used.cpu,
             Some(Usage {
                 average: 25.0,
                 peak: 50.0
             })
         );
         assert_eq!(
-            u.memory,
+            u.used.memory,
             Some(Usage {
                 average: 25.0,
                 peak: 35.0
             })
         );
-        assert_eq!((u.gpu, u.gpu_memory, u.samples), (None, None, 4));
+        assert_eq!((u.used.gpu, u.gpu_memory, u.samples), (None, None, 4));
         // Nothing came back (an emulator): no summary.
         assert!(summarise("ml.m5.xlarge", 1, 0, &q, &HashMap::new()).is_none());
         // A type the table lacks: memory only.
         let u = summarise("ml.m7i.xlarge", 2, 1000, &q, &values).unwrap();
-        assert!(u.cpu.is_none() && u.memory.is_some());
+        assert!(u.used.cpu.is_none() && u.used.memory.is_some());
     }
 
     #[test]
