@@ -87,6 +87,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "TEMPLATE", num_args = 0..=1, default_missing_value = "infra/template.yaml")]
     as_deployed: Option<PathBuf>,
 
+    /// Run as if the execution started at TIME (RFC 3339, e.g. 2026-12-08T18:00:00Z): the execution's
+    /// clock starts there, so a contract's schedule is planned for that hour of that day.
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    at: Option<std::time::SystemTime>,
+
     /// Folder of the embedded S3 store (kept between runs, so an unchanged dataset skips training).
     #[arg(long, value_name = "DIR", default_value = ".greenpipe/store")]
     store: PathBuf,
@@ -100,6 +105,9 @@ pub struct Step {
     /// `ran`, `planned`, `failed`, or `skipped` (never entered).
     pub outcome: &'static str,
     pub duration: Duration,
+    /// A Wait state: the execution's clock when it left (the time it waited until) and the seconds the
+    /// local clock skipped instead of sleeping.
+    pub waited: Option<(String, i64)>,
 }
 
 /// Run the command.
@@ -182,7 +190,10 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
         let mut all_ok = true;
         let mut documents = Vec::new();
         for key in keys {
-            let clock: Arc<dyn Clock> = Arc::new(FastClock::default());
+            let clock: Arc<dyn Clock> = Arc::new(match args.at {
+                Some(t) => FastClock::starting_at(t),
+                None => FastClock::default(),
+            });
             let mut tasks = Tasks::new(HashMap::new(), &[])
                 .with_clock(clock.clone())
                 .planning(emulator.is_none());
@@ -248,10 +259,17 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                     "reportUri": report_uri,
                     "reportFile": local_report.as_ref().map(|p| p.display().to_string()),
                     "asDeployed": args.as_deployed.as_ref().map(|t| t.display().to_string()),
-                    "timeline": steps.iter().map(|s| json!({
-                        "state": s.state, "type": s.kind, "outcome": s.outcome,
-                        "durationMs": s.duration.as_millis() as u64,
-                    })).collect::<Vec<_>>(),
+                    "timeline": steps.iter().map(|s| {
+                        let mut step = json!({
+                            "state": s.state, "type": s.kind, "outcome": s.outcome,
+                            "durationMs": s.duration.as_millis() as u64,
+                        });
+                        if let Some((until, skipped)) = &s.waited {
+                            step["waitedUntil"] = json!(until);
+                            step["skippedSeconds"] = json!(skipped);
+                        }
+                        step
+                    }).collect::<Vec<_>>(),
                     "planned": planned.iter().map(|p| json!({
                         "state": p.state, "resource": p.resource, "request": p.request, "reason": p.reason,
                     })).collect::<Vec<_>>(),
@@ -534,6 +552,13 @@ fn execution_name(outcome: &Value) -> String {
     )
 }
 
+fn parse_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let seconds = greenpipe::stages::plan::schedule::parse_time(s)
+        .ok_or_else(|| format!("{s:?} is not an RFC 3339 time such as 2026-12-08T18:00:00Z"))?;
+    let seconds = u64::try_from(seconds).map_err(|_| format!("{s:?} is before 1970"))?;
+    Ok(std::time::UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
 /// One line per state, in the order states were entered; states never entered are listed as skipped.
 pub fn timeline(
     sm: &StateMachine,
@@ -543,9 +568,23 @@ pub fn timeline(
 ) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut open: HashMap<String, (usize, Instant)> = HashMap::new();
+    let mut wait_entered: HashMap<String, i64> = HashMap::new();
+    let clock = |e: &HistoryEvent| greenpipe::stages::plan::schedule::parse_time(&e.timestamp);
     for (at, e) in events {
         let name = e.detail().and_then(|d| d["name"].as_str()).unwrap_or_default();
         let ty = e.event_type.as_str();
+        if ty == "WaitStateEntered" {
+            if let Some(t) = clock(e) {
+                wait_entered.insert(name.to_string(), t);
+            }
+        }
+        if ty == "WaitStateExited" {
+            if let (Some((i, _)), Some(from), Some(to)) =
+                (open.get(name), wait_entered.remove(name), clock(e))
+            {
+                steps[*i].waited = Some((e.timestamp.clone(), to - from));
+            }
+        }
         if let Some(kind) = ty.strip_suffix("StateEntered") {
             open.insert(name.to_string(), (steps.len(), *at));
             steps.push(Step {
@@ -553,6 +592,7 @@ pub fn timeline(
                 kind: type_name(kind),
                 outcome: "ran",
                 duration: Duration::ZERO,
+                waited: None,
             });
         } else if ty.ends_with("StateExited") {
             if let Some((i, entered)) = open.remove(name) {
@@ -592,6 +632,7 @@ pub fn timeline(
                 kind,
                 outcome: "skipped",
                 duration: Duration::ZERO,
+                waited: None,
             });
         }
     }
@@ -635,9 +676,17 @@ fn print_run(
         "state", "type", "outcome", "duration"
     );
     for s in steps {
+        let waited = match &s.waited {
+            Some((until, skipped)) if *skipped > 0 => format!(
+                "  until {until} ({}h{:02}m on the execution's clock, skipped here, not slept)",
+                skipped / 3600,
+                skipped % 3600 / 60
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {:<22} {:<9} {:<8} {:>7}ms",
+            "  {:<22} {:<9} {:<8} {:>7}ms{waited}",
             s.state,
             s.kind,
             s.outcome,
@@ -654,8 +703,9 @@ fn print_run(
             }
         }
     }
-    if let Some(report) = execution.output.as_ref().map(|o| &o["report"]) {
-        print_footprint(&mut out, report);
+    if let Some(output) = execution.output.as_ref() {
+        print_carbon_windows(&mut out, output);
+        print_footprint(&mut out, &output["report"]);
     }
     let _ = writeln!(out);
     match (report_uri, local_report) {
@@ -680,6 +730,44 @@ fn print_run(
         );
     }
     let _ = out.flush();
+}
+
+/// The starts plan-training and plan-transform chose under the contract's `schedule`, if any.
+fn print_carbon_windows(out: &mut impl Write, output: &Value) {
+    let windows: Vec<(&str, &Value)> = [("training", "plan"), ("transform", "transformPlan")]
+        .into_iter()
+        .filter_map(|(job, key)| Some((job, output.get(key)?.get("schedule").filter(|w| w.is_object())?)))
+        .collect();
+    if windows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "
+Carbon-aware start (the contract's schedule):"
+    );
+    for (job, w) in windows {
+        let avoided = w["avoidedKgCo2e"]
+            .as_f64()
+            .map_or_else(String::new, |kg| format!(", avoids {kg:.3e} kgCO2e"));
+        let _ = writeln!(
+            out,
+            "  {job:<10} start {} (deadline {}): {:.0} gCO2e/kWh expected against {} now{avoided}",
+            w["startAt"].as_str().unwrap_or_default(),
+            w["deadline"].as_str().unwrap_or_default(),
+            w["expectedGPerKwh"].as_f64().unwrap_or(0.0),
+            w["nowGPerKwh"]
+                .as_f64()
+                .map_or_else(|| "unknown".to_string(), |g| format!("{g:.0}")),
+        );
+        let _ = writeln!(
+            out,
+            "  {:<10} {}; forecast: {}",
+            "",
+            w["reason"].as_str().unwrap_or_default(),
+            w["forecastSource"].as_str().unwrap_or_default()
+        );
+    }
 }
 
 /// The run report's lines in brief (report-run's output): each stage's measured duration and

@@ -134,15 +134,29 @@ impl Clock for SystemClock {
 #[derive(Debug, Default)]
 pub struct FastClock {
     skipped: Mutex<Duration>,
+    /// Set by [`FastClock::starting_at`]: (when the clock was made, the time it showed then).
+    base: Option<(std::time::Instant, SystemTime)>,
+}
+
+impl FastClock {
+    /// A fast clock that shows `t` now and runs on from there (a run planned as if it started at `t`).
+    pub fn starting_at(t: SystemTime) -> FastClock {
+        FastClock {
+            skipped: Mutex::default(),
+            base: Some((std::time::Instant::now(), t)),
+        }
+    }
 }
 
 #[async_trait]
 impl Clock for FastClock {
     fn now(&self) -> SystemTime {
         let skipped = self.skipped.lock().map(|d| *d).unwrap_or_default();
-        SystemTime::now()
-            .checked_add(skipped)
-            .unwrap_or_else(SystemTime::now)
+        let now = match self.base {
+            Some((made, shown)) => shown.checked_add(made.elapsed()).unwrap_or(shown),
+            None => SystemTime::now(),
+        };
+        now.checked_add(skipped).unwrap_or(now)
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -29,6 +29,7 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 pub use greenpipe;
 
+pub mod carbon;
 pub mod cloudwatch;
 pub mod featurestore;
 pub mod replay;

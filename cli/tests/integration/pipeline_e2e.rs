@@ -140,9 +140,15 @@ impl World {
 
     /// `greenpipe run s3://<bucket>/<prefix> --emulator <moto> --json`, as a user would run it.
     async fn run(&self, prefix: &str) -> Output {
+        self.run_with(prefix, &[]).await
+    }
+
+    /// [`World::run`] with more arguments.
+    async fn run_with(&self, prefix: &str, extra: &[&str]) -> Output {
         let mut command = greenpipe_on_emulator();
         command
             .args(["run", &format!("s3://{}/{prefix}", self.bucket)])
+            .args(extra)
             .args(["--emulator", &emulator().endpoint, "--json"])
             .env(
                 "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
@@ -561,4 +567,76 @@ fn stage_line<'a>(report: &'a Value, stage: &str) -> &'a Value {
         .as_array()
         .and_then(|s| s.iter().find(|l| l["stage"] == stage))
         .unwrap_or_else(|| panic!("no {stage} line: {report:#}"))
+}
+
+/// A contract's `schedule` on the execution's clock (issue 23, item 3): `greenpipe run --at` starts the
+/// clock at midnight; with a 6-hour deadline and a profile cleanest from 03:00, plan-training plans the
+/// 30-minute job for 03:00, the Wait state holds until then (skipped locally, not slept: the timeline
+/// says until when), the job runs, and the run report's training line carries the window. The
+/// transform, planned at 03:00 on the same clock, is already in the clean hour and does not wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_waits_for_the_cleanest_hour_on_the_execution_s_clock() {
+    let w = World::new().await;
+    let mut profile = vec!["300"; 24];
+    profile[3] = "20";
+    profile[5] = "30";
+    let contract = format!(
+        "{}schedule:\n  deadline_hours: 6\n  profile: {{ source: \"e2e profile\", g_per_kwh: [{}] }}\n",
+        contract_named("orderscarbon", &w.group, &w.database, ""),
+        profile.join(", ")
+    );
+    w.aws
+        .put(&w.bucket, "contracts/orderscarbon.yaml", contract)
+        .await;
+    let salt = std::process::id() as usize % 1000 + 7;
+    w.aws
+        .put(&w.bucket, "orderscarbon/dt=2026-12-08/part-0.csv", csv(salt))
+        .await;
+    let out = w
+        .run_with("orderscarbon/dt=2026-12-08/", &["--at", "2026-12-08T00:00:00Z"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let run = only_run(&out);
+    assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+    let plan = &run["output"]["plan"];
+    assert_eq!(plan["startAt"], "2026-12-08T03:00:00Z", "{plan:#}");
+    assert_eq!(plan["schedule"]["forecastSource"], "e2e profile");
+    assert_eq!(plan["schedule"]["expectedGPerKwh"], 20.0);
+    assert_eq!(plan["schedule"]["nowGPerKwh"], 300.0);
+    let steps = run["timeline"].as_array().expect("timeline");
+    let wait = steps
+        .iter()
+        .find(|s| s["state"] == "WaitForCleanerGridTraining")
+        .expect("the training wait");
+    assert_eq!(wait["outcome"], "ran");
+    assert!(
+        wait["waitedUntil"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-12-08T03:00:00")),
+        "{wait:#}"
+    );
+    let skipped = wait["skippedSeconds"].as_i64().expect("skipped seconds");
+    assert!((10_790..=10_800).contains(&skipped), "{wait:#}");
+    assert!(
+        wait["durationMs"].as_u64().unwrap() < 5_000,
+        "not slept: {wait:#}"
+    );
+    assert_outcome(&run, "Train", "ran");
+    let transform_plan = &run["output"]["transformPlan"];
+    assert_eq!(transform_plan["schedule"]["waitSeconds"], 0, "{transform_plan:#}");
+    assert_outcome(&run, "Transform", "ran");
+
+    let uri = run["reportUri"].as_str().expect("report uri");
+    let key = uri
+        .strip_prefix(&format!("s3://{}/", w.bucket))
+        .expect("in the bucket");
+    let report: Value =
+        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let training = stage_line(&report, "training");
+    assert_eq!(
+        training["carbonWindow"]["startAt"], "2026-12-08T03:00:00Z",
+        "{training:#}"
+    );
+    let avoided = report["totals"]["carbonAvoidedKgco2e"].as_f64().expect("avoided");
+    assert!(avoided > 0.0, "{report:#}");
 }

@@ -240,6 +240,35 @@ async fn send(
     }
 }
 
+/// One GET outside the SDK (a carbon-intensity forecast API): this module's TLS and connection handling
+/// on a connection of its own, `timeout` for the connection and for the answer. The status and the
+/// whole body, or why there are none.
+pub async fn get(
+    url: &str,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<(u16, bytes::Bytes), String> {
+    let mut builder = http::Request::builder().method("GET").uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(SdkBody::empty())
+        .map_err(|e| format!("GET {url}: {e}"))
+        .and_then(|r| HttpRequest::try_from(r).map_err(|e| format!("GET {url}: {e}")))?;
+    let response = send(&Pool::default(), request, Some(timeout), Some(timeout))
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = response.status().as_u16();
+    // The response was read in full (see the module doc).
+    let body = response
+        .body()
+        .bytes()
+        .map(bytes::Bytes::copy_from_slice)
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
 enum Failed {
     /// The connection could not take the request (and why); here it is back.
     Unsent(Box<http::Request<SdkBody>>, ConnectorError),

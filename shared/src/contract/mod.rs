@@ -63,6 +63,9 @@ pub struct Contract {
     pub features: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<serde_json::Value>,
+    /// Carbon-aware timing of training and transform (`stages::plan::schedule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<serde_json::Value>,
 }
 
 /// Data format and its options.

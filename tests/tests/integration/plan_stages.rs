@@ -12,11 +12,12 @@ use aws_sdk_sagemaker::types::{
 };
 use greenpipe::aws::Config;
 use greenpipe::stages::plan::handler::{
-    plan_training_handler, plan_transform_handler, read_marker, Deps, PlanConfig,
+    plan_training_handler, plan_transform_handler, read_marker, CarbonApi, Deps, PlanConfig,
 };
 use greenpipe::stages::plan::limits::JobLimits;
 use greenpipe::stages::report_run::report_run_at;
 use greenpipe::stages::Stage;
+use greenpipe_tests::carbon::ForecastApi;
 use greenpipe_tests::cloudwatch::CloudWatch;
 use greenpipe_tests::{unique_name, Aws};
 use serde_json::{json, Value};
@@ -745,5 +746,122 @@ async fn contracts_cannot_ask_for_more_than_the_stack_allows() {
             .iter()
             .all(|j| !j.training_job_name().unwrap_or_default().contains("7777")),
         "a refused plan starts nothing"
+    );
+}
+
+/// A contract's `schedule` (issue 23, item 3): with a forecast API configured, plan-training asks it for
+/// the region's zone with the token and starts at the hour whose window is cleanest and still ends by the
+/// deadline (not the cleaner hour after it); plan-transform does the same for its own run; report-run
+/// carries the window and what it avoided. When the API fails, the contract's profile decides and the
+/// failure is in the plan.
+#[tokio::test]
+async fn a_deadline_starts_training_and_transform_in_the_cleanest_window_before_it() {
+    let api = ForecastApi::start().await;
+    api.set_forecast(&[
+        ("2026-12-08T00:00:00Z", 400.0),
+        ("2026-12-08T01:00:00Z", 380.0),
+        ("2026-12-08T02:00:00Z", 120.0),
+        ("2026-12-08T03:00:00Z", 90.0),
+        ("2026-12-08T04:00:00Z", 300.0),
+        ("2026-12-08T05:00:00Z", 60.0),
+        ("2026-12-08T06:00:00Z", 10.0),
+        ("2026-12-08T07:00:00Z", 10.0),
+    ]);
+    // The profile (used when the API fails): cleanest at 02:00 UTC.
+    let mut profile = vec!["350"; 24];
+    profile[2] = "50";
+    let schedule = format!(
+        "schedule:\n  deadline_hours: 6\n  profile: {{ source: \"test grid's typical day\", g_per_kwh: [{}] }}\n",
+        profile.join(", ")
+    );
+    let mut w = World::new(&format!("{TRAINING}{schedule}")).await;
+    let api_config = CarbonApi {
+        url: api.url.clone(),
+        token: Some("t0ken".into()),
+        zone: None,
+    };
+    w.deps.config.carbon_api = Some(api_config.clone());
+    w.transform.config.carbon_api = Some(api_config);
+    let fp = "blake3:5555555555555555cccc";
+    let clocked = |now: &str| {
+        json!({"dataset": w.dataset(fp), "executionName": "e1",
+               "startedAt": "2026-12-08T00:00:00Z", "now": now})
+    };
+
+    // 30 min of training (max_runtime_seconds: no earlier run), deadline 06:00: the latest start is
+    // 05:30, so 05:00 (60 g) wins over 03:00 (90 g); 06:00 (10 g) would end after the deadline.
+    let plan = plan_training_handler(&w.deps, clocked("2026-12-08T00:05:00Z"))
+        .await
+        .expect("plan-training");
+    assert_eq!(plan["train"], true, "{plan:#}");
+    assert_eq!(plan["startAt"], "2026-12-08T05:00:00Z", "{plan:#}");
+    let window = &plan["schedule"];
+    assert_eq!(window["startAt"], plan["startAt"]);
+    assert_eq!(window["waitSeconds"], 4 * 3600 + 55 * 60);
+    assert_eq!(window["deadline"], "2026-12-08T06:00:00Z");
+    assert_eq!(window["durationSeconds"], 1800);
+    assert_eq!(window["expectedGPerKwh"], 60.0);
+    assert_eq!(window["nowGPerKwh"], 400.0);
+    let kwh = window["estimatedKwh"].as_f64().expect("ml.m5.large is modelled");
+    let avoided = window["avoidedKgCo2e"].as_f64().unwrap();
+    assert!(kwh > 0.0 && (avoided - kwh * 0.340).abs() < 1e-12, "{window:#}");
+    assert!(
+        window["forecastSource"]
+            .as_str()
+            .unwrap()
+            .contains("zone US-MIDA-PJM"),
+        "{window:#}"
+    );
+    let asked = api.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].target,
+        "/v3/carbon-intensity/forecast?zone=US-MIDA-PJM&horizonHours=7"
+    );
+    assert_eq!(asked[0].auth_token.as_deref(), Some("t0ken"));
+
+    // The transform (one hour by default) entered at 00:40: its latest start is 05:00.
+    let transform = plan_transform_handler(
+        &w.transform,
+        json!({"dataset": w.dataset(fp), "plan": {"modelName": "some-model"},
+               "startedAt": "2026-12-08T00:00:00Z", "now": "2026-12-08T00:40:00Z"}),
+    )
+    .await
+    .expect("plan-transform");
+    assert_eq!(transform["transform"], true, "{transform:#}");
+    assert_eq!(transform["startAt"], "2026-12-08T05:00:00Z");
+    assert_eq!(transform["schedule"]["durationSeconds"], 3600);
+
+    // The run report: the training line carries its window, the totals what waiting avoided.
+    let (training, model) = w.train(&plan).await;
+    let state = json!({
+        "dataset": w.dataset(fp), "execution": {"Name": unique_name("exec"), "StartTime": "2026-12-08T00:00:00Z"},
+        "status": "SUCCEEDED", "plan": plan, "training": training, "model": model,
+    });
+    let out = report_run_at(&w.report, state, NOW).await.expect("report-run");
+    let line = out["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "training")
+        .expect("training line");
+    assert_eq!(line["carbonWindow"]["startAt"], "2026-12-08T05:00:00Z", "{out:#}");
+    assert_eq!(out["totals"]["carbonAvoidedKgco2e"].as_f64(), Some(avoided));
+
+    // New data with the API down: the contract's profile decides (02:00), and the plan says why.
+    api.fail_with(503);
+    let mut input = clocked("2026-12-08T00:05:00Z");
+    input["dataset"]["fingerprint"] = json!("blake3:6666666666666666dddd");
+    let fallback = plan_training_handler(&w.deps, input)
+        .await
+        .expect("plan-training without the API");
+    assert_eq!(fallback["startAt"], "2026-12-08T02:00:00Z", "{fallback:#}");
+    assert_eq!(fallback["schedule"]["forecastSource"], "test grid's typical day");
+    assert!(
+        fallback["schedule"]["forecastError"]
+            .as_str()
+            .unwrap()
+            .contains("answered 503"),
+        "{fallback:#}"
     );
 }

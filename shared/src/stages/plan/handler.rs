@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 
 use super::limits::JobLimits;
 use super::names::{sanitize, with_attempt};
+use super::schedule::{self, ScheduleSection};
 use super::training::{plan_training, TrainingInput};
 use super::transform::{plan_transform, TransformPlanInput};
 use super::{managed_tags, DataSize, TrainingSection, TransformSection};
@@ -83,6 +84,30 @@ pub struct PlanConfig {
     /// What a contract may ask SageMaker for (`GREENPIPE_ALLOWED_IMAGE_REPOSITORIES`,
     /// `GREENPIPE_ALLOWED_INSTANCE_TYPES`, `GREENPIPE_MAX_INSTANCE_COUNT`, `GREENPIPE_MAX_RUNTIME_SECONDS`).
     pub limits: JobLimits,
+    /// `GREENPIPE_CARBON_FORECAST_URL` (+ `_TOKEN`, `_ZONE`): the carbon-intensity forecast API a
+    /// contract's `schedule` is planned with ([`super::schedule`]).
+    pub carbon_api: Option<CarbonApi>,
+}
+
+/// A carbon-intensity forecast API (Electricity Maps' v3 forecast format).
+#[derive(Clone, PartialEq)]
+pub struct CarbonApi {
+    /// E.g. `https://api.electricitymaps.com/v3/carbon-intensity/forecast`.
+    pub url: String,
+    /// Sent as the `auth-token` header.
+    pub token: Option<String>,
+    /// Default: the region's zone ([`super::schedule::zone_for_region`]).
+    pub zone: Option<String>,
+}
+
+impl std::fmt::Debug for CarbonApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarbonApi")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("zone", &self.zone)
+            .finish()
+    }
 }
 
 impl Default for PlanConfig {
@@ -100,6 +125,7 @@ impl Default for PlanConfig {
             nominal_lambda_memory_mb: 512,
             lambda_arch: Arch::Arm64,
             limits: JobLimits::default(),
+            carbon_api: None,
         }
     }
 }
@@ -214,6 +240,11 @@ impl PlanConfig {
             nominal_lambda_memory_mb: memory,
             lambda_arch,
             limits,
+            carbon_api: get("GREENPIPE_CARBON_FORECAST_URL").map(|url| CarbonApi {
+                url,
+                token: get("GREENPIPE_CARBON_FORECAST_TOKEN"),
+                zone: get("GREENPIPE_CARBON_FORECAST_ZONE"),
+            }),
         })
     }
 
@@ -268,16 +299,28 @@ pub struct PlanTrainingInput {
     pub dataset: Dataset,
     #[serde(default)]
     pub execution_name: Option<String>,
+    /// When the execution started and when this state was entered (`$$.Execution.StartTime`,
+    /// `$$.State.EnteredTime`): the clock of a contract's `schedule`. Default: now.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 /// plan-transform's input: the dataset, plan-training's plan and the model CreateModel made.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanTransformInput {
     pub dataset: Dataset,
     #[serde(default)]
     pub plan: Value,
     #[serde(default)]
     pub model: Option<Value>,
+    /// As plan-training's.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub now: Option<String>,
 }
 
 /// The dataset's contract, format and size.
@@ -339,6 +382,14 @@ impl Loaded {
         })
     }
 
+    fn schedule_section(&self) -> Result<Option<ScheduleSection>> {
+        self.contract
+            .schedule
+            .as_ref()
+            .map(|v| ScheduleSection::from_value(v, &self.source))
+            .transpose()
+    }
+
     fn training_section(&self) -> Result<Option<TrainingSection>> {
         self.contract
             .training
@@ -346,6 +397,134 @@ impl Loaded {
             .map(|v| TrainingSection::from_value(v, &self.source))
             .transpose()
     }
+}
+
+/// The execution's clock as the Task passed it (`now`, `startedAt`), else this machine's.
+struct Clock {
+    now: i64,
+    started: i64,
+}
+
+impl Clock {
+    fn from(now: Option<&str>, started: Option<&str>) -> Result<Clock> {
+        let parse = |what: &str, v: Option<&str>| -> Result<Option<i64>> {
+            v.map(|t| {
+                schedule::parse_time(t)
+                    .ok_or_else(|| Error::InvalidEvent(format!("{what} {t:?} is not an RFC 3339 time")))
+            })
+            .transpose()
+        };
+        let now = parse("now", now)?.unwrap_or_else(|| (crate::footprint::unix_millis_now() / 1000) as i64);
+        let started = parse("startedAt", started)?.unwrap_or(now).min(now);
+        Ok(Clock { now, started })
+    }
+}
+
+/// When a job of `instance_type` x `count` running `duration_seconds` should start under the
+/// contract's `schedule` (see [`schedule`]): the forecast API when configured, else the contract's
+/// profile, else the region's flat annual factor.
+async fn carbon_start(
+    deps: &Deps,
+    section: &ScheduleSection,
+    clock: &Clock,
+    instance: (&str, u32),
+    duration_seconds: i64,
+    duration_basis: String,
+) -> schedule::Decision {
+    let deadline = section.deadline(clock.started);
+    let hours = schedule::hours_needed(clock.now, deadline);
+    let mut forecast_error = None;
+    let mut forecast = None;
+    if let Some(api) = &deps.config.carbon_api {
+        match forecast_from_api(api, &deps.region, hours).await {
+            Ok(f) => forecast = Some(f),
+            Err(e) => {
+                tracing::warn!(error = e, "carbon forecast API not used");
+                forecast_error = Some(e);
+            }
+        }
+    }
+    let forecast = forecast.unwrap_or_else(|| match &section.profile {
+        Some(p) => schedule::Forecast::from_profile(p, clock.now, hours),
+        None => {
+            let factor = crate::footprint::coefficients()
+                .ok()
+                .and_then(|c| c.grid_factor(&deps.region).ok().map(|g| (c.version.clone(), g)));
+            match factor {
+                Some((version, kg)) => schedule::Forecast::flat(
+                    format!(
+                        "greenpipe default: {}'s annual grid factor, flat (coefficients {version}, CCF)",
+                        deps.region
+                    ),
+                    kg * 1000.0,
+                    clock.now,
+                    hours,
+                ),
+                None => schedule::Forecast::flat(
+                    format!("no grid factor for {}: flat", deps.region),
+                    0.0,
+                    clock.now,
+                    hours,
+                ),
+            }
+        }
+    });
+    let (instance_type, count) = instance;
+    let kwh = crate::footprint::instance_usage(
+        instance_type,
+        count,
+        duration_seconds as f64,
+        duration_seconds as f64,
+        &deps.region,
+        None,
+    )
+    .ok()
+    .map(|e| e.footprint.kwh);
+    let job = schedule::Job {
+        duration_seconds,
+        duration_basis,
+        kwh,
+    };
+    schedule::decide(section, &forecast, forecast_error, &job, clock.now, clock.started)
+}
+
+/// A query value: everything but RFC 3986's unreserved characters percent-encoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The forecast API's hourly forecast for the region's zone, `hours` ahead (at most 72).
+async fn forecast_from_api(
+    api: &CarbonApi,
+    region: &str,
+    hours: usize,
+) -> std::result::Result<schedule::Forecast, String> {
+    let zone = api
+        .zone
+        .as_deref()
+        .or_else(|| schedule::zone_for_region(region))
+        .ok_or_else(|| format!("no forecast zone for region {region}: set GREENPIPE_CARBON_FORECAST_ZONE"))?;
+    let sep = if api.url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{sep}zone={}&horizonHours={}",
+        api.url,
+        percent_encoding::utf8_percent_encode(zone, QUERY_VALUE),
+        hours.min(72)
+    );
+    let headers: Vec<(&str, &str)> = api
+        .token
+        .as_deref()
+        .map(|t| ("auth-token", t))
+        .into_iter()
+        .collect();
+    let (status, body) = crate::aws::http1::get(&url, &headers, std::time::Duration::from_secs(5)).await?;
+    if status != 200 {
+        let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        return Err(format!("GET {} answered {status}: {text}", api.url));
+    }
+    schedule::parse_forecast(&body, format!("forecast API {} (zone {zone})", api.url))
 }
 
 /// The plan-training handler on the JSON a Task sends (see the module docs): [`invoke`] of
@@ -358,10 +537,13 @@ pub async fn plan_training_handler(deps: &Deps, event: Value) -> Result<Value> {
 #[tracing::instrument(skip_all)]
 pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<Value> {
     let fingerprint = input.dataset.fingerprint()?.to_string();
+    let clock = Clock::from(input.now.as_deref(), input.started_at.as_deref())?;
     let ds = Loaded::load(deps, input.dataset).await?;
+    let schedule_section = ds.schedule_section()?;
+    let now = schedule::format_time(clock.now);
     let no_training = |reason: String, model: String| {
         json!({"train": false, "reason": reason, "fingerprint": fingerprint, "trainingJobName": "",
-               "modelName": model, "request": {}, "modelRequest": {}})
+               "modelName": model, "request": {}, "modelRequest": {}, "startAt": now, "schedule": null})
     };
     let Some(section) = ds.training_section()? else {
         let model = deps.config.transform_model.clone().unwrap_or_default();
@@ -498,12 +680,27 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
         }
     };
     let name = request.training_job_name.clone();
+    let carbon = match &schedule_section {
+        Some(section) => {
+            let (duration, basis) = training_duration(
+                request.stopping_condition.max_runtime_in_seconds,
+                marker.as_ref(),
+                size.bytes,
+            );
+            let resources = &request.resource_config;
+            let instance = (resources.instance_type.as_str(), resources.instance_count);
+            Some(carbon_start(deps, section, &clock, instance, duration, basis).await)
+        }
+        None => None,
+    };
+    let start_at = carbon.as_ref().map_or(now.clone(), |d| d.start_at.clone());
     tracing::info!(
         dataset = ds.name,
         job = name,
         instance = request.resource_config.instance_type,
         spot = request.enable_managed_spot_training,
         warm_start = plan.warm_start,
+        start_at,
         reason,
         "training planned"
     );
@@ -518,6 +715,8 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
         "settingsHash": plan.settings_hash,
         "sizing": plan.sizing,
         "warmStart": plan.warm_start,
+        "startAt": start_at,
+        "schedule": carbon,
     }))
 }
 
@@ -530,12 +729,18 @@ pub async fn plan_transform_handler(deps: &Deps, event: Value) -> Result<Value> 
 #[tracing::instrument(skip_all)]
 pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Result<Value> {
     let fingerprint = input.dataset.fingerprint()?.to_string();
+    let clock = Clock::from(input.now.as_deref(), input.started_at.as_deref())?;
     let ds = Loaded::load(deps, input.dataset).await?;
+    let schedule_section = ds.schedule_section()?;
     let section = ds
         .training_section()?
         .map(|s| s.transform)
         .unwrap_or_else(TransformSection::default);
-    let none = |reason: String| json!({"transform": false, "reason": reason, "transformJobName": "", "modelName": "", "request": {}});
+    let now = schedule::format_time(clock.now);
+    let none = |reason: String| {
+        json!({"transform": false, "reason": reason, "transformJobName": "", "modelName": "", "request": {},
+               "startAt": now, "schedule": null})
+    };
     if !section.enabled {
         return Ok(none(
             "batch transform is disabled in the contract (training.transform.enabled: false)".into(),
@@ -620,9 +825,24 @@ pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Resul
         }
     };
     let reason = format!("model {model} ({why})");
+    let carbon = match &schedule_section {
+        Some(schedule) => {
+            let duration = (schedule.transform_hours * 3600.0).round() as i64;
+            let basis = format!(
+                "the contract's schedule.transform_hours ({})",
+                schedule.transform_hours
+            );
+            let resources = &request.transform_resources;
+            let instance = (resources.instance_type.as_str(), resources.instance_count);
+            Some(carbon_start(deps, schedule, &clock, instance, duration, basis).await)
+        }
+        None => None,
+    };
+    let start_at = carbon.as_ref().map_or(now.clone(), |d| d.start_at.clone());
     tracing::info!(
         dataset = ds.name,
         job = request.transform_job_name,
+        start_at,
         reason,
         "transform planned"
     );
@@ -633,7 +853,33 @@ pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Resul
         "modelName": model,
         "request": request,
         "sizing": plan.sizing,
+        "startAt": start_at,
+        "schedule": carbon,
     }))
+}
+
+/// Training's expected run for the carbon window: the last job's (its one-minute utilisation samples),
+/// scaled to this data's size and capped at `max_runtime`; else `max_runtime` (the window then surely
+/// fits before the deadline).
+fn training_duration(max_runtime: u32, marker: Option<&LastTrained>, bytes: u64) -> (i64, String) {
+    let cap = i64::from(max_runtime);
+    match marker.and_then(|m| m.utilisation.as_ref().map(|u| (m, u))) {
+        Some((m, u)) if u.samples > 0 && u.data_bytes > 0 => {
+            let last = u.samples as f64 * 60.0;
+            let scaled = (last * bytes as f64 / u.data_bytes as f64).round() as i64;
+            (
+                scaled.clamp(60, cap.max(60)),
+                format!(
+                    "{}'s run ({} min on {} bytes) scaled to {bytes} bytes, at most max_runtime_seconds ({cap})",
+                    m.training_job_name, u.samples, u.data_bytes
+                ),
+            )
+        }
+        _ => (
+            cap,
+            format!("max_runtime_seconds ({cap}): no earlier run to go by"),
+        ),
+    }
 }
 
 /// The marker, or None when there is none yet. A marker that does not parse is an error, not a reason

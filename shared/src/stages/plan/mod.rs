@@ -10,6 +10,7 @@
 pub mod handler;
 pub mod limits;
 pub mod names;
+pub mod schedule;
 pub mod section;
 pub mod sizing;
 pub mod training;

@@ -167,6 +167,9 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
             if let Some(why) = &s.unmodelled {
                 line["unmodelled"] = json!(why);
             }
+            if let Some(window) = &s.carbon_window {
+                line["carbonWindow"] = window.clone();
+            }
             line
         })
         .collect();
@@ -176,6 +179,9 @@ pub async fn report_run_at(deps: &Deps, state: Value, now_ms: u64) -> Result<Val
         "kgco2e": report.totals.kgco2e,
         "embodiedKgco2e": report.totals.embodied_kgco2e,
     });
+    if report.totals.carbon_avoided_kgco2e != 0.0 {
+        totals["carbonAvoidedKgco2e"] = json!(report.totals.carbon_avoided_kgco2e);
+    }
     if !report.totals.excludes.is_empty() {
         totals["excludes"] = json!(report.totals.excludes);
     }

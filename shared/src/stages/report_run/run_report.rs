@@ -124,6 +124,10 @@ pub struct StageReport {
     pub utilisation_unread: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<footprint::Basis>,
+    /// Training and transform under a contract's `schedule`: the start the plan chose, the expected
+    /// and the immediate grid intensity, and the kgCO2e the wait avoided (plan's `schedule`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carbon_window: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +149,9 @@ pub struct Totals {
     #[serde(default)]
     pub embodied_kgco2e: f64,
     pub instance_hours: f64,
+    /// What waiting for a lower-carbon window avoided against starting at once (jobs that ran).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub carbon_avoided_kgco2e: f64,
     /// What the totals leave out: `<line>: <reason>` for each unmodelled line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excludes: Vec<String>,
@@ -282,6 +289,12 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
             totals.add(&f);
         }
         totals.instance_hours += s.instance_hours.unwrap_or(0.0);
+        totals.carbon_avoided_kgco2e += s
+            .carbon_window
+            .as_ref()
+            .and_then(|w| w.get("avoidedKgCo2e"))
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
         if let Some(why) = &s.unmodelled {
             totals.excludes.push(format!("{}: {why}", s.stage));
         }
@@ -312,6 +325,10 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         error,
         totals,
     })
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Totals {
@@ -406,6 +423,7 @@ fn base(stage: &str, resource: &str, status: &str) -> StageReport {
         utilisation: None,
         utilisation_unread: None,
         basis: None,
+        carbon_window: None,
     }
 }
 
@@ -419,7 +437,13 @@ fn job_stage(
     skips: &mut Vec<Value>,
 ) -> StageReport {
     match (planned, ran) {
-        (_, Some(report)) => report,
+        (_, Some(mut report)) => {
+            report.carbon_window = plan
+                .and_then(|p| p.get("schedule"))
+                .filter(|w| w.is_object())
+                .cloned();
+            report
+        }
         (Some(false), None) => {
             let reason = plan
                 .and_then(|p| p.get("reason"))
