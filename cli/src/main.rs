@@ -8,6 +8,7 @@ mod demo;
 mod exec;
 mod features;
 mod notebooks;
+mod planned_sagemaker;
 mod run;
 mod summary;
 mod validate;

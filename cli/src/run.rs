@@ -4,8 +4,10 @@
 //!
 //! Storage: with no emulator, an S3-compatible server over a local folder (s3s-fs) runs in this
 //! process and `AWS_ENDPOINT_URL` points at it, so validate-dataset and the other stages run unchanged
-//! with their real SDK calls. Services with no embedded store (SageMaker, Glue, Feature Store) are then
-//! planned: their requests are checked, printed and answered with a labelled planned result. With
+//! with their real SDK calls, and SageMaker's control plane is answered as an account where nothing
+//! exists yet ([`crate::planned_sagemaker`]), so plan-training and plan-transform plan their jobs. What
+//! would change something with no embedded store (the SageMaker jobs and models, Glue, the Feature Store)
+//! is planned: the requests are checked, printed and answered with a labelled planned result. With
 //! `--emulator URL` (or `AWS_ENDPOINT_URL` already set) every service is called there instead.
 //!
 //! Per data object: validate-dataset (in this process), then one execution of the definition with the
@@ -30,6 +32,7 @@ use greenpipe_statemachine::{
 };
 use serde_json::{json, Value};
 
+use crate::planned_sagemaker::PlannedSageMaker;
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_VALID};
 use greenpipe_local::deployed::as_deployed;
 use greenpipe_local::tasks::{self, Planned, Tasks};
@@ -53,6 +56,8 @@ const REGION: &str = "us-east-1";
 /// Access key and secret of the embedded store (local only; it holds nothing secret).
 const LOCAL_KEY: &str = "greenpipe-local";
 const ACCOUNT: &str = "123456789012";
+/// The account in the ARNs of what a local run only planned (nothing was created in any account).
+const PLANNED_ACCOUNT: &str = "000000000000";
 
 #[derive(Args)]
 #[command(
@@ -145,6 +150,17 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
         (None, None) => unreachable!("a listener exists when there is no emulator"),
     };
     set_local_environment(&endpoint, emulator.is_none());
+    // SageMaker's control plane, answered as an account where nothing exists yet (planned_sagemaker).
+    let sagemaker_listener = match &emulator {
+        Some(_) => None,
+        None => {
+            let l =
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("planned SageMaker: {e}"))?;
+            let addr = l.local_addr().map_err(|e| format!("planned SageMaker: {e}"))?;
+            std::env::set_var("AWS_ENDPOINT_URL_SAGEMAKER", format!("http://{addr}"));
+            Some(l)
+        }
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -156,6 +172,10 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                 .map_err(|e| format!("--store {}: {e}", args.store.display()))?;
             serve_embedded_s3(listener, &args.store)?;
         }
+        let planned_sagemaker = match sagemaker_listener {
+            Some(l) => Some(PlannedSageMaker::start(l, REGION, PLANNED_ACCOUNT)?),
+            None => None,
+        };
         let mut misfits = Vec::new();
         let deployment = match &args.as_deployed {
             Some(template) => {
@@ -228,10 +248,20 @@ fn run_inner(args: &RunArgs) -> Result<bool, String> {
                 ))
                 .with_observer(&observer);
             let started = Instant::now();
+            let calls_before = planned_sagemaker.as_ref().map_or(0, |p| p.calls().len());
             let execution = sm.run(input, &ctx).await;
-            let planned = tasks.planned();
+            let mut planned = tasks.planned();
             let events = events.into_inner().unwrap_or_default();
             let steps = timeline(&sm, &events, &planned, started);
+            // What the stages themselves asked SageMaker to change (recorded, not made).
+            if let Some(p) = &planned_sagemaker {
+                planned.extend(p.calls().into_iter().skip(calls_before).map(|c| Planned {
+                    state: "(a stage)".into(),
+                    resource: format!("sagemaker:{}", c.operation),
+                    request: c.request,
+                    reason: "a stage called SageMaker, which this run answers as an account where nothing exists: recorded, not sent".into(),
+                }));
+            }
             all_ok &= execution.succeeded();
             if deployment.is_some() {
                 if let Some(denied) = as_deployed::denial(&execution, &events) {
@@ -351,6 +381,13 @@ fn set_local_environment(endpoint: &str, embedded: bool) {
     set("GREENPIPE_S3_FORCE_PATH_STYLE", "true");
     if std::env::var("AWS_REGION").map_or(true, |r| r.is_empty()) {
         set("AWS_REGION", REGION);
+    }
+    // The role the stack would create for jobs and models, in the planned account (nothing is sent).
+    if embedded && std::env::var("GREENPIPE_SAGEMAKER_ROLE_ARN").is_err() {
+        set(
+            "GREENPIPE_SAGEMAKER_ROLE_ARN",
+            &format!("arn:aws:iam::{PLANNED_ACCOUNT}:role/greenpipe-sagemaker"),
+        );
     }
     if embedded || std::env::var("AWS_ACCESS_KEY_ID").is_err() {
         set("AWS_ACCESS_KEY_ID", LOCAL_KEY);
@@ -672,7 +709,7 @@ fn print_run(
     let _ = writeln!(out, "greenpipe run: {DEFINITION_NAME} over {dataset} ({store})\n");
     let _ = writeln!(
         out,
-        "  {:<22} {:<9} {:<8} {:>9}",
+        "  {:<28} {:<9} {:<8} {:>9}",
         "state", "type", "outcome", "duration"
     );
     for s in steps {
@@ -686,7 +723,7 @@ fn print_run(
         };
         let _ = writeln!(
             out,
-            "  {:<22} {:<9} {:<8} {:>7}ms{waited}",
+            "  {:<28} {:<9} {:<8} {:>7}ms{waited}",
             s.state,
             s.kind,
             s.outcome,

@@ -51,12 +51,17 @@ fn own_function(name: &str) -> Option<Stage> {
     Stage::by_name(name).filter(|s| *s != Stage::CleanupIdle)
 }
 
-/// AWS services the function calls besides S3 (which `greenpipe run` embeds): without an endpoint for
-/// them, a planning runner plans the function's task instead of running it. write-features and the
-/// plan and report stages call SageMaker / Feature Store only for a contract with a `training` /
-/// `features` section (the bundled sample has neither); otherwise they read and write S3 alone.
-fn needs_besides_s3(stage: Stage) -> Option<&'static str> {
-    (stage == Stage::RegisterCatalog).then_some("Glue")
+/// AWS services the function calls besides S3 (which `greenpipe run` embeds) and SageMaker's control
+/// plane (which `greenpipe run` answers as an empty account, so plan-training and plan-transform run and
+/// plan their jobs): without an endpoint for them, a planning runner plans the function's task instead of
+/// running it. write-features calls the Feature Store only for a contract with a `features` section
+/// (`contract_has`); otherwise it reads S3 alone.
+fn needs_besides_s3(stage: Stage) -> Option<(&'static str, Option<&'static str>)> {
+    match stage {
+        Stage::RegisterCatalog => Some(("Glue", None)),
+        Stage::WriteFeatures => Some(("Feature Store", Some("features"))),
+        _ => None,
+    }
 }
 
 /// A step that was planned, not run: what would have been sent, and why it was not.
@@ -407,6 +412,28 @@ impl Tasks {
         }
     }
 
+    /// Whether the contract a stage's payload names (`contract.source`) has `section`; a contract that
+    /// cannot be read counts as having it (the stage is planned, not run into an error here).
+    async fn contract_has(&self, payload: &Value, section: &str) -> bool {
+        let Some(source) = payload.pointer("/contract/source").and_then(Value::as_str) else {
+            return true;
+        };
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(self.sdk().await)
+                .force_path_style(true)
+                .build(),
+        );
+        match greenpipe::aws::contracts::contract_at(&s3, source).await {
+            Ok(contract) => match section {
+                "features" => contract.features.is_some(),
+                "training" => contract.training.is_some(),
+                "catalog" => contract.catalog.is_some(),
+                _ => true,
+            },
+            Err(_) => true,
+        }
+    }
+
     async fn sdk(&self) -> &SdkConfig {
         self.sdk.get_or_init(greenpipe::aws::load_sdk_config).await
     }
@@ -505,10 +532,15 @@ impl TaskRunner for Tasks {
                 unsupported(resource).unwrap_or_else(|| format!("resource {resource} is not supported"));
             return Err(TaskError::new(names::RUNTIME, format!("state '{state}': {why}")));
         };
-        let needs = own_function(&call.name)
+        let mut needs = own_function(&call.name)
             .filter(|_| self.planning && !self.endpoints.contains_key(&call.name))
             .and_then(needs_besides_s3);
-        let invoked = match needs {
+        if let Some((_, Some(section))) = needs {
+            if !self.contract_has(&call.payload, section).await {
+                needs = None;
+            }
+        }
+        let invoked = match needs.map(|(service, _)| service) {
             Some(service) => {
                 self.plan(
                     state,

@@ -284,3 +284,119 @@ fn plain_dqdl_contract_takes_the_format_from_the_extension() {
         );
     }
 }
+
+/// The main job as the README gives it: `greenpipe run` over the bundled sample, with no AWS account and
+/// no emulator. Every stage is reached: validation, catalog and features planned (Glue, Feature Store),
+/// plan-training runs and plans a managed spot job with checkpoints, the carbon-aware Wait is shown
+/// (skipped, not slept) until the sample profile's cleanest window, the training, model and transform
+/// are planned with their exact requests, and the run report's footprint is printed.
+#[test]
+fn the_main_job_shows_every_stage_of_the_pipeline_without_an_account() {
+    let store = std::env::temp_dir().join(format!("greenpipe-main-job-{}", std::process::id()));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--store",
+            store.to_str().unwrap(),
+            "--at",
+            "2026-12-08T00:00:00Z",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_greenpipe"))
+            .args(&args)
+            .current_dir(root())
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_SAGEMAKER")
+            .env_remove("GREENPIPE_SAGEMAKER_ROLE_ARN")
+            .output()
+            .expect("run the greenpipe binary")
+    };
+
+    let out = run(&["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let doc = json(&out);
+    let r = &doc["runs"][0];
+    assert_eq!(r["status"], "SUCCEEDED", "{r:#}");
+    let outcome = |state: &str| {
+        r["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["state"] == state)
+            .map(|s| s["outcome"].as_str().unwrap().to_string())
+    };
+    for (state, want) in [
+        ("RegisterCatalog", "planned"),
+        ("WriteFeatures", "planned"),
+        ("PlanTraining", "ran"),
+        ("WaitForCleanerGridTraining", "ran"),
+        ("Train", "planned"),
+        ("CreateModel", "planned"),
+        ("PlanTransform", "ran"),
+        ("Transform", "planned"),
+        ("ReportRun", "ran"),
+    ] {
+        assert_eq!(outcome(state).as_deref(), Some(want), "{state}: {r:#}");
+    }
+    let planned = r["planned"].as_array().unwrap();
+    let train = planned
+        .iter()
+        .find(|p| p["state"] == "Train")
+        .expect("the planned training job");
+    assert_eq!(train["request"]["EnableManagedSpotTraining"], true);
+    assert!(
+        train["request"]["CheckpointConfig"]["S3Uri"].is_string(),
+        "{train:#}"
+    );
+    let plan = &r["output"]["plan"];
+    // The sample's profile is cleanest at 12:00 UTC; the execution started at midnight, deadline 24 h.
+    assert_eq!(plan["startAt"], "2026-12-08T12:00:00Z", "{plan:#}");
+    let wait = r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "WaitForCleanerGridTraining")
+        .unwrap();
+    assert!(
+        wait["waitedUntil"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-08T12:00:00"),
+        "{wait:#}"
+    );
+    assert!(
+        wait["durationMs"].as_u64().unwrap() < 5_000,
+        "not slept: {wait:#}"
+    );
+    let report = &r["output"]["report"];
+    let stages: Vec<(&str, &str)> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["stage"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    for line in [
+        ("training", "planned"),
+        ("transform", "planned"),
+        ("plan", "succeeded"),
+    ] {
+        assert!(stages.contains(&line), "{line:?} in {stages:?}");
+    }
+
+    // The same run as a person reads it.
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "until 2026-12-08T12:00:00",
+        "skipped here, not slept",
+        "Train -> arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "Transform -> arn:aws:states:::sagemaker:createTransformJob.sync",
+        "Carbon-aware start (the contract's schedule):",
+        "Footprint (run report;",
+        ": SUCCEEDED",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    let _ = std::fs::remove_dir_all(&store);
+}

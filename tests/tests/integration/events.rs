@@ -151,15 +151,26 @@ impl World {
 
     /// The contract, the objects every event names, and the state machine validate-dataset starts.
     async fn finish(aws: Aws, bucket: String, group: String, database: String, store: FeatureStore) -> World {
-        // The bundled sales contract, with the sections the later stages read.
-        let contract = format!(
-            "{}\ncatalog:\n  database: {database}\n  partition_keys: [{{ name: dt, type: date }}]\n\
+        // The bundled sales contract, with this test's own catalog, feature group and training
+        // sections in place of the sample's (and no schedule: nothing waits here).
+        let mut contract: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(repo_root().join("contracts/sales.yaml")).expect("contract"),
+        )
+        .expect("the bundled contract is YAML");
+        let sections: serde_yaml::Value = serde_yaml::from_str(&format!(
+            "catalog:\n  database: {database}\n  partition_keys: [{{ name: dt, type: date }}]\n\
              features:\n  feature_group: {group}\n  record_identifier: order_id\n  event_time_column: order_ts\n  \
              features: [order_id, customer_id, country, amount, quantity, order_ts]\n\
              training:\n  image: 683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1\n  \
-             role_arn: {ROLE}\n  transform:\n    model_name: sales-4c1b2a4f0e6b-5d1e7a\n",
-            std::fs::read_to_string(repo_root().join("contracts/sales.yaml")).expect("contract")
-        );
+             role_arn: {ROLE}\n  transform:\n    model_name: sales-4c1b2a4f0e6b-5d1e7a\n"
+        ))
+        .expect("sections");
+        let map = contract.as_mapping_mut().expect("a mapping");
+        map.remove("schedule");
+        for (k, v) in sections.as_mapping().expect("a mapping") {
+            map.insert(k.clone(), v.clone());
+        }
+        let contract = serde_yaml::to_string(&contract).expect("YAML");
         aws.put(&bucket, "contracts/incoming/sales.yaml", contract).await;
         let sample = std::fs::read(repo_root().join("samples/sales.csv")).expect("sample");
         let sample_rows = sample.iter().filter(|b| **b == b'\n').count() - 1;

@@ -335,10 +335,7 @@ pub fn decide(
     let reason = if latest_start <= now {
         "the deadline leaves no room to wait: starting now".to_string()
     } else if choice.start == now {
-        format!(
-            "no hour before the deadline is cleaner than now ({})",
-            forecast.source
-        )
+        "no window before the deadline is cleaner than starting now".to_string()
     } else {
         format!(
             "the lowest-carbon window before the deadline starts at {} ({:.0} gCO2e/kWh expected against {} now)",

@@ -232,6 +232,7 @@ async fn training_utilisation(cloudwatch: &CloudWatchClient, state: &Value) -> R
     let Some(training) = state
         .get("training")
         .filter(|t| t.get("TrainingJobStatus").and_then(Value::as_str) == Some("Completed"))
+        .filter(|t| !super::run_report::planned_stand_in(t))
     else {
         return Ok(None);
     };

@@ -245,10 +245,16 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         training_desc.map(|d| training_stage(d, settings)),
         &mut skips,
     ));
+    let training_planned_only = training_desc.is_some_and(planned_stand_in);
     match state.get("model").filter(|m| m.is_object()) {
         Some(model) => {
             let mut s = not_run("model", "sagemaker:createModel");
-            s.status = "succeeded".into();
+            s.status = if training_planned_only {
+                "planned"
+            } else {
+                "succeeded"
+            }
+            .into();
             s.job = Some(json!({"ModelArn": model.get("ModelArn")}));
             stages.push(s);
         }
@@ -344,7 +350,9 @@ impl Totals {
 /// stage failed: the model exists and a re-run should not train it again).
 pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
     let training = state.get("training")?;
-    if training.get("TrainingJobStatus").and_then(Value::as_str) != Some("Completed") {
+    if training.get("TrainingJobStatus").and_then(Value::as_str) != Some("Completed")
+        || planned_stand_in(training)
+    {
         return None;
     }
     state.pointer("/model/ModelArn")?;
@@ -724,7 +732,30 @@ fn records_written(output: &Value) -> Option<u64> {
     .find_map(|p| output.pointer(p).and_then(Value::as_u64))
 }
 
+/// A job description a local run made up for a job it only planned (`greenpipe run` without an emulator:
+/// nothing was sent, nothing ran).
+pub fn planned_stand_in(desc: &Value) -> bool {
+    desc.get("GreenpipePlanned").and_then(Value::as_bool) == Some(true)
+}
+
+/// The line of a job a local run only planned: what it would have been, no footprint.
+fn planned_job(stage: &str, resource: &str, desc: &Value, keys: &[&str]) -> StageReport {
+    let mut s = base(stage, resource, "planned");
+    s.reason = Some("a local run planned it: nothing was sent, nothing ran".into());
+    s.job = Some(job_facts(desc, keys));
+    s
+}
+
 fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
+    if planned_stand_in(desc) {
+        let keys = [
+            "TrainingJobName",
+            "ResourceConfig",
+            "EnableManagedSpotTraining",
+            "StoppingCondition",
+        ];
+        return planned_job("training", "sagemaker:createTrainingJob.sync", desc, &keys);
+    }
     let status = desc
         .get("TrainingJobStatus")
         .and_then(Value::as_str)
@@ -791,6 +822,10 @@ fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
 }
 
 fn transform_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
+    if planned_stand_in(desc) {
+        let keys = ["TransformJobName", "ModelName", "TransformResources"];
+        return planned_job("transform", "sagemaker:createTransformJob.sync", desc, &keys);
+    }
     let status = desc
         .get("TransformJobStatus")
         .and_then(Value::as_str)
