@@ -81,6 +81,10 @@ impl Api {
                 "Environment",
                 "EnableNetworkIsolation",
                 "Tags",
+                "DebugHookConfig",
+                "DebugRuleConfigurations",
+                "ProfilerConfig",
+                "ProfilerRuleConfigurations",
             ],
             Api::CreateModel => &[
                 "ModelName",
@@ -107,13 +111,19 @@ impl Api {
 }
 
 /// Load-time check of a Task's Parameters template (before paths are resolved): every top-level field
-/// must be one greenpipe converts. Returns the problems, each naming the field.
+/// must be one greenpipe converts. Returns the problems, each naming the field. A state with no
+/// Parameters sends its effective input (after InputPath) as the request, which is checked field by
+/// field when it runs.
 pub fn check_template(api: Api, parameters: Option<&Value>) -> Vec<String> {
-    let Some(Value::Object(p)) = parameters else {
-        return vec![format!(
-            "Parameters: {} needs its request as Parameters",
-            api.name()
-        )];
+    let p = match parameters {
+        None => return Vec::new(),
+        Some(Value::Object(p)) => p,
+        Some(_) => {
+            return vec![format!(
+                "Parameters: {} needs its request as an object",
+                api.name()
+            )]
+        }
     };
     p.keys()
         .map(|k| k.strip_suffix(".$").unwrap_or(k))
@@ -375,8 +385,83 @@ fn training_request(
         .set_environment(f.string_map("Environment")?)
         .set_enable_network_isolation(f.bool("EnableNetworkIsolation")?)
         .set_tags(f.tags()?);
+    if let Some(mut h) = f.obj("DebugHookConfig")? {
+        req = req.debug_hook_config(
+            sm::DebugHookConfig::builder()
+                .s3_output_path(h.req("S3OutputPath")?)
+                .set_local_path(h.str("LocalPath")?)
+                .set_hook_parameters(h.string_map("HookParameters")?)
+                .build(),
+        );
+        h.done()?;
+    }
+    for r in f.list("DebugRuleConfigurations")? {
+        let (name, image, local, s3, parameters, mut r) = rule_fields(r)?;
+        req = req.debug_rule_configurations(
+            sm::DebugRuleConfiguration::builder()
+                .rule_configuration_name(name)
+                .rule_evaluator_image(image)
+                .set_local_path(local)
+                .set_s3_output_path(s3)
+                .set_rule_parameters(parameters)
+                .set_instance_type(r.enumerated("InstanceType", sm::ProcessingInstanceType::values())?)
+                .set_volume_size_in_gb(r.int("VolumeSizeInGB")?)
+                .build(),
+        );
+        r.done()?;
+    }
+    if let Some(mut p) = f.obj("ProfilerConfig")? {
+        req = req.profiler_config(
+            sm::ProfilerConfig::builder()
+                .set_s3_output_path(p.str("S3OutputPath")?)
+                .set_profiling_interval_in_milliseconds(
+                    p.int("ProfilingIntervalInMilliseconds")?.map(i64::from),
+                )
+                .set_profiling_parameters(p.string_map("ProfilingParameters")?)
+                .set_disable_profiler(p.bool("DisableProfiler")?)
+                .build(),
+        );
+        p.done()?;
+    }
+    for r in f.list("ProfilerRuleConfigurations")? {
+        let (name, image, local, s3, parameters, mut r) = rule_fields(r)?;
+        req = req.profiler_rule_configurations(
+            sm::ProfilerRuleConfiguration::builder()
+                .rule_configuration_name(name)
+                .rule_evaluator_image(image)
+                .set_local_path(local)
+                .set_s3_output_path(s3)
+                .set_rule_parameters(parameters)
+                .set_instance_type(r.enumerated("InstanceType", sm::ProcessingInstanceType::values())?)
+                .set_volume_size_in_gb(r.int("VolumeSizeInGB")?)
+                .build(),
+        );
+        r.done()?;
+    }
     f.done()?;
     Ok(req)
+}
+
+/// The fields a Debugger and a profiler rule configuration share; the rest are read by the caller.
+#[allow(clippy::type_complexity)]
+fn rule_fields(
+    mut r: Fields,
+) -> Conv<(
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<HashMap<String, String>>,
+    Fields,
+)> {
+    Ok((
+        r.req("RuleConfigurationName")?,
+        r.req("RuleEvaluatorImage")?,
+        r.str("LocalPath")?,
+        r.str("S3OutputPath")?,
+        r.string_map("RuleParameters")?,
+        r,
+    ))
 }
 
 async fn create_model(client: &aws_sdk_sagemaker::Client, params: Value) -> Result<Value, TaskError> {
@@ -641,6 +726,49 @@ impl SageMaker {
         }
         put(&mut o, "EnableNetworkIsolation", d.enable_network_isolation());
         put(&mut o, "Environment", d.environment());
+        // Debugger's verdicts (a job its StopTraining action stopped says which rule found an issue).
+        for (key, statuses) in [
+            (
+                "DebugRuleEvaluationStatuses",
+                d.debug_rule_evaluation_statuses()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.rule_configuration_name(),
+                            e.rule_evaluation_status().map(|s| s.as_str()),
+                            e.status_details(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "ProfilerRuleEvaluationStatuses",
+                d.profiler_rule_evaluation_statuses()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.rule_configuration_name(),
+                            e.rule_evaluation_status().map(|s| s.as_str()),
+                            e.status_details(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        ] {
+            if !statuses.is_empty() {
+                let list = statuses
+                    .into_iter()
+                    .map(|(name, status, details)| {
+                        let mut m = Map::new();
+                        put(&mut m, "RuleConfigurationName", name);
+                        put(&mut m, "RuleEvaluationStatus", status);
+                        put(&mut m, "StatusDetails", details);
+                        Value::Object(m)
+                    })
+                    .collect();
+                o.insert(key.into(), Value::Array(list));
+            }
+        }
         put(&mut o, "TrainingTimeInSeconds", d.training_time_in_seconds());
         put(&mut o, "BillableTimeInSeconds", d.billable_time_in_seconds());
         put(&mut o, "CreationTime", d.creation_time().map(epoch_millis));

@@ -325,6 +325,8 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
         .await
         .expect("DescribeTrainingJob");
     assert_eq!(job.enable_managed_spot_training(), Some(true), "{job:#?}");
+    // No debugger section, no Debugger (closed to new customers: asking for it would fail the job).
+    assert!(job.debug_rule_configurations().is_empty() && job.debug_hook_config().is_none());
     let stop = job.stopping_condition().expect("stopping condition");
     assert_eq!(stop.max_runtime_in_seconds(), Some(1800));
     assert!(
@@ -639,4 +641,70 @@ async fn a_deadline_waits_for_the_cleanest_hour_on_the_execution_s_clock() {
     );
     let avoided = report["totals"]["carbonAvoidedKgco2e"].as_f64().expect("avoided");
     assert!(avoided > 0.0, "{report:#}");
+}
+
+/// Debugger opt-in (issue 23, item 1): a contract's `training.debugger` puts the built-in rules with the
+/// StopTraining action and the profiler in the CreateTrainingJob request the state machine sends; moto
+/// keeps the rules and the hook, and returns them from DescribeTrainingJob. Without the section nothing
+/// of Debugger is sent (run 1 of the whole-pipeline test checks the request it sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_s_debugger_rules_and_profiler_reach_create_training_job() {
+    let w = World::new().await;
+    w.aws
+        .put(
+            &w.bucket,
+            "contracts/ordersdebug.yaml",
+            contract_named("ordersdebug", &w.group, &w.database, "  debugger: {}\n"),
+        )
+        .await;
+    let salt = std::process::id() as usize % 1000 + 11;
+    w.aws
+        .put(&w.bucket, "ordersdebug/dt=2026-12-08/part-0.csv", csv(salt))
+        .await;
+    let out = w.run("ordersdebug/dt=2026-12-08/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let run = only_run(&out);
+    assert_eq!(run["status"], "SUCCEEDED", "{run:#}");
+    assert_outcome(&run, "Train", "ran");
+    let request = &run["output"]["plan"]["request"];
+    let name = request["TrainingJobName"].as_str().expect("job name");
+    assert_eq!(
+        request["ProfilerConfig"]["ProfilingIntervalInMilliseconds"], 500,
+        "{request:#}"
+    );
+    assert_eq!(
+        request["ProfilerRuleConfigurations"][0]["RuleConfigurationName"],
+        "LowGPUUtilization"
+    );
+    let job = w
+        .sagemaker
+        .describe_training_job()
+        .training_job_name(name)
+        .send()
+        .await
+        .expect("DescribeTrainingJob");
+    let rules: Vec<(&str, &str)> = job
+        .debug_rule_configurations()
+        .iter()
+        .map(|r| {
+            (
+                r.rule_configuration_name().unwrap_or_default(),
+                r.rule_evaluator_image().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let image = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest";
+    assert_eq!(rules, vec![("LossNotDecreasing", image), ("Overfit", image)]);
+    let stop = job.debug_rule_configurations()[0]
+        .rule_parameters()
+        .and_then(|p| p.get("action_json"))
+        .expect("the StopTraining action");
+    assert!(stop.contains("StopTraining") && stop.contains(name), "{stop}");
+    assert!(
+        job.debug_hook_config()
+            .and_then(|h| h.s3_output_path())
+            .is_some_and(|p| p.ends_with("/greenpipe/models/ordersdebug/")),
+        "{:?}",
+        job.debug_hook_config()
+    );
 }

@@ -573,6 +573,7 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
             last_utilisation: marker
                 .as_ref()
                 .and_then(|m| m.utilisation.as_ref().map(|u| (m.training_job_name.as_str(), u))),
+            region: &deps.region,
         },
     )?;
     let r = &plan.request;

@@ -90,7 +90,62 @@ pub struct TrainingSection {
     /// Batch transform after training. Default: on, right-sized.
     #[serde(default)]
     pub transform: TransformSection,
+    /// SageMaker Debugger built-in rules (with the StopTraining action) and its profiler. Opt-in: AWS
+    /// closed Debugger to new customers on 2026-07-30, and a job asking for it in an account that never
+    /// used it fails, so greenpipe adds nothing unless the contract asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debugger: Option<DebuggerSection>,
+    /// SageMaker Training Compiler: needs a Training Compiler image (`...-trcomp-training`) and a GPU
+    /// instance type. Planned and passed through; no saving is claimed for it.
+    #[serde(default)]
+    pub compiler: bool,
 }
+
+/// The contract's `training.debugger`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebuggerSection {
+    /// Built-in rules ([`DEBUGGER_RULES`]). Default: loss not decreasing, overfit, low GPU utilisation.
+    #[serde(default = "default_rules")]
+    pub rules: Vec<String>,
+    /// Stop the job when a rule finds its issue (default true).
+    #[serde(default = "yes")]
+    pub stop_training: bool,
+    /// The profiler's system metrics (default true; needed by the profiler rules).
+    #[serde(default = "yes")]
+    pub profiler: bool,
+}
+
+/// Whether a built-in rule reads the training's tensors (Debugger) or its system metrics (profiler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    Debug,
+    Profiler,
+}
+
+/// The built-in rules a contract may name: (contract name, SageMaker's rule name, kind). From the
+/// Debugger built-in rules list (docs.aws.amazon.com/sagemaker/latest/dg/debugger-built-in-rules.html).
+pub const DEBUGGER_RULES: [(&str, &str, RuleKind); 10] = [
+    ("loss_not_decreasing", "LossNotDecreasing", RuleKind::Debug),
+    ("overfit", "Overfit", RuleKind::Debug),
+    ("overtraining", "Overtraining", RuleKind::Debug),
+    ("vanishing_gradient", "VanishingGradient", RuleKind::Debug),
+    ("exploding_tensor", "ExplodingTensor", RuleKind::Debug),
+    ("low_gpu_utilization", "LowGPUUtilization", RuleKind::Profiler),
+    ("cpu_bottleneck", "CPUBottleneck", RuleKind::Profiler),
+    ("io_bottleneck", "IOBottleneck", RuleKind::Profiler),
+    ("gpu_memory_increase", "GPUMemoryIncrease", RuleKind::Profiler),
+    ("batch_size", "BatchSize", RuleKind::Profiler),
+];
+
+fn default_rules() -> Vec<String> {
+    ["loss_not_decreasing", "overfit", "low_gpu_utilization"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// GPU families SageMaker Training Compiler runs on.
+const COMPILER_FAMILIES: [&str; 5] = ["ml.p3.", "ml.p3dn.", "ml.p4d.", "ml.g4dn.", "ml.g5."];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +316,43 @@ impl TrainingSection {
         }
         if self.warm_start && self.channel == self.model_channel {
             return bad("channel and model_channel must differ".into());
+        }
+        if let Some(d) = &self.debugger {
+            if d.rules.is_empty() {
+                return bad("debugger.rules is empty: name a rule, or leave debugger out".into());
+            }
+            for r in &d.rules {
+                let Some((_, _, kind)) = DEBUGGER_RULES.iter().find(|(name, _, _)| name == r) else {
+                    let known: Vec<&str> = DEBUGGER_RULES.iter().map(|(n, _, _)| *n).collect();
+                    return bad(format!(
+                        "debugger.rules: {r:?} is not one of {}",
+                        known.join(", ")
+                    ));
+                };
+                if *kind == RuleKind::Profiler && !d.profiler {
+                    return bad(format!(
+                        "debugger.rules: {r} reads the profiler's metrics (profiler is false)"
+                    ));
+                }
+            }
+        }
+        if self.compiler {
+            if !self.image.contains("-trcomp-") {
+                return bad(format!(
+                    "compiler needs a SageMaker Training Compiler image (a ...-trcomp-training repository), not {}",
+                    self.image
+                ));
+            }
+            if !self
+                .instance_type
+                .as_deref()
+                .is_some_and(|t| COMPILER_FAMILIES.iter().any(|f| t.starts_with(f)))
+            {
+                return bad(format!(
+                    "compiler needs instance_type set to a GPU type it runs on ({})",
+                    COMPILER_FAMILIES.map(|f| format!("{f}*")).join(", ")
+                ));
+            }
         }
         if self.hyperparameters.len() > MAX_HYPERPARAMETERS {
             return bad(format!("at most {MAX_HYPERPARAMETERS} hyperparameters"));

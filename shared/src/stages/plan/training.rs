@@ -32,6 +32,72 @@ pub struct CreateTrainingJob {
     pub checkpoint_config: CheckpointConfig,
     pub hyper_parameters: BTreeMap<String, String>,
     pub tags: Vec<Tag>,
+    /// SageMaker Debugger (the contract's `training.debugger`, opt-in): where the hook writes tensors,
+    /// the built-in rules and the profiler. Absent unless asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_hook_config: Option<OutputPath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debug_rule_configurations: Vec<RuleConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiler_config: Option<ProfilerConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiler_rule_configurations: Vec<RuleConfiguration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct OutputPath {
+    pub s3_output_path: String,
+}
+
+/// A built-in Debugger or profiler rule (`DebugRuleConfiguration` / `ProfilerRuleConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuleConfiguration {
+    pub rule_configuration_name: String,
+    pub rule_evaluator_image: String,
+    pub rule_parameters: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProfilerConfig {
+    pub s3_output_path: String,
+    pub profiling_interval_in_milliseconds: u32,
+}
+
+/// The profiler's sampling interval (the SageMaker Python SDK's default).
+const PROFILING_INTERVAL_MS: u32 = 500;
+
+/// ECR accounts of the built-in rule evaluator image (`sagemaker-debugger-rules:latest`) per region,
+/// from AWS's "Docker images for Debugger rules" table (as the SageMaker Python SDK lists them).
+const RULE_IMAGE_ACCOUNTS: [(&str, &str); 18] = [
+    ("us-east-1", "503895931360"),
+    ("us-east-2", "915447279597"),
+    ("us-west-1", "685455198987"),
+    ("us-west-2", "895741380848"),
+    ("ca-central-1", "519511493484"),
+    ("sa-east-1", "818342061345"),
+    ("eu-west-1", "929884845733"),
+    ("eu-west-2", "250201462417"),
+    ("eu-west-3", "447278800020"),
+    ("eu-central-1", "482524230118"),
+    ("eu-north-1", "314864569078"),
+    ("me-south-1", "986000313247"),
+    ("ap-east-1", "199566480951"),
+    ("ap-south-1", "904829902805"),
+    ("ap-northeast-1", "430734990657"),
+    ("ap-northeast-2", "578805364391"),
+    ("ap-southeast-1", "972752614525"),
+    ("ap-southeast-2", "184798709955"),
+];
+
+/// The built-in rule evaluator image of `region`.
+pub fn rule_evaluator_image(region: &str) -> Option<String> {
+    RULE_IMAGE_ACCOUNTS
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map(|(r, account)| format!("{account}.dkr.ecr.{r}.amazonaws.com/sagemaker-debugger-rules:latest"))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +201,8 @@ pub struct TrainingInput<'a> {
     pub previous_model_data_url: Option<&'a str>,
     /// The last training job's name and its use of its instances, to size this job from.
     pub last_utilisation: Option<(&'a str, &'a Utilisation)>,
+    /// The region the job runs in (the Debugger rule evaluator image is regional).
+    pub region: &'a str,
 }
 
 /// A planned training job: the requests, the names, and the facts behind them.
@@ -176,6 +244,57 @@ pub fn join_uri(base: &str, rest: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), rest.trim_start_matches('/'))
 }
 
+/// Add the contract's Debugger rules and profiler to `request`. `debug_uri` is the job's output path:
+/// SageMaker writes tensors and profiles under `<debug_uri><job>/debug-output/` and `.../profiler-output/`,
+/// beside the model artifacts, where the job's role may write and the run report counts what is stored.
+fn debugger(
+    request: &mut CreateTrainingJob,
+    d: &super::section::DebuggerSection,
+    region: &str,
+    debug_uri: &str,
+) -> Result<()> {
+    use super::section::{RuleKind, DEBUGGER_RULES};
+    let image = rule_evaluator_image(region).ok_or_else(|| {
+        Error::Config(format!(
+            "training.debugger: no Debugger rule evaluator image is known for region {region}"
+        ))
+    })?;
+    for rule in &d.rules {
+        let Some((_, name, kind)) = DEBUGGER_RULES.iter().find(|(n, _, _)| n == rule) else {
+            continue; // refused when the section was checked
+        };
+        let mut parameters = BTreeMap::from([("rule_to_invoke".to_string(), (*name).to_string())]);
+        if d.stop_training {
+            // The built-in StopTraining action, as the SageMaker Python SDK serialises
+            // rule_configs.ActionList(rule_configs.StopTraining()) for this job.
+            let action =
+                serde_json::json!([{"StopTraining": {"training_job_prefix": request.training_job_name}}]);
+            parameters.insert("action_json".into(), action.to_string());
+        }
+        let configuration = RuleConfiguration {
+            rule_configuration_name: (*name).to_string(),
+            rule_evaluator_image: image.clone(),
+            rule_parameters: parameters,
+        };
+        match kind {
+            RuleKind::Debug => request.debug_rule_configurations.push(configuration),
+            RuleKind::Profiler => request.profiler_rule_configurations.push(configuration),
+        }
+    }
+    if !request.debug_rule_configurations.is_empty() {
+        request.debug_hook_config = Some(OutputPath {
+            s3_output_path: debug_uri.to_string(),
+        });
+    }
+    if d.profiler {
+        request.profiler_config = Some(ProfilerConfig {
+            s3_output_path: debug_uri.to_string(),
+            profiling_interval_in_milliseconds: PROFILING_INTERVAL_MS,
+        });
+    }
+    Ok(())
+}
+
 /// Build the training plan: names, right-sizing, spot and checkpoints, warm start.
 pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Result<TrainingPlan> {
     let role_arn = section
@@ -211,7 +330,12 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
     let volume = section
         .volume_size_gb
         .unwrap_or_else(|| sizing::training_volume_gb(input.size.bytes, input.format, input.compression));
-    let hyperparameters = section.hyperparameter_strings();
+    let mut hyperparameters = section.hyperparameter_strings();
+    if section.compiler {
+        // What the SageMaker Python SDK's TrainingCompilerConfig sets on the job.
+        hyperparameters.insert("sagemaker_training_compiler_enabled".into(), "true".into());
+        hyperparameters.insert("sagemaker_training_compiler_debug_mode".into(), "false".into());
+    }
     let image = section.image.clone();
     let inference_image = section.inference_image.clone().unwrap_or_else(|| image.clone());
 
@@ -223,6 +347,11 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         "hyperparameters": hyperparameters, "warmStart": section.warm_start, "channel": section.channel,
         "inputMode": section.input_mode,
     });
+    let mut settings = settings;
+    // Added only when set, so the hashes of earlier settings (and their markers) stay as they were.
+    if let Some(d) = &section.debugger {
+        settings["debugger"] = serde_json::json!(d);
+    }
     let settings_hash = short_hash(&settings.to_string(), 6);
     let fp = fingerprint_hex(input.fingerprint);
     let name = job_name(input.dataset, &[&fp[..fp.len().min(12)], &settings_hash]);
@@ -273,7 +402,7 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         role_arn: role_arn.clone(),
         input_data_config: channels,
         output_data_config: OutputDataConfig {
-            s3_output_path: output,
+            s3_output_path: output.clone(),
         },
         resource_config: ResourceConfig {
             instance_type,
@@ -293,7 +422,15 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         },
         hyper_parameters: hyperparameters,
         tags: tags.clone(),
+        debug_hook_config: None,
+        debug_rule_configurations: Vec::new(),
+        profiler_config: None,
+        profiler_rule_configurations: Vec::new(),
     };
+    let mut request = request;
+    if let Some(d) = &section.debugger {
+        debugger(&mut request, d, input.region, &output)?;
+    }
     let model_request = CreateModel {
         model_name: name,
         execution_role_arn: role_arn,
@@ -371,6 +508,86 @@ mod tests {
             checkpoints_uri: "s3://art/greenpipe/checkpoints/",
             previous_model_data_url: previous,
             last_utilisation: None,
+            region: "eu-west-1",
+        }
+    }
+
+    #[test]
+    fn debugger_rules_and_the_profiler_are_added_only_when_the_contract_asks() {
+        let csv = FormatSpec::csv();
+        let plain = section(json!({"image": "img:1"}));
+        let without = plan_training(&plain, &input(&csv, Compression::None, 1000, None)).unwrap();
+        let request = serde_json::to_value(&without.request).unwrap();
+        for key in [
+            "DebugHookConfig",
+            "DebugRuleConfigurations",
+            "ProfilerConfig",
+            "ProfilerRuleConfigurations",
+        ] {
+            assert!(
+                request.get(key).is_none(),
+                "{key} without a debugger section: {request:#}"
+            );
+        }
+
+        let with = section(json!({"image": "img:1", "debugger": {}}));
+        let plan = plan_training(&with, &input(&csv, Compression::None, 1000, None)).unwrap();
+        let r = serde_json::to_value(&plan.request).unwrap();
+        let image = "929884845733.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-debugger-rules:latest";
+        let name = plan.request.training_job_name.clone();
+        let stop = format!(r#"[{{"StopTraining":{{"training_job_prefix":"{name}"}}}}]"#);
+        assert_eq!(
+            r["DebugRuleConfigurations"],
+            json!([
+                {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluatorImage": image,
+                 "RuleParameters": {"action_json": stop, "rule_to_invoke": "LossNotDecreasing"}},
+                {"RuleConfigurationName": "Overfit", "RuleEvaluatorImage": image,
+                 "RuleParameters": {"action_json": stop, "rule_to_invoke": "Overfit"}}
+            ])
+        );
+        assert_eq!(
+            r["ProfilerRuleConfigurations"],
+            json!([{"RuleConfigurationName": "LowGPUUtilization", "RuleEvaluatorImage": image,
+                    "RuleParameters": {"action_json": stop, "rule_to_invoke": "LowGPUUtilization"}}])
+        );
+        let debug = "s3://art/greenpipe/models/sales/";
+        assert_eq!(r["DebugHookConfig"], json!({"S3OutputPath": debug}));
+        assert_eq!(
+            r["ProfilerConfig"],
+            json!({"S3OutputPath": debug, "ProfilingIntervalInMilliseconds": 500})
+        );
+        // Turning Debugger on is a settings change; without it the hash is what it always was.
+        assert_ne!(plan.settings_hash, without.settings_hash);
+
+        let mut far = input(&csv, Compression::None, 1000, None);
+        far.region = "mars-1";
+        let e = plan_training(&with, &far).unwrap_err();
+        assert!(e.to_string().contains("mars-1"), "{e}");
+    }
+
+    #[test]
+    fn the_training_compiler_switch_needs_its_image_and_a_gpu_and_sets_its_hyperparameters() {
+        let csv = FormatSpec::csv();
+        let image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-trcomp-training:1.13.1-gpu-py39";
+        let on = section(json!({"image": image, "instance_type": "ml.g5.xlarge", "compiler": true}));
+        let plan = plan_training(&on, &input(&csv, Compression::None, 1000, None)).unwrap();
+        assert_eq!(
+            plan.request
+                .hyper_parameters
+                .get("sagemaker_training_compiler_enabled")
+                .map(String::as_str),
+            Some("true")
+        );
+        for bad in [
+            json!({"image": "img:1", "instance_type": "ml.g5.xlarge", "compiler": true}),
+            json!({"image": image, "compiler": true}),
+            json!({"image": image, "instance_type": "ml.m5.xlarge", "compiler": true}),
+            json!({"image": "img:1", "debugger": {"rules": ["made_up"]}}),
+            json!({"image": "img:1", "debugger": {"rules": []}}),
+            json!({"image": "img:1", "debugger": {"rules": ["low_gpu_utilization"], "profiler": false}}),
+        ] {
+            let e = TrainingSection::from_value(&bad, "c.yaml").unwrap_err();
+            assert!(e.to_string().contains("training:"), "{bad}: {e}");
         }
     }
 

@@ -128,6 +128,10 @@ pub struct StageReport {
     /// and the immediate grid intensity, and the kgCO2e the wait avoided (plan's `schedule`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carbon_window: Option<Value>,
+    /// Training stopped by a Debugger rule's StopTraining action: which rules found an issue, and what
+    /// stopping saved against running to `MaxRuntimeInSeconds` (seconds, $, kWh, kgCO2e).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -432,6 +436,7 @@ fn base(stage: &str, resource: &str, status: &str) -> StageReport {
         utilisation_unread: None,
         basis: None,
         carbon_window: None,
+        early_stop: None,
     }
 }
 
@@ -815,10 +820,68 @@ fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
         })
     });
     s.spot = spot;
+    s.early_stop = early_stop(desc, &instance_type, count, trained, billed, settings);
     s.utilisation = settings.utilisation.clone();
     s.utilisation_unread = settings.utilisation_unread.clone();
     set_modelled(&mut s, estimate);
+    let compiled = desc
+        .pointer("/HyperParameters/sagemaker_training_compiler_enabled")
+        .and_then(Value::as_str)
+        == Some("true");
+    if let (true, Some(basis)) = (compiled, s.basis.as_mut()) {
+        basis.notes.push(
+            "SageMaker Training Compiler was on; no saving is claimed for it (none was measured)".into(),
+        );
+    }
     s
+}
+
+/// A job Debugger stopped (status `Stopped`, a rule that found its issue): the rules, and the footprint
+/// of the time it did not run up to `MaxRuntimeInSeconds`, at the rate it ran (spot billing included).
+fn early_stop(
+    desc: &Value,
+    instance_type: &str,
+    count: u32,
+    trained: f64,
+    billed: f64,
+    settings: &ReportSettings,
+) -> Option<Value> {
+    if desc.get("TrainingJobStatus").and_then(Value::as_str) != Some("Stopped") {
+        return None;
+    }
+    let rules: Vec<&str> = ["DebugRuleEvaluationStatuses", "ProfilerRuleEvaluationStatuses"]
+        .iter()
+        .flat_map(|k| desc.get(*k).and_then(Value::as_array).into_iter().flatten())
+        .filter(|e| e.get("RuleEvaluationStatus").and_then(Value::as_str) == Some("IssuesFound"))
+        .filter_map(|e| e.get("RuleConfigurationName").and_then(Value::as_str))
+        .collect();
+    if rules.is_empty() {
+        return None;
+    }
+    let max = desc
+        .pointer("/StoppingCondition/MaxRuntimeInSeconds")
+        .and_then(Value::as_f64)?;
+    let saved = (max - trained).max(0.0);
+    let billed_share = if trained > 0.0 { billed / trained } else { 1.0 };
+    let mut out = json!({
+        "rules": rules,
+        "trainedSeconds": trained,
+        "maxRuntimeSeconds": max,
+        "savedSeconds": saved,
+    });
+    if let Ok(t) = footprint::training_job(
+        instance_type,
+        count,
+        saved,
+        saved * billed_share,
+        &settings.region,
+        None,
+    ) {
+        let f = t.estimate.footprint;
+        out["saved"] =
+            json!({"usd": f.usd, "kwh": f.kwh, "kgco2e": f.kg_co2e, "embodiedKgco2e": f.embodied_kg_co2e});
+    }
+    Some(out)
 }
 
 fn transform_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
@@ -1064,6 +1127,46 @@ mod tests {
             "not run"
         );
         assert!(last_trained(&s, NOW).is_none());
+    }
+
+    #[test]
+    fn a_job_debugger_stopped_says_which_rule_and_what_stopping_saved_against_max_runtime() {
+        let mut s = state();
+        let stopped = json!({"TrainingJobName": "sales-ab-abc123", "TrainingJobStatus": "Stopped",
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "TrainingTimeInSeconds": 900, "BillableTimeInSeconds": 900,
+            "DebugRuleEvaluationStatuses": [
+                {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluationStatus": "IssuesFound"},
+                {"RuleConfigurationName": "Overfit", "RuleEvaluationStatus": "NoIssuesFound"}]});
+        let m = s.as_object_mut().unwrap();
+        for k in ["training", "model", "transformPlan", "transform"] {
+            m.remove(k);
+        }
+        m.insert("status".into(), json!("FAILED"));
+        m.insert(
+            "error".into(),
+            json!({"Error": "SageMaker.TrainingJobFailed", "Cause": stopped.to_string()}),
+        );
+        let r = build(&s, &settings(), NOW).unwrap();
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        let early = t.early_stop.as_ref().expect("early stop");
+        assert_eq!(early["rules"], json!(["LossNotDecreasing"]));
+        assert_eq!(early["savedSeconds"], 2700.0);
+        // 2,700 s of ml.m5.xlarge at $0.23/h on demand: $0.1725.
+        assert!(
+            (early["saved"]["usd"].as_f64().unwrap() - 0.1725).abs() < 1e-9,
+            "{early}"
+        );
+        assert!(early["saved"]["kgco2e"].as_f64().unwrap() > 0.0);
+
+        // Stopped without a rule's finding (by hand, or by cleanup): no early-stop claim.
+        let mut by_hand = stopped.clone();
+        by_hand["DebugRuleEvaluationStatuses"][0]["RuleEvaluationStatus"] = json!("NoIssuesFound");
+        s["error"]["Cause"] = json!(by_hand.to_string());
+        let r = build(&s, &settings(), NOW).unwrap();
+        let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
+        assert!(t.early_stop.is_none());
     }
 
     #[test]
