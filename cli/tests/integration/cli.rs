@@ -348,6 +348,13 @@ fn the_main_job_shows_every_stage_of_the_pipeline_without_an_account() {
         train["request"]["CheckpointConfig"]["S3Uri"].is_string(),
         "{train:#}"
     );
+    let rules: Vec<&str> = train["request"]["DebugRuleConfigurations"]
+        .as_array()
+        .expect("the sample's Debugger rules")
+        .iter()
+        .map(|r| r["RuleConfigurationName"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["LossNotDecreasing", "Overfit"]);
     let plan = &r["output"]["plan"];
     // The sample's profile is cleanest at 12:00 UTC; the execution started at midnight, deadline 24 h.
     assert_eq!(plan["startAt"], "2026-12-08T12:00:00Z", "{plan:#}");
