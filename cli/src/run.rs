@@ -804,6 +804,20 @@ Carbon-aware start (the contract's schedule):"
             w["reason"].as_str().unwrap_or_default(),
             w["forecastSource"].as_str().unwrap_or_default()
         );
+        if let Some(best) = w["regions"].as_array().and_then(|r| r.first()) {
+            let number = |k: &str| best[k].as_f64().unwrap_or(0.0);
+            let _ = writeln!(
+                out,
+                "  {:<10} in {} it would emit {:.3e} kgCO2e against {:.3e} here, moving the data {:.3e} kgCO2e and ${:.2}: net {:.3e} kgCO2e avoided (report only)",
+                "",
+                best["region"].as_str().unwrap_or_default(),
+                number("jobKgCo2e"),
+                number("hereKgCo2e"),
+                number("moveKgCo2e"),
+                number("moveUsd"),
+                number("netAvoidedKgCo2e"),
+            );
+        }
     }
 }
 

@@ -771,7 +771,7 @@ async fn a_deadline_starts_training_and_transform_in_the_cleanest_window_before_
     let mut profile = vec!["350"; 24];
     profile[2] = "50";
     let schedule = format!(
-        "schedule:\n  deadline_hours: 6\n  profile: {{ source: \"test grid's typical day\", g_per_kwh: [{}] }}\n",
+        "schedule:\n  deadline_hours: 6\n  regions: [ap-south-1, eu-north-1]\n  profile: {{ source: \"test grid's typical day\", g_per_kwh: [{}] }}\n",
         profile.join(", ")
     );
     let mut w = World::new(&format!("{TRAINING}{schedule}")).await;
@@ -812,6 +812,14 @@ async fn a_deadline_starts_training_and_transform_in_the_cleanest_window_before_
             .contains("zone US-MIDA-PJM"),
         "{window:#}"
     );
+    // The regions the data may move to, best first: eu-north-1's grid pays for the move, ap-south-1's
+    // does not (report only).
+    let regions = window["regions"].as_array().expect("regions compared");
+    assert_eq!(regions[0]["region"], "eu-north-1", "{window:#}");
+    assert!(regions[0]["netAvoidedKgCo2e"].as_f64().unwrap() > 0.0);
+    assert_eq!(regions[1]["region"], "ap-south-1");
+    assert!(regions[1]["netAvoidedKgCo2e"].as_f64().unwrap() < 0.0);
+    assert!(regions[0]["moveUsd"].as_f64().unwrap() > 0.0);
     let asked = api.requests();
     assert_eq!(asked.len(), 1);
     assert_eq!(

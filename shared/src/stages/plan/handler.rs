@@ -430,6 +430,7 @@ async fn carbon_start(
     instance: (&str, u32),
     duration_seconds: i64,
     duration_basis: String,
+    data_bytes: u64,
 ) -> schedule::Decision {
     let deadline = section.deadline(clock.started);
     let hours = schedule::hours_needed(clock.now, deadline);
@@ -485,7 +486,23 @@ async fn carbon_start(
         duration_basis,
         kwh,
     };
-    schedule::decide(section, &forecast, forecast_error, &job, clock.now, clock.started)
+    let mut decision = schedule::decide(section, &forecast, forecast_error, &job, clock.now, clock.started);
+    if let (Some(kwh), false) = (kwh, section.regions.is_empty()) {
+        let coefficients = crate::footprint::coefficients().ok();
+        let gb = data_bytes as f64 / 1e9;
+        decision.regions = schedule::compare_regions(
+            kwh,
+            &deps.region,
+            &section.regions,
+            |r| coefficients.and_then(|c| c.grid_factor(r).ok()),
+            |to| {
+                crate::footprint::data_transfer(gb, &deps.region, to)
+                    .ok()
+                    .map(|e| (e.footprint.kg_co2e, e.footprint.usd))
+            },
+        );
+    }
+    decision
 }
 
 /// A query value: everything but RFC 3986's unreserved characters percent-encoded.
@@ -690,7 +707,7 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
             );
             let resources = &request.resource_config;
             let instance = (resources.instance_type.as_str(), resources.instance_count);
-            Some(carbon_start(deps, section, &clock, instance, duration, basis).await)
+            Some(carbon_start(deps, section, &clock, instance, duration, basis, size.bytes).await)
         }
         None => None,
     };
@@ -835,7 +852,7 @@ pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Resul
             );
             let resources = &request.transform_resources;
             let instance = (resources.instance_type.as_str(), resources.instance_count);
-            Some(carbon_start(deps, schedule, &clock, instance, duration, basis).await)
+            Some(carbon_start(deps, schedule, &clock, instance, duration, basis, size.bytes).await)
         }
         None => None,
     };

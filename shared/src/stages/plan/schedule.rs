@@ -48,6 +48,10 @@ pub struct ScheduleSection {
     /// The grid's typical day, when no forecast API is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    /// Regions the data may move to: the plan compares the job there (annual grid factors) with here,
+    /// counting the move, and names the best one. Report only: the job still runs here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
 }
 
 fn one_hour() -> f64 {
@@ -305,6 +309,9 @@ pub struct Decision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub avoided_kg_co2e: Option<f64>,
     pub reason: String,
+    /// The contract's `regions`, best first (report only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionOption>,
 }
 
 /// What a job brings to the decision.
@@ -359,7 +366,57 @@ pub fn decide(
         estimated_kwh: job.kwh,
         avoided_kg_co2e: avoided,
         reason,
+        regions: Vec::new(),
     }
+}
+
+/// The job in another region the data may move to (report only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionOption {
+    pub region: String,
+    /// The job's operational emissions there and here (annual grid factors), kgCO2e.
+    pub job_kg_co2e: f64,
+    pub here_kg_co2e: f64,
+    /// Moving the data there once: kgCO2e and $ (CCF's networking energy, the inter-region price).
+    pub move_kg_co2e: f64,
+    pub move_usd: f64,
+    /// `here - there - move`: positive when moving would pay off for this one run.
+    pub net_avoided_kg_co2e: f64,
+}
+
+/// Each candidate region with what the job would emit there, the move included; `factor` gives a
+/// region's kgCO2e/kWh and `transfer` the move's (kgCO2e, $), `None` for what is not modelled (left out).
+pub fn compare_regions(
+    kwh: f64,
+    here: &str,
+    candidates: &[String],
+    factor: impl Fn(&str) -> Option<f64>,
+    transfer: impl Fn(&str) -> Option<(f64, f64)>,
+) -> Vec<RegionOption> {
+    let Some(here_factor) = factor(here) else {
+        return Vec::new();
+    };
+    let mut out: Vec<RegionOption> = candidates
+        .iter()
+        .filter(|r| r.as_str() != here)
+        .filter_map(|r| {
+            let there = factor(r)?;
+            let (move_kg, move_usd) = transfer(r)?;
+            let job = kwh * there;
+            let here_kg = kwh * here_factor;
+            Some(RegionOption {
+                region: r.clone(),
+                job_kg_co2e: job,
+                here_kg_co2e: here_kg,
+                move_kg_co2e: move_kg,
+                move_usd,
+                net_avoided_kg_co2e: here_kg - job - move_kg,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.net_avoided_kg_co2e.total_cmp(&a.net_avoided_kg_co2e));
+    out
 }
 
 /// Hours a forecast must cover for a job that may start until `deadline`.
@@ -403,6 +460,7 @@ mod tests {
             deadline_hours,
             transform_hours: 1.0,
             profile: Some(profile()),
+            regions: Vec::new(),
         }
     }
 
@@ -501,6 +559,7 @@ mod tests {
     #[test]
     fn the_section_is_checked() {
         let ok = ScheduleSection::from_value(&json!({"deadline_hours": 6}), "c.yaml").unwrap();
+        assert!(ok.regions.is_empty());
         assert_eq!(
             (ok.deadline_hours, ok.transform_hours, ok.profile),
             (6.0, 1.0, None)
@@ -516,6 +575,25 @@ mod tests {
             let e = ScheduleSection::from_value(&bad, "c.yaml").unwrap_err();
             assert!(e.to_string().contains("schedule:"), "{e}");
         }
+    }
+
+    #[test]
+    fn regions_are_compared_with_the_move_counted_and_the_best_first() {
+        let factor = |r: &str| match r {
+            "here" => Some(0.4),
+            "clean" => Some(0.01),
+            "dirty" => Some(0.7),
+            _ => None,
+        };
+        let transfer = |r: &str| (r != "unknown").then_some((0.05, 2.0));
+        let candidates = ["dirty", "clean", "unknown", "here"].map(String::from);
+        let options = compare_regions(10.0, "here", &candidates, factor, transfer);
+        let names: Vec<&str> = options.iter().map(|o| o.region.as_str()).collect();
+        assert_eq!(names, ["clean", "dirty"]);
+        // 10 kWh: 4 kg here, 0.1 kg there, 0.05 kg to move: 3.85 kg avoided.
+        assert!((options[0].net_avoided_kg_co2e - 3.85).abs() < 1e-12);
+        assert!(options[1].net_avoided_kg_co2e < 0.0);
+        assert!(compare_regions(10.0, "nowhere", &candidates, factor, transfer).is_empty());
     }
 
     #[test]
