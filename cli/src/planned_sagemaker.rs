@@ -110,6 +110,10 @@ fn answer(
         "DescribeTrainingJob" => not_found(&format!("training job {}", text("TrainingJobName"))),
         "DescribeTransformJob" => not_found(&format!("transform job {}", text("TransformJobName"))),
         "DescribeModel" => not_found(&format!("model {}", text("ModelName"))),
+        "DescribeHyperParameterTuningJob" => not_found(&format!(
+            "hyper parameter tuning job {}",
+            text("HyperParameterTuningJobName")
+        )),
         "CreateModel" => {
             let arn = format!(
                 "arn:aws:sagemaker:{region}:{account}:model/{}",

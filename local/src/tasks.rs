@@ -81,7 +81,8 @@ pub fn unsupported(resource: &str) -> Option<String> {
     }
     Some(format!(
         "resource {resource} is not supported by `greenpipe exec` yet: only Lambda functions (function ARNs \
-         and {LAMBDA_INVOKE}), SageMaker createTrainingJob[.sync], createModel and createTransformJob[.sync], \
+         and {LAMBDA_INVOKE}), SageMaker createTrainingJob[.sync], createModel, createTransformJob[.sync] and \
+         createHyperParameterTuningJob[.sync], \
          and --task overrides are"
     ))
 }

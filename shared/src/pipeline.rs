@@ -241,6 +241,10 @@ pub struct LastTrained {
     /// plan-training sizes the next job from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilisation: Option<Utilisation>,
+    /// The tuning job whose best training job this model is (the contract's `training.tuning`): the next
+    /// tuning job warm-starts from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_job_name: Option<String>,
 }
 
 /// A training job's use of its instances over its run (CloudWatch `/aws/sagemaker/TrainingJobs`, one

@@ -708,3 +708,107 @@ async fn a_contract_s_debugger_rules_and_profiler_reach_create_training_job() {
         job.debug_hook_config()
     );
 }
+
+/// Tuning (issue 23, item 1): a contract's `training.tuning` runs a tuning job instead of one training
+/// job, with automatic early stopping, its small budget and the ranges; the model is created from the
+/// best training job's artifacts, the run report has a tuning line, and the marker remembers the tuning
+/// job, so that the next tuning (new data) warm-starts from it (TransferLearning).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tuning_stops_trials_early_and_the_next_tuning_warm_starts_from_the_last() {
+    let w = World::new().await;
+    let tuning = "  tuning:\n    objective: { metric: \"validation:rmse\", type: Minimize }\n    \
+                  ranges:\n      eta: { min: 0.05, max: 0.5 }\n      max_depth: { min: 3, max: 8, type: integer }\n    \
+                  max_jobs: 4\n";
+    w.aws
+        .put(
+            &w.bucket,
+            "contracts/orderstuned.yaml",
+            contract_named("orderstuned", &w.group, &w.database, tuning),
+        )
+        .await;
+    let salt = std::process::id() as usize % 1000 + 23;
+    w.aws
+        .put(&w.bucket, "orderstuned/dt=2026-12-08/part-0.csv", csv(salt))
+        .await;
+    let out = w.run("orderstuned/dt=2026-12-08/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let first = only_run(&out);
+    assert_eq!(first["status"], "SUCCEEDED", "{first:#}");
+    assert_outcome(&first, "Tune", "ran");
+    assert_outcome(&first, "Train", "skipped");
+    assert_outcome(&first, "CreateModel", "ran");
+    let plan = &first["output"]["plan"];
+    let tuning_name = plan["tuningJobName"]
+        .as_str()
+        .expect("tuning job name")
+        .to_string();
+    assert!(plan["tuningRequest"].get("WarmStartConfig").is_none(), "{plan:#}");
+    let job = w
+        .sagemaker
+        .describe_hyper_parameter_tuning_job()
+        .hyper_parameter_tuning_job_name(&tuning_name)
+        .send()
+        .await
+        .expect("DescribeHyperParameterTuningJob");
+    let config = job.hyper_parameter_tuning_job_config().expect("config");
+    assert_eq!(
+        config.training_job_early_stopping_type().map(|t| t.as_str()),
+        Some("Auto")
+    );
+    assert_eq!(
+        config
+            .resource_limits()
+            .and_then(|l| l.max_number_of_training_jobs()),
+        Some(4)
+    );
+    let best = job
+        .best_training_job()
+        .and_then(|b| b.training_job_name())
+        .expect("best training job")
+        .to_string();
+    let model_name = plan["modelName"].as_str().unwrap();
+    let model = w
+        .sagemaker
+        .describe_model()
+        .model_name(model_name)
+        .send()
+        .await
+        .expect("the model");
+    assert_eq!(
+        model.primary_container().and_then(|c| c.model_data_url()),
+        Some(
+            format!(
+                "s3://{}/greenpipe/models/orderstuned/{best}/output/model.tar.gz",
+                w.bucket
+            )
+            .as_str()
+        )
+    );
+    let uri = first["reportUri"].as_str().expect("report uri");
+    let key = uri.strip_prefix(&format!("s3://{}/", w.bucket)).unwrap();
+    let report: Value =
+        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let line = stage_line(&report, "tuning");
+    assert_eq!(line["status"], "succeeded", "{line:#}");
+    assert_eq!(line["job"]["HyperParameterTuningJobName"], tuning_name.as_str());
+    assert!(
+        stage_line(&report, "training")["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("best training job")),
+        "{report:#}"
+    );
+
+    // New data: the next tuning job warm-starts from this one.
+    w.aws
+        .put(&w.bucket, "orderstuned/dt=2026-12-09/part-0.csv", csv(salt + 1))
+        .await;
+    let out = w.run("orderstuned/dt=2026-12-09/").await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let second = only_run(&out);
+    assert_eq!(second["status"], "SUCCEEDED", "{second:#}");
+    assert_eq!(
+        second["output"]["plan"]["tuningRequest"]["WarmStartConfig"],
+        serde_json::json!({"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": tuning_name}],
+                           "WarmStartType": "TransferLearning"})
+    );
+}

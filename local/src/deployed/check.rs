@@ -127,7 +127,7 @@ type Integration = (
     bool,
     Option<&'static str>,
 );
-const INTEGRATIONS: [Integration; 3] = [
+const INTEGRATIONS: [Integration; 4] = [
     (
         "sagemaker:createTrainingJob.sync",
         "training-job",
@@ -139,6 +139,19 @@ const INTEGRATIONS: [Integration; 3] = [
         ],
         true,
         Some("Training"),
+    ),
+    (
+        "sagemaker:createHyperParameterTuningJob.sync",
+        "hyper-parameter-tuning-job",
+        &[
+            "CreateHyperParameterTuningJob",
+            "DescribeHyperParameterTuningJob",
+            "StopHyperParameterTuningJob",
+            "ListTrainingJobsForHyperParameterTuningJob",
+            "AddTags",
+        ],
+        true,
+        Some("Tuning"),
     ),
     (
         "sagemaker:createModel",

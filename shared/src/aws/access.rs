@@ -81,6 +81,8 @@ pub const FEATURE_GROUP: &str = "arn:{partition}:sagemaker:{region}:{account}:fe
 pub const TRAINING_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:training-job/sales-0123abcd";
 pub const TRANSFORM_JOB: &str = "arn:{partition}:sagemaker:{region}:{account}:transform-job/sales-0123abcd";
 pub const MODEL: &str = "arn:{partition}:sagemaker:{region}:{account}:model/sales-0123abcd";
+pub const TUNING_JOB: &str =
+    "arn:{partition}:sagemaker:{region}:{account}:hyper-parameter-tuning-job/sales-0123abcd";
 pub const SAGEMAKER_ROLE: &str = "{sagemaker_role}";
 pub const SAGEMAKER_ANY: &str = "arn:{partition}:sagemaker:{region}:{account}:endpoint/idle-endpoint";
 pub const CLEANUP_REPORT_OBJECT: &str =

@@ -40,7 +40,7 @@ use super::transform::{plan_transform, TransformPlanInput};
 use super::{managed_tags, DataSize, TrainingSection, TransformSection};
 use crate::aws::access::{
     need, need_because, Call, ARTIFACTS_BUCKET, CONTRACT_OBJECT, GET_CONTRACT, HEAD_DATA, MARKER_OBJECT,
-    MODEL, NOT_FOUND_NEEDS_LIST, SAGEMAKER_ROLE, TRAINING_JOB, TRANSFORM_JOB,
+    MODEL, NOT_FOUND_NEEDS_LIST, SAGEMAKER_ROLE, TRAINING_JOB, TRANSFORM_JOB, TUNING_JOB,
 };
 use crate::aws::contracts::contract_at;
 use crate::aws::s3::{put_json, s3_uri};
@@ -560,7 +560,8 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
     let now = schedule::format_time(clock.now);
     let no_training = |reason: String, model: String| {
         json!({"train": false, "reason": reason, "fingerprint": fingerprint, "trainingJobName": "",
-               "modelName": model, "request": {}, "modelRequest": {}, "startAt": now, "schedule": null})
+               "modelName": model, "request": {}, "modelRequest": {}, "startAt": now, "schedule": null,
+               "tune": false, "tuningRequest": {}})
     };
     let Some(section) = ds.training_section()? else {
         let model = deps.config.transform_model.clone().unwrap_or_default();
@@ -591,6 +592,7 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
                 .as_ref()
                 .and_then(|m| m.utilisation.as_ref().map(|u| (m.training_job_name.as_str(), u))),
             region: &deps.region,
+            last_tuning_job: marker.as_ref().and_then(|m| m.tuning_job_name.as_deref()),
         },
     )?;
     let r = &plan.request;
@@ -673,6 +675,7 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
                         crate::footprint::unix_millis_now() as i64 * 1000,
                     ),
                     utilisation: None,
+                    tuning_job_name: None,
                 };
                 put_json(&deps.s3, &bucket, &marker_key, &adopted).await?;
                 let reason =
@@ -698,6 +701,39 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
         }
     };
     let name = request.training_job_name.clone();
+    // Tuning: the same existence rule by the tuning job's name (a completed one is adopted).
+    let tuning = match plan.tuning.clone() {
+        None => None,
+        Some(t) => match resolve_tuning(
+            deps,
+            t,
+            &model_request,
+            &ds.name,
+            &fingerprint,
+            &plan.settings_hash,
+        )
+        .await?
+        {
+            Tuning::Run(t) => Some(*t),
+            Tuning::Adopted {
+                model,
+                marker,
+                reason,
+            } => {
+                put_json(
+                    &deps.s3,
+                    &bucket,
+                    &marker_key,
+                    &LastTrained {
+                        execution: input.execution_name.clone(),
+                        ..*marker
+                    },
+                )
+                .await?;
+                return Ok(no_training(reason, model));
+            }
+        },
+    };
     let carbon = match &schedule_section {
         Some(section) => {
             let (duration, basis) = training_duration(
@@ -735,6 +771,9 @@ pub async fn plan_training_for(deps: &Deps, input: PlanTrainingInput) -> Result<
         "warmStart": plan.warm_start,
         "startAt": start_at,
         "schedule": carbon,
+        "tune": tuning.is_some(),
+        "tuningJobName": tuning.as_ref().map_or("", |t| t.hyper_parameter_tuning_job_name.as_str()),
+        "tuningRequest": tuning.map_or_else(|| json!({}), |t| json!(t)),
     }))
 }
 
@@ -874,6 +913,112 @@ pub async fn plan_transform_for(deps: &Deps, input: PlanTransformInput) -> Resul
         "startAt": start_at,
         "schedule": carbon,
     }))
+}
+
+enum Tuning {
+    /// Run this request.
+    Run(Box<super::tuning::CreateTuningJob>),
+    /// A tuning job of that name completed (a run that tuned but died before its report): its best
+    /// training job's model is used, and this marker records it.
+    Adopted {
+        model: String,
+        marker: Box<LastTrained>,
+        reason: String,
+    },
+}
+
+/// The tuning job to run, or the completed one to adopt: `<name>`, `<name>-2`, ... as for training jobs.
+async fn resolve_tuning(
+    deps: &Deps,
+    mut request: super::tuning::CreateTuningJob,
+    model_request: &super::training::CreateModel,
+    dataset: &str,
+    fingerprint: &str,
+    settings_hash: &str,
+) -> Result<Tuning> {
+    let base = request.hyper_parameter_tuning_job_name.clone();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let name = with_attempt(&base, attempt);
+        let described = match deps
+            .sagemaker
+            .describe_hyper_parameter_tuning_job()
+            .hyper_parameter_tuning_job_name(&name)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| is_not_found(se.code(), se.message())) =>
+            {
+                request.hyper_parameter_tuning_job_name = name;
+                return Ok(Tuning::Run(Box::new(request)));
+            }
+            Err(e) => return Err(sdk_error(&format!("DescribeHyperParameterTuningJob {name}"), e)),
+        };
+        let status = described
+            .hyper_parameter_tuning_job_status()
+            .map_or("Unknown", |s| s.as_str())
+            .to_string();
+        match status.as_str() {
+            "Completed" => {
+                let best = described
+                    .best_training_job()
+                    .and_then(|b| b.training_job_name())
+                    .ok_or_else(|| {
+                        Error::aws(format!("completed tuning job {name} has no best training job"))
+                    })?
+                    .to_string();
+                let output = &request.training_job_definition.output_data_config.s3_output_path;
+                let url = format!("{output}{best}/output/model.tar.gz");
+                let image = model_request.primary_container.image.clone();
+                let role = model_request.execution_role_arn.clone();
+                ensure_model(
+                    deps,
+                    &model_request.model_name,
+                    Some(&image),
+                    Some(&role),
+                    &url,
+                    dataset,
+                    fingerprint,
+                )
+                .await?;
+                let marker = LastTrained {
+                    fingerprint: fingerprint.to_string(),
+                    settings_hash: settings_hash.to_string(),
+                    training_job_name: best,
+                    model_name: model_request.model_name.clone(),
+                    model_data_url: url,
+                    image: Some(image),
+                    role_arn: Some(role),
+                    execution: None,
+                    trained_at: crate::validate::values::format_timestamp(
+                        crate::footprint::unix_millis_now() as i64 * 1000,
+                    ),
+                    utilisation: None,
+                    tuning_job_name: Some(name.clone()),
+                };
+                return Ok(Tuning::Adopted {
+                    model: model_request.model_name.clone(),
+                    marker: Box::new(marker),
+                    reason: format!(
+                        "tuning job {name} already completed for this data; its best model is used"
+                    ),
+                });
+            }
+            "Failed" | "Stopped" => continue,
+            _ => {
+                return Err(Error::JobInProgress {
+                    kind: "tuning",
+                    job: name,
+                    status,
+                })
+            }
+        }
+    }
+    Err(Error::aws(format!(
+        "tuning for this data failed or was stopped {MAX_ATTEMPTS} times ({base} ..); fix the cause, then delete the marker or change the data"
+    )))
 }
 
 /// Training's expected run for the carbon window: the last job's (its one-minute utilisation samples),
@@ -1046,6 +1191,10 @@ const TRAINING_CALLS: &[Call] = &[
     Call {
         operation: "sagemaker:DescribeTrainingJob",
         needs: &[need("sagemaker:DescribeTrainingJob", TRAINING_JOB)],
+    },
+    Call {
+        operation: "sagemaker:DescribeHyperParameterTuningJob",
+        needs: &[need("sagemaker:DescribeHyperParameterTuningJob", TUNING_JOB)],
     },
     Call {
         operation: "sagemaker:DescribeModel",

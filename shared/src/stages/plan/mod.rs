@@ -15,6 +15,7 @@ pub mod section;
 pub mod sizing;
 pub mod training;
 pub mod transform;
+pub mod tuning;
 
 pub use handler::{PlanTraining, PlanTransform};
 pub use section::{DataProcessingSection, TrainingSection, TransformSection};

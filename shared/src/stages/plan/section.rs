@@ -99,6 +99,9 @@ pub struct TrainingSection {
     /// instance type. Planned and passed through; no saving is claimed for it.
     #[serde(default)]
     pub compiler: bool,
+    /// Hyperparameter tuning instead of one training job ([`super::tuning`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<super::tuning::TuningSection>,
 }
 
 /// The contract's `training.debugger`.
@@ -334,6 +337,12 @@ impl TrainingSection {
                         "debugger.rules: {r} reads the profiler's metrics (profiler is false)"
                     ));
                 }
+            }
+        }
+        if let Some(t) = &self.tuning {
+            let fixed: Vec<&String> = self.hyperparameters.keys().collect();
+            if let Err(m) = t.check(&fixed) {
+                return bad(m);
             }
         }
         if self.compiler {

@@ -203,6 +203,8 @@ pub struct TrainingInput<'a> {
     pub last_utilisation: Option<(&'a str, &'a Utilisation)>,
     /// The region the job runs in (the Debugger rule evaluator image is regional).
     pub region: &'a str,
+    /// The last tuning job of this dataset: a new tuning job warm-starts from it.
+    pub last_tuning_job: Option<&'a str>,
 }
 
 /// A planned training job: the requests, the names, and the facts behind them.
@@ -217,6 +219,8 @@ pub struct TrainingPlan {
     pub sizing: String,
     /// Whether the request includes the previous model as a warm-start channel.
     pub warm_start: bool,
+    /// The contract's `tuning`: a tuning job over `request`'s job (the state machine runs it instead).
+    pub tuning: Option<super::tuning::CreateTuningJob>,
 }
 
 /// The content type SageMaker channels and transform inputs use for a format.
@@ -352,6 +356,9 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
     if let Some(d) = &section.debugger {
         settings["debugger"] = serde_json::json!(d);
     }
+    if let Some(t) = &section.tuning {
+        settings["tuning"] = serde_json::json!(t);
+    }
     let settings_hash = short_hash(&settings.to_string(), 6);
     let fp = fingerprint_hex(input.fingerprint);
     let name = job_name(input.dataset, &[&fp[..fp.len().min(12)], &settings_hash]);
@@ -440,10 +447,15 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
         },
         tags,
     };
+    let tuning = section.tuning.as_ref().map(|t| {
+        let name = super::tuning::tuning_job_name(input.dataset, input.fingerprint, &settings_hash);
+        super::tuning::tuning_request(t, &request, &name, input.last_tuning_job)
+    });
     Ok(TrainingPlan {
         request,
         model_request,
         settings_hash,
+        tuning,
         sizing,
         warm_start,
     })
@@ -509,6 +521,7 @@ mod tests {
             previous_model_data_url: previous,
             last_utilisation: None,
             region: "eu-west-1",
+            last_tuning_job: None,
         }
     }
 

@@ -249,7 +249,11 @@ pub fn build(state: &Value, settings: &ReportSettings, now_ms: u64) -> Result<Ru
         training_desc.map(|d| training_stage(d, settings)),
         &mut skips,
     ));
-    let training_planned_only = training_desc.is_some_and(planned_stand_in);
+    let training_planned_only =
+        training_desc.is_some_and(planned_stand_in) || state.get("tuning").is_some_and(planned_stand_in);
+    if let Some(tuning) = state.get("tuning").filter(|t| t.is_object()) {
+        stages.push(tuning_stage(tuning, plan, settings));
+    }
     match state.get("model").filter(|m| m.is_object()) {
         Some(model) => {
             let mut s = not_run("model", "sagemaker:createModel");
@@ -354,8 +358,10 @@ impl Totals {
 /// stage failed: the model exists and a re-run should not train it again).
 pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
     let training = state.get("training")?;
+    let tuning = state.get("tuning").filter(|t| t.is_object());
     if training.get("TrainingJobStatus").and_then(Value::as_str) != Some("Completed")
         || planned_stand_in(training)
+        || tuning.is_some_and(planned_stand_in)
     {
         return None;
     }
@@ -376,6 +382,7 @@ pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
         execution: str_at(state, "/execution/Name"),
         trained_at: format_timestamp(now_ms as i64 * 1000),
         utilisation: None,
+        tuning_job_name: tuning.and_then(|t| str_at(t, "/HyperParameterTuningJobName")),
     })
 }
 
@@ -751,7 +758,74 @@ fn planned_job(stage: &str, resource: &str, desc: &Value, keys: &[&str]) -> Stag
     s
 }
 
+/// The tuning job's line: its trials' footprint, estimated from its wall-clock runtime and its parallel
+/// trials (`ConsumedResources.RuntimeInSeconds` x `MaxParallelTrainingJobs` instance-seconds: an upper
+/// bound, as trials do not all run the whole time), on the plan's instances.
+fn tuning_stage(desc: &Value, plan: Option<&Value>, settings: &ReportSettings) -> StageReport {
+    const RESOURCE: &str = "sagemaker:createHyperParameterTuningJob.sync";
+    if planned_stand_in(desc) {
+        return planned_job("tuning", RESOURCE, desc, &["HyperParameterTuningJobName"]);
+    }
+    let status = desc
+        .get("HyperParameterTuningJobStatus")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    let mut s = base("tuning", RESOURCE, &job_status(status));
+    s.job = Some(job_facts(
+        desc,
+        &[
+            "HyperParameterTuningJobName",
+            "HyperParameterTuningJobStatus",
+            "BestTrainingJob",
+            "TrainingJobStatusCounters",
+            "ObjectiveStatusCounters",
+            "ConsumedResources",
+        ],
+    ));
+    let definition = plan.and_then(|p| p.pointer("/tuningRequest/TrainingJobDefinition"));
+    let parallel = plan
+        .and_then(|p| {
+            p.pointer("/tuningRequest/HyperParameterTuningJobConfig/ResourceLimits/MaxParallelTrainingJobs")
+        })
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0);
+    let runtime = desc
+        .pointer("/ConsumedResources/RuntimeInSeconds")
+        .and_then(Value::as_f64);
+    let (Some(definition), Some(runtime)) = (definition, runtime) else {
+        s.unmodelled = Some("the tuning job reports no ConsumedResources.RuntimeInSeconds".into());
+        return s;
+    };
+    let Some((instance_type, count)) = resources(definition, "/ResourceConfig") else {
+        s.unmodelled = Some("the tuning plan has no ResourceConfig.InstanceType".into());
+        return s;
+    };
+    let seconds = runtime * parallel;
+    s.duration_seconds = Some(runtime);
+    let estimate = modelled(settings, |region| {
+        footprint::training_job(&instance_type, count, seconds, seconds, region, None).map(|mut t| {
+            t.estimate.basis.notes.push(format!(
+                "upper bound: the tuning job's wall-clock runtime {runtime} s x {parallel} parallel trials, at on-demand rates"
+            ));
+            t.estimate
+        })
+    });
+    set_modelled(&mut s, estimate);
+    s
+}
+
 fn training_stage(desc: &Value, settings: &ReportSettings) -> StageReport {
+    if desc.get("Tuned").and_then(Value::as_bool) == Some(true) {
+        let mut s = base(
+            "training",
+            "sagemaker:createHyperParameterTuningJob.sync",
+            "succeeded",
+        );
+        s.reason =
+            Some("the tuning job's best training job: the trials are counted on the tuning line".into());
+        s.job = Some(job_facts(desc, &["TrainingJobName", "ModelArtifacts"]));
+        return s;
+    }
     if planned_stand_in(desc) {
         let keys = [
             "TrainingJobName",
