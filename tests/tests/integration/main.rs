@@ -7,6 +7,7 @@ mod burst;
 mod cleanup_idle;
 mod cleanup_studio;
 mod deploy;
+mod early_stop;
 mod events;
 mod http1_tls;
 mod notebook_activity;

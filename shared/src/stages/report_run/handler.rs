@@ -231,7 +231,12 @@ async fn list_written(s3: &S3Client, artifacts_bucket: &str, state: &Value) -> R
 async fn training_utilisation(cloudwatch: &CloudWatchClient, state: &Value) -> Result<Option<Utilisation>> {
     let Some(training) = state
         .get("training")
-        .filter(|t| t.get("TrainingJobStatus").and_then(Value::as_str) == Some("Completed"))
+        .filter(|t| {
+            matches!(
+                t.get("TrainingJobStatus").and_then(Value::as_str),
+                Some("Completed" | "Stopped")
+            )
+        })
         .filter(|t| !super::run_report::planned_stand_in(t))
     else {
         return Ok(None);

@@ -359,7 +359,9 @@ impl Totals {
 pub fn last_trained(state: &Value, now_ms: u64) -> Option<LastTrained> {
     let training = state.get("training")?;
     let tuning = state.get("tuning").filter(|t| t.is_object());
-    if training.get("TrainingJobStatus").and_then(Value::as_str) != Some("Completed")
+    // Completed, or Stopped by a Debugger rule and kept (the definition creates a model only then).
+    let status = training.get("TrainingJobStatus").and_then(Value::as_str);
+    if !matches!(status, Some("Completed" | "Stopped"))
         || planned_stand_in(training)
         || tuning.is_some_and(planned_stand_in)
     {
