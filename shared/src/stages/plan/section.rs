@@ -99,6 +99,10 @@ pub struct TrainingSection {
     /// instance type. Planned and passed through; no saving is claimed for it.
     #[serde(default)]
     pub compiler: bool,
+    /// `trainium`: right-size onto AWS Trainium (ml.trn1) instead of the general-purpose table, for an
+    /// image built for AWS Neuron. Not with `instance_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
     /// Hyperparameter tuning instead of one training job ([`super::tuning`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning: Option<super::tuning::TuningSection>,
@@ -180,6 +184,10 @@ pub struct TransformSection {
     pub environment: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_processing: Option<DataProcessingSection>,
+    /// `inferentia`: right-size onto AWS Inferentia2 (ml.inf2) instead of the general-purpose table, for
+    /// a model compiled for AWS Neuron. Not with `instance_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<String>,
 }
 
 impl Default for TransformSection {
@@ -195,6 +203,7 @@ impl Default for TransformSection {
             accept: None,
             environment: BTreeMap::new(),
             data_processing: None,
+            accelerator: None,
         }
     }
 }
@@ -380,6 +389,31 @@ impl TrainingSection {
                 return bad(format!(
                     "hyperparameter {k:?} is too long (key <= 256, value <= 2500)"
                 ));
+            }
+        }
+        for (what, accelerator, fixed, allowed) in [
+            (
+                "accelerator",
+                &self.accelerator,
+                self.instance_type.is_some(),
+                "trainium",
+            ),
+            (
+                "transform.accelerator",
+                &self.transform.accelerator,
+                self.transform.instance_type.is_some(),
+                "inferentia",
+            ),
+        ] {
+            match accelerator.as_deref() {
+                None => {}
+                Some(a) if a != allowed => return bad(format!("{what} must be {allowed}, got {a:?}")),
+                Some(_) if fixed => {
+                    return bad(format!(
+                        "{what} picks the instance type: leave out the instance_type beside it"
+                    ))
+                }
+                Some(_) => {}
             }
         }
         let t = &self.transform;

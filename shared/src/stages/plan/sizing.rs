@@ -53,6 +53,11 @@ const TRANSFORM: &[(f64, &str)] = &[
     (f64::INFINITY, "ml.m5.4xlarge"),
 ];
 
+/// A contract's `accelerator`: AWS Trainium for training, Inferentia2 for transform. One row each: the
+/// smallest size, the one the footprint table holds (larger data wants an explicit `instance_type`).
+const TRAINIUM: &[(f64, &str)] = &[(16.0, "ml.trn1.2xlarge")];
+const INFERENTIA: &[(f64, &str)] = &[(f64::INFINITY, "ml.inf2.xlarge")];
+
 /// The share of the next instance's memory the last run's peak, scaled to this data, may fill.
 const TARGET_MEMORY: f64 = 0.7;
 /// A job whose CPU peaked this high is not moved to fewer vCPUs.
@@ -168,6 +173,25 @@ pub fn transform_instance(
     compression: Compression,
 ) -> Sized {
     pick(TRANSFORM, bytes, rows, format, compression, "transform")
+}
+
+/// The instance for a contract's `accelerator` (`trainium` for training, `inferentia` for transform).
+pub fn accelerator_instance(
+    accelerator: &str,
+    bytes: u64,
+    rows: Option<u64>,
+    format: &FormatSpec,
+    compression: Compression,
+) -> Sized {
+    let (table, what) = match accelerator {
+        "trainium" => (TRAINIUM, "training on AWS Trainium"),
+        _ => (INFERENTIA, "transform on AWS Inferentia2"),
+    };
+    let mut s = pick(table, bytes, rows, format, compression, what);
+    s.reason.push_str(&format!(
+        " (the contract's accelerator: {accelerator}; the image must be built for AWS Neuron)"
+    ));
+    s
 }
 
 /// Training volume per instance: twice the working set (data plus checkpoints and model), at least

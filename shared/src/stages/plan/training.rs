@@ -315,9 +315,19 @@ pub fn plan_training(section: &TrainingSection, input: &TrainingInput<'_>) -> Re
     let compression = compression_type(input.compression, input.data_uri)?;
     // `settings_type` enters the settings hash: the type the data alone calls for, so that sizing from
     // the last run's evidence never makes unchanged data look like changed settings.
-    let (instance_type, settings_type, sizing) = match &section.instance_type {
-        Some(t) => (t.clone(), t.clone(), format!("training: {t} from the contract")),
-        None => {
+    let (instance_type, settings_type, sizing) = match (&section.instance_type, &section.accelerator) {
+        (Some(t), _) => (t.clone(), t.clone(), format!("training: {t} from the contract")),
+        (None, Some(a)) => {
+            let s = sizing::accelerator_instance(
+                a,
+                input.size.bytes,
+                input.size.rows,
+                input.format,
+                input.compression,
+            );
+            (s.instance_type.clone(), s.instance_type, s.reason)
+        }
+        (None, None) => {
             let s =
                 sizing::training_instance(input.size.bytes, input.size.rows, input.format, input.compression);
             match input
@@ -576,6 +586,24 @@ mod tests {
         far.region = "mars-1";
         let e = plan_training(&with, &far).unwrap_err();
         assert!(e.to_string().contains("mars-1"), "{e}");
+    }
+
+    #[test]
+    fn the_trainium_switch_right_sizes_onto_trn1_and_says_what_the_image_needs() {
+        let csv = FormatSpec::csv();
+        let t = section(json!({"image": "img:1", "accelerator": "trainium"}));
+        let plan = plan_training(&t, &input(&csv, Compression::None, 1000, None)).unwrap();
+        assert_eq!(plan.request.resource_config.instance_type, "ml.trn1.2xlarge");
+        assert!(plan.sizing.contains("AWS Neuron"), "{}", plan.sizing);
+        for bad in [
+            json!({"image": "img:1", "accelerator": "inferentia"}),
+            json!({"image": "img:1", "accelerator": "trainium", "instance_type": "ml.m5.large"}),
+            json!({"image": "img:1", "transform": {"accelerator": "trainium"}}),
+            json!({"image": "img:1", "transform": {"accelerator": "inferentia", "instance_type": "ml.m5.large"}}),
+        ] {
+            let e = TrainingSection::from_value(&bad, "c.yaml").unwrap_err();
+            assert!(e.to_string().contains("accelerator"), "{bad}: {e}");
+        }
     }
 
     #[test]

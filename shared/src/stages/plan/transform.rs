@@ -165,9 +165,19 @@ pub fn plan_transform(section: &TransformSection, input: &TransformPlanInput<'_>
             }
         }
     };
-    let (instance_type, sizing) = match &section.instance_type {
-        Some(t) => (t.clone(), format!("transform: {t} from the contract")),
-        None => {
+    let (instance_type, sizing) = match (&section.instance_type, &section.accelerator) {
+        (Some(t), _) => (t.clone(), format!("transform: {t} from the contract")),
+        (None, Some(a)) => {
+            let s = sizing::accelerator_instance(
+                a,
+                input.size.bytes,
+                input.size.rows,
+                input.format,
+                input.compression,
+            );
+            (s.instance_type, s.reason)
+        }
+        (None, None) => {
             let s = sizing::transform_instance(
                 input.size.bytes,
                 input.size.rows,
@@ -281,6 +291,19 @@ mod tests {
             transform_uri: "s3://art/greenpipe/transform",
         };
         plan_transform(s, &input).map(|p| serde_json::to_value(p.request).unwrap())
+    }
+
+    #[test]
+    fn the_inferentia_switch_right_sizes_onto_inf2() {
+        let r = plan(
+            &section(json!({"accelerator": "inferentia"})),
+            &FormatSpec::csv(),
+            Compression::None,
+            "s3://b/sales/x.csv",
+            1000,
+        )
+        .unwrap();
+        assert_eq!(r["TransformResources"]["InstanceType"], "ml.inf2.xlarge");
     }
 
     #[test]
