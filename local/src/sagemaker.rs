@@ -329,6 +329,24 @@ async fn create_training_job(
     Ok((name, json!({"TrainingJobArn": out.training_job_arn()})))
 }
 
+/// A Debugger or profiler rule configuration (two SDK types with the same fields) from its JSON.
+macro_rules! rule_configuration {
+    ($ty:ty, $fields:expr) => {{
+        let mut r = $fields;
+        let built = <$ty>::builder()
+            .rule_configuration_name(r.req("RuleConfigurationName")?)
+            .rule_evaluator_image(r.req("RuleEvaluatorImage")?)
+            .set_local_path(r.str("LocalPath")?)
+            .set_s3_output_path(r.str("S3OutputPath")?)
+            .set_rule_parameters(r.string_map("RuleParameters")?)
+            .set_instance_type(r.enumerated("InstanceType", sm::ProcessingInstanceType::values())?)
+            .set_volume_size_in_gb(r.int("VolumeSizeInGB")?)
+            .build();
+        r.done()?;
+        built
+    }};
+}
+
 fn training_request(
     client: &aws_sdk_sagemaker::Client,
     params: Value,
@@ -374,19 +392,7 @@ fn training_request(
         h.done()?;
     }
     for r in f.list("DebugRuleConfigurations")? {
-        let (name, image, local, s3, parameters, mut r) = rule_fields(r)?;
-        req = req.debug_rule_configurations(
-            sm::DebugRuleConfiguration::builder()
-                .rule_configuration_name(name)
-                .rule_evaluator_image(image)
-                .set_local_path(local)
-                .set_s3_output_path(s3)
-                .set_rule_parameters(parameters)
-                .set_instance_type(r.enumerated("InstanceType", sm::ProcessingInstanceType::values())?)
-                .set_volume_size_in_gb(r.int("VolumeSizeInGB")?)
-                .build(),
-        );
-        r.done()?;
+        req = req.debug_rule_configurations(rule_configuration!(sm::DebugRuleConfiguration, r));
     }
     if let Some(mut p) = f.obj("ProfilerConfig")? {
         req = req.profiler_config(
@@ -402,19 +408,7 @@ fn training_request(
         p.done()?;
     }
     for r in f.list("ProfilerRuleConfigurations")? {
-        let (name, image, local, s3, parameters, mut r) = rule_fields(r)?;
-        req = req.profiler_rule_configurations(
-            sm::ProfilerRuleConfiguration::builder()
-                .rule_configuration_name(name)
-                .rule_evaluator_image(image)
-                .set_local_path(local)
-                .set_s3_output_path(s3)
-                .set_rule_parameters(parameters)
-                .set_instance_type(r.enumerated("InstanceType", sm::ProcessingInstanceType::values())?)
-                .set_volume_size_in_gb(r.int("VolumeSizeInGB")?)
-                .build(),
-        );
-        r.done()?;
+        req = req.profiler_rule_configurations(rule_configuration!(sm::ProfilerRuleConfiguration, r));
     }
     f.done()?;
     Ok(req)
@@ -632,28 +626,6 @@ fn tuning_request(
     req = req.set_tags(f.tags()?);
     f.done()?;
     Ok(req)
-}
-
-/// The fields a Debugger and a profiler rule configuration share; the rest are read by the caller.
-#[allow(clippy::type_complexity)]
-fn rule_fields(
-    mut r: Fields,
-) -> Conv<(
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<HashMap<String, String>>,
-    Fields,
-)> {
-    Ok((
-        r.req("RuleConfigurationName")?,
-        r.req("RuleEvaluatorImage")?,
-        r.str("LocalPath")?,
-        r.str("S3OutputPath")?,
-        r.string_map("RuleParameters")?,
-        r,
-    ))
 }
 
 async fn create_model(client: &aws_sdk_sagemaker::Client, params: Value) -> Result<Value, TaskError> {

@@ -4,14 +4,12 @@
 //! It answers every GET with the forecast the test set (hourly from a start time), or with the status
 //! the test set, and records each request's path and query and its `auth-token`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 /// One request as received.
@@ -42,29 +40,13 @@ pub struct ForecastApi {
 impl ForecastApi {
     /// Bind a free loopback port and serve on the current tokio runtime.
     pub async fn start() -> ForecastApi {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind forecast loopback");
-        let addr = listener.local_addr().expect("local addr");
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(&state, req)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::serve_loopback(move |req| {
+            let reply = handle(&shared, req);
+            async move { reply }
+        })
+        .await;
         ForecastApi {
             url: format!("http://{addr}/v3/carbon-intensity/forecast"),
             state,

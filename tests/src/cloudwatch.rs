@@ -12,14 +12,12 @@
 //! (`UnknownOperationException`).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use minicbor::data::{Tag, Type};
 use minicbor::{Decoder, Encoder};
 
@@ -206,29 +204,13 @@ pub struct CloudWatch {
 impl CloudWatch {
     /// Bind a free loopback port and serve on the current tokio runtime.
     pub async fn start() -> CloudWatch {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind CloudWatch loopback");
-        let addr = listener.local_addr().expect("local addr");
         let state: Arc<Mutex<State>> = Arc::default();
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::serve_loopback(move |req| {
+            let state = shared.clone();
+            async move { handle(&state, req).await }
+        })
+        .await;
         CloudWatch {
             endpoint: format!("http://{addr}"),
             state,

@@ -179,6 +179,16 @@ impl World {
             .collect()
     }
 
+    /// The run report a run's `reportUri` names, read back from the bucket.
+    async fn report(&self, run: &Value) -> Value {
+        let uri = run["reportUri"].as_str().expect("report uri");
+        let key = uri
+            .strip_prefix(&format!("s3://{}/", self.bucket))
+            .expect("the report is in the artifacts bucket");
+        serde_json::from_slice(&self.aws.get(&self.bucket, key).await.expect("run report object"))
+            .expect("the run report is JSON")
+    }
+
     async fn partitions(&self) -> Vec<Vec<String>> {
         let out = self
             .glue
@@ -535,12 +545,7 @@ async fn whole_pipeline_then_skip_on_unchanged_data_then_failure_path_on_invalid
         unknown["output"]["plan"]["request"]["ResourceConfig"]["InstanceType"],
         "ml.m7i.xlarge"
     );
-    let uri = unknown["reportUri"].as_str().expect("report uri");
-    let key = uri
-        .strip_prefix(&format!("s3://{}/", w.bucket))
-        .expect("in the bucket");
-    let report: Value =
-        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let report = w.report(&unknown).await;
     let training = stage_line(&report, "training");
     assert_eq!(training["status"], "succeeded", "{training:#}");
     assert!(training.get("footprint").is_none(), "{training:#}");
@@ -628,12 +633,7 @@ async fn a_deadline_waits_for_the_cleanest_hour_on_the_execution_s_clock() {
     assert_eq!(transform_plan["schedule"]["waitSeconds"], 0, "{transform_plan:#}");
     assert_outcome(&run, "Transform", "ran");
 
-    let uri = run["reportUri"].as_str().expect("report uri");
-    let key = uri
-        .strip_prefix(&format!("s3://{}/", w.bucket))
-        .expect("in the bucket");
-    let report: Value =
-        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let report = w.report(&run).await;
     let training = stage_line(&report, "training");
     assert_eq!(
         training["carbonWindow"]["startAt"], "2026-12-08T03:00:00Z",
@@ -784,10 +784,7 @@ async fn tuning_stops_trials_early_and_the_next_tuning_warm_starts_from_the_last
             .as_str()
         )
     );
-    let uri = first["reportUri"].as_str().expect("report uri");
-    let key = uri.strip_prefix(&format!("s3://{}/", w.bucket)).unwrap();
-    let report: Value =
-        serde_json::from_slice(&w.aws.get(&w.bucket, key).await.expect("run report")).expect("JSON");
+    let report = w.report(&first).await;
     let line = stage_line(&report, "tuning");
     assert_eq!(line["status"], "succeeded", "{line:#}");
     assert_eq!(line["job"]["HyperParameterTuningJobName"], tuning_name.as_str());

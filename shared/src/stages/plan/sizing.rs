@@ -194,6 +194,20 @@ pub fn accelerator_instance(
     s
 }
 
+/// The batch transform's instance: the contract's accelerator's, else the table's.
+pub fn transform_for(
+    accelerator: Option<&str>,
+    bytes: u64,
+    rows: Option<u64>,
+    format: &FormatSpec,
+    compression: Compression,
+) -> Sized {
+    match accelerator {
+        Some(a) => accelerator_instance(a, bytes, rows, format, compression),
+        None => transform_instance(bytes, rows, format, compression),
+    }
+}
+
 /// Training volume per instance: twice the working set (data plus checkpoints and model), at least
 /// 10 GB.
 pub fn training_volume_gb(bytes: u64, format: &FormatSpec, compression: Compression) -> u32 {

@@ -165,20 +165,11 @@ pub fn plan_transform(section: &TransformSection, input: &TransformPlanInput<'_>
             }
         }
     };
-    let (instance_type, sizing) = match (&section.instance_type, &section.accelerator) {
-        (Some(t), _) => (t.clone(), format!("transform: {t} from the contract")),
-        (None, Some(a)) => {
-            let s = sizing::accelerator_instance(
-                a,
-                input.size.bytes,
-                input.size.rows,
-                input.format,
-                input.compression,
-            );
-            (s.instance_type, s.reason)
-        }
-        (None, None) => {
-            let s = sizing::transform_instance(
+    let (instance_type, sizing) = match &section.instance_type {
+        Some(t) => (t.clone(), format!("transform: {t} from the contract")),
+        None => {
+            let s = sizing::transform_for(
+                section.accelerator.as_deref(),
                 input.size.bytes,
                 input.size.rows,
                 input.format,
