@@ -7,6 +7,7 @@ mod cleanup;
 mod demo;
 mod exec;
 mod features;
+mod infer;
 mod notebooks;
 mod planned_sagemaker;
 mod run;
@@ -79,6 +80,10 @@ enum Command {
     /// One endpoint's use of its instances over a window, and the smaller type that would hold it, with
     /// what the switch saves ($, kWh, kgCO2e). Reads only; changes nothing.
     Rightsize(cleanup::RightsizeArgs),
+    /// Draft a data contract from a sample of a file (.csv/.tsv with a header, .jsonl): types,
+    /// nullability, ranges with a margin, small enumerations, string shapes, uniqueness candidates, each
+    /// guess marked. Exits 0 when the draft holds for the whole file, 1 when it does not, 2 on errors.
+    Infer(infer::InferArgs),
     /// Notebook instances: `attach NAME` gives one the stack's activity lifecycle configuration, which
     /// cleanup judges notebooks by (dry run with --dry-run).
     Notebooks(notebooks::NotebooksArgs),
@@ -130,6 +135,7 @@ fn main() -> ExitCode {
         Command::RestoreEndpoint(args) => cleanup::restore(&args),
         Command::Rightsize(args) => cleanup::rightsize(&args).map(|()| true),
         Command::Notebooks(args) => notebooks::run(&args).map(|()| true),
+        Command::Infer(args) => return infer::run(&args),
     };
     match result {
         Ok(true) => ExitCode::from(EXIT_VALID),

@@ -407,3 +407,101 @@ fn the_main_job_shows_every_stage_of_the_pipeline_without_an_account() {
     }
     let _ = std::fs::remove_dir_all(&store);
 }
+
+/// `greenpipe infer` (issue 24, item 3) on the bundled samples: the draft holds for the file it came
+/// from (exit 0), reads back as a contract, and every planted fault of `sales-invalid.csv` breaks it: the
+/// ragged row, the missing and the duplicate order_id, the unknown country, the negative amount and the
+/// impossible timestamp. JSON Lines (gzip) drafts hold too.
+#[test]
+fn infer_drafts_a_contract_the_planted_bad_rows_break() {
+    let dir = std::env::temp_dir().join(format!("greenpipe-infer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let draft = dir.join("sales.yaml");
+    let out = greenpipe(&["infer", &sample("sales.csv"), "--out", draft.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the draft holds"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&draft).unwrap();
+    for expected in [
+        "name: order_id\n    type: int\n    nullable: false",
+        "unique: true",
+        "allowed: [CA, DE, FR, GB, JP, \"NO\", US]",
+        "regex: \"C[0-9]{6}\"",
+        "type: timestamp",
+        "# guess:",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in the draft:\n{text}");
+    }
+    let out = greenpipe(&[
+        "validate",
+        &sample("sales-invalid.csv"),
+        "-c",
+        draft.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let failed: Vec<String> = report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["rule"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for fault in [
+        "records: well-formed",
+        "column \"order_id\": not null",
+        "column \"order_id\": unique",
+        "column \"country\": allowed",
+        "column \"amount\": min 0",
+        "column \"order_ts\": type timestamp",
+    ] {
+        assert!(
+            failed.iter().any(|f| f.starts_with(fault)),
+            "{fault:?} not among {failed:?}"
+        );
+    }
+    let out = greenpipe(&["infer", &sample("sales.jsonl.gz")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("type: jsonl"));
+
+    // The same as a DQDL ruleset (`--format dqdl`): it holds for its file and the planted faults break it.
+    let rules = dir.join("sales.dqdl");
+    let out = greenpipe(&[
+        "infer",
+        &sample("sales.csv"),
+        "--format",
+        "dqdl",
+        "--out",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = greenpipe(&[
+        "validate",
+        &sample("sales-invalid.csv"),
+        "-c",
+        rules.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    let failed: Vec<String> = report["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["rule"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for fault in [
+        "IsComplete \"order_id\"",
+        "IsUnique \"order_id\"",
+        "ColumnValues \"country\" in",
+        "ColumnValues \"amount\" >= 0",
+        "ColumnDataType \"order_ts\" = \"TIMESTAMP\"",
+    ] {
+        assert!(
+            failed.iter().any(|f| f.starts_with(fault)),
+            "{fault:?} not among {failed:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

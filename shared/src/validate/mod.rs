@@ -36,6 +36,22 @@ use self::compile::Plan;
 pub use self::decode::Fingerprint;
 use self::decode::{Decoded, Direct, Prefetch, SourceState, StreamError};
 pub use self::report::ValidationReport;
+
+/// A value as the engine reads a column of type `ty` (`greenpipe infer` guesses types with the same
+/// parsers validation uses): the number for int and float, days or microseconds since the epoch for
+/// dates and timestamps, 0/1 for bool; `None` when the value does not parse, and always for strings.
+pub fn parse_as(ty: crate::contract::ColumnType, text: &str) -> Option<f64> {
+    use crate::contract::ColumnType;
+    let b = text.as_bytes();
+    match ty {
+        ColumnType::Int => values::parse_i64(b).map(|v| v as f64),
+        ColumnType::Float => values::parse_f64(text),
+        ColumnType::Bool => values::parse_bool(b).map(|v| f64::from(u8::from(v))),
+        ColumnType::Date => values::parse_date(b).map(f64::from),
+        ColumnType::Timestamp => values::parse_timestamp(b).map(|v| v as f64),
+        ColumnType::String => None,
+    }
+}
 use crate::contract::{Compression, Contract, FormatSpec};
 use crate::error::{Error, Result};
 
