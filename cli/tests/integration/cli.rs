@@ -408,6 +408,17 @@ fn the_main_job_shows_every_stage_of_the_pipeline_without_an_account() {
     let _ = std::fs::remove_dir_all(&store);
 }
 
+/// The rules a `validate --json` run failed, by name.
+fn failed_rules(out: &Output) -> Vec<String> {
+    json(out)["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["rule"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// `greenpipe infer` (issue 24, item 3) on the bundled samples: the draft holds for the file it came
 /// from (exit 0), reads back as a contract, and every planted fault of `sales-invalid.csv` breaks it: the
 /// ragged row, the missing and the duplicate order_id, the unknown country, the negative amount and the
@@ -439,14 +450,7 @@ fn infer_drafts_a_contract_the_planted_bad_rows_break() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report = json(&out);
-    let failed: Vec<String> = report["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .filter(|r| r["passed"] == false)
-        .map(|r| r["rule"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let failed = failed_rules(&out);
     for fault in [
         "records: well-formed",
         "column \"order_id\": not null",
@@ -483,14 +487,7 @@ fn infer_drafts_a_contract_the_planted_bad_rows_break() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report = json(&out);
-    let failed: Vec<String> = report["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .filter(|r| r["passed"] == false)
-        .map(|r| r["rule"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let failed = failed_rules(&out);
     for fault in [
         "IsComplete \"order_id\"",
         "IsUnique \"order_id\"",
