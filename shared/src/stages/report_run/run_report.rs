@@ -1177,11 +1177,8 @@ mod tests {
         assert!(last_trained(&s, NOW).is_none());
     }
 
-    #[test]
-    fn failed_training_job_is_still_costed() {
-        let mut s = state();
-        let failed = json!({"TrainingJobName": "sales-ab-abc123", "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: boom",
-            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}, "TrainingTimeInSeconds": 600, "BillableTimeInSeconds": 600});
+    /// The state of a run whose Train task failed with `desc` (the Catch's Cause), nothing after it.
+    fn fail_in_training(s: &mut Value, desc: &Value) {
         let m = s.as_object_mut().unwrap();
         for k in ["training", "model", "transformPlan", "transform"] {
             m.remove(k);
@@ -1189,8 +1186,16 @@ mod tests {
         m.insert("status".into(), json!("FAILED"));
         m.insert(
             "error".into(),
-            json!({"Error": "SageMaker.TrainingJobFailed", "Cause": failed.to_string()}),
+            json!({"Error": "SageMaker.TrainingJobFailed", "Cause": desc.to_string()}),
         );
+    }
+
+    #[test]
+    fn failed_training_job_is_still_costed() {
+        let mut s = state();
+        let failed = json!({"TrainingJobName": "sales-ab-abc123", "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: boom",
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1}, "TrainingTimeInSeconds": 600, "BillableTimeInSeconds": 600});
+        fail_in_training(&mut s, &failed);
         let r = build(&s, &settings(), NOW).unwrap();
         assert_eq!(r.status, "FAILED");
         assert_eq!(r.error.as_ref().unwrap()["Error"], "SageMaker.TrainingJobFailed");
@@ -1215,15 +1220,7 @@ mod tests {
             "DebugRuleEvaluationStatuses": [
                 {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluationStatus": "IssuesFound"},
                 {"RuleConfigurationName": "Overfit", "RuleEvaluationStatus": "NoIssuesFound"}]});
-        let m = s.as_object_mut().unwrap();
-        for k in ["training", "model", "transformPlan", "transform"] {
-            m.remove(k);
-        }
-        m.insert("status".into(), json!("FAILED"));
-        m.insert(
-            "error".into(),
-            json!({"Error": "SageMaker.TrainingJobFailed", "Cause": stopped.to_string()}),
-        );
+        fail_in_training(&mut s, &stopped);
         let r = build(&s, &settings(), NOW).unwrap();
         let t = r.stages.iter().find(|s| s.stage == "training").unwrap();
         let early = t.early_stop.as_ref().expect("early stop");
